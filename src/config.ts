@@ -1,0 +1,77 @@
+/**
+ * Configuration: defaults, then an optional JSON config file (CONFIG_FILE, or
+ * veilgate.config.json in the working directory), then environment variables.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Index and files live here. */
+  dataDir: string;
+  /** Base URL clients reach the gateway at; RetrieveURL and BulkDataURI are built from it. */
+  publicUrl: string;
+  /** Largest single instance accepted, in bytes. */
+  maxInstanceBytes: number;
+  /** Largest STOW-RS request body, in bytes. */
+  maxRequestBytes: number;
+  /** Most QIDO-RS results returned when the client gives no limit. */
+  qidoDefaultLimit: number;
+  qidoMaxLimit: number;
+  /** Binary values up to this size are inlined in metadata; larger ones become BulkDataURIs. */
+  inlineBinaryMaxBytes: number;
+}
+
+const GiB = 1024 ** 3;
+
+export const defaults: Omit<Config, 'publicUrl'> = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  maxInstanceBytes: 2 * GiB - 1,
+  maxRequestBytes: 64 * GiB,
+  qidoDefaultLimit: 1000,
+  qidoMaxLimit: 10000,
+  inlineBinaryMaxBytes: 0,
+};
+
+const ENV: Record<string, keyof Config> = {
+  HOST: 'host',
+  PORT: 'port',
+  DATA_DIR: 'dataDir',
+  PUBLIC_URL: 'publicUrl',
+  MAX_INSTANCE_BYTES: 'maxInstanceBytes',
+  MAX_REQUEST_BYTES: 'maxRequestBytes',
+  QIDO_DEFAULT_LIMIT: 'qidoDefaultLimit',
+  QIDO_MAX_LIMIT: 'qidoMaxLimit',
+  INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
+};
+
+function readConfigFile(env: NodeJS.ProcessEnv): Partial<Config> {
+  const file = env.CONFIG_FILE ?? (fs.existsSync('veilgate.config.json') ? 'veilgate.config.json' : undefined);
+  if (!file) return {};
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Config>;
+  if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: expected a JSON object`);
+  return parsed;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const merged: Record<string, unknown> = { ...defaults, ...readConfigFile(env) };
+  for (const [name, key] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    merged[key] = typeof defaults[key as keyof typeof defaults] === 'number' ? Number(v) : v;
+  }
+  Object.assign(merged, overrides);
+  for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
+    if (typeof defaults[key] === 'number' && !(Number.isInteger(merged[key]) && (merged[key] as number) >= 0)) {
+      throw new Error(`configuration: ${key} must be a non-negative integer`);
+    }
+  }
+  const config = merged as unknown as Config;
+  config.dataDir = path.resolve(config.dataDir);
+  if (!config.publicUrl) config.publicUrl = `http://${config.host}:${config.port}`;
+  config.publicUrl = config.publicUrl.replace(/\/+$/, '');
+  return config;
+}

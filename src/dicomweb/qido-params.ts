@@ -1,0 +1,96 @@
+/** QIDO-RS query parameters (PS3.18 8.3.4) to a Query: anything unknown or malformed is a 400. */
+import { VeilgateError } from '../errors';
+import { keywordOf, tagFor } from '../dicom/dictionary';
+import { tagHex } from '../dicom/dataset';
+import { Level, LEVEL_ORDER, MATCH_KEYS, MatchKey } from '../query/attributes';
+import { Condition, Query } from '../query/query';
+
+const bad = (msg: string) => new VeilgateError('bad-request', msg);
+
+/** Match keys by keyword, by hex tag and by dotted tag path ("00400275.00400009"). */
+const keyByName = new Map<string, MatchKey>();
+for (const k of MATCH_KEYS) {
+  keyByName.set(k.keyword.toLowerCase(), k);
+  const hexPath = k.keyword
+    .split('.')
+    .map((kw) => {
+      const t = tagFor(kw);
+      return t === undefined ? kw : tagHex(t);
+    })
+    .join('.');
+  keyByName.set(hexPath.toLowerCase(), k);
+}
+
+function single(name: string, value: unknown): string {
+  if (Array.isArray(value)) throw bad(`query parameter "${name}" is given more than once`);
+  if (typeof value !== 'string') throw bad(`query parameter "${name}" is malformed`);
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw bad(`${name} must be a non-negative integer`);
+  return Number(value);
+}
+
+/** An attribute named by keyword or hex tag, as an 8-digit hex tag, if the dictionary knows it. */
+function attributeTag(name: string): string | undefined {
+  const t = tagFor(name) ?? tagFor(name.toUpperCase());
+  return t === undefined ? undefined : tagHex(t);
+}
+
+export interface ParsedQido {
+  query: Query;
+  /** Attributes the client asked to match that the index cannot match on (reported in a 299 Warning). */
+  unsupported: string[];
+}
+
+export function parseQido(
+  level: Level,
+  scope: Query['scope'],
+  params: Record<string, unknown>,
+  limits: { defaultLimit: number; maxLimit: number },
+): ParsedQido {
+  const query: Query = { level, scope, conditions: [], includeFields: [], limit: limits.defaultLimit, offset: 0, fuzzy: false };
+  const unsupported: string[] = [];
+  const include = new Set<string>();
+  for (const [rawName, rawValue] of Object.entries(params)) {
+    const name = rawName.trim();
+    const lower = name.toLowerCase();
+    if (lower === 'limit') {
+      query.limit = Math.min(nonNegativeInteger('limit', single(name, rawValue)), limits.maxLimit);
+    } else if (lower === 'offset') {
+      query.offset = nonNegativeInteger('offset', single(name, rawValue));
+    } else if (lower === 'fuzzymatching') {
+      const v = single(name, rawValue).toLowerCase();
+      if (v !== 'true' && v !== 'false') throw bad('fuzzymatching must be true or false');
+      query.fuzzy = v === 'true';
+    } else if (lower === 'includefield') {
+      const values = (Array.isArray(rawValue) ? rawValue : [rawValue]).flatMap((v) => String(v).split(','));
+      for (const v of values.map((s) => s.trim()).filter(Boolean)) {
+        if (v.toLowerCase() === 'all') {
+          query.includeFields = 'all';
+          continue;
+        }
+        const tag = attributeTag(v);
+        if (!tag) throw bad(`includefield: "${v}" is not a DICOM attribute keyword or tag`);
+        include.add(tag);
+      }
+    } else {
+      const key = keyByName.get(lower);
+      const value = single(name, rawValue);
+      if (key) {
+        if (LEVEL_ORDER[key.level] > LEVEL_ORDER[level]) {
+          throw bad(`${key.keyword} is a ${key.level}-level attribute and cannot be matched in a ${level} search`);
+        }
+        if (query.conditions.some((c: Condition) => c.key === key)) throw bad(`${key.keyword} is given more than once`);
+        query.conditions.push({ key, value });
+      } else {
+        const tag = name.includes('.') ? undefined : attributeTag(name);
+        if (!tag) throw bad(`unknown query parameter "${name}"`);
+        unsupported.push(keywordOf(parseInt(tag, 16) >>> 0) ?? tag);
+      }
+    }
+  }
+  if (query.includeFields !== 'all') query.includeFields = [...include];
+  return { query, unsupported };
+}

@@ -1,0 +1,50 @@
+/** The DICOMweb routes (PS3.18 10.4-10.6) and the one place errors become HTTP responses. */
+import express, { NextFunction, Request, Response } from 'express';
+import { httpStatusOf, messageOf } from '../errors';
+import { log } from '../log';
+import { DicomWebContext } from './context';
+import { stowHandler } from './stow';
+import { qidoHandler } from './qido';
+import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from './wado';
+
+const STUDY = '/studies/:study';
+const SERIES = `${STUDY}/series/:series`;
+const INSTANCE = `${SERIES}/instances/:instance`;
+
+export function dicomWebRouter(ctx: DicomWebContext): express.Router {
+  const r = express.Router();
+  r.post('/studies', stowHandler(ctx));
+  r.post(STUDY, stowHandler(ctx));
+
+  r.get('/studies', qidoHandler(ctx, 'study'));
+  r.get('/series', qidoHandler(ctx, 'series'));
+  r.get('/instances', qidoHandler(ctx, 'instance'));
+  r.get(`${STUDY}/series`, qidoHandler(ctx, 'series'));
+  r.get(`${STUDY}/instances`, qidoHandler(ctx, 'instance'));
+  r.get(`${SERIES}/instances`, qidoHandler(ctx, 'instance'));
+
+  r.get(STUDY, retrieveHandler(ctx));
+  r.get(SERIES, retrieveHandler(ctx));
+  r.get(INSTANCE, retrieveHandler(ctx));
+  r.get(`${STUDY}/metadata`, metadataHandler(ctx));
+  r.get(`${SERIES}/metadata`, metadataHandler(ctx));
+  r.get(`${INSTANCE}/metadata`, metadataHandler(ctx));
+  r.get(`${INSTANCE}/bulk/:path`, bulkdataHandler(ctx));
+  r.get(`${INSTANCE}/frames/:frames`, framesHandler(ctx));
+
+  r.use((req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error('not found'), { status: 404 })));
+  r.use(errorHandler);
+  return r;
+}
+
+/** Maps any error to its HTTP status with a plain-text message; never echoes request data into logs. */
+export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const status = (err as { status?: number }).status === 404 ? 404 : httpStatusOf(err);
+  const message = status === 404 && !(err as { kind?: string }).kind ? 'no such resource' : messageOf(err);
+  if (status >= 500) log.error('http-error', { method: req.method, status, error: (err as Error)?.name });
+  if (res.headersSent) {
+    res.destroy(); // a streamed response cannot change its status: cut it so the client sees it failed
+    return;
+  }
+  res.status(status).type('text/plain').send(message + '\n');
+}

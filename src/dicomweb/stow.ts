@@ -1,0 +1,162 @@
+/**
+ * STOW-RS (PS3.18 10.5): POST /studies[/{study}] with multipart/related;
+ * type="application/dicom" or a single application/dicom body. The body is parsed as
+ * a stream; each part is ingested as soon as it is complete, so memory holds one
+ * instance at a time however large the upload.
+ */
+import type { Request, Response } from 'express';
+import * as Multipasta from 'multipasta';
+import { ingest, IngestResult } from '../ingest/ingest';
+import { VeilgateError, dicomStatusOf } from '../errors';
+import { DicomJson } from '../dicom/json';
+import { DicomWarning } from '../errors';
+import { instancePath, studyPath } from '../metadata/urls';
+import { DicomWebContext, baseUrl } from './context';
+import { parseMediaType } from './media-types';
+import { requireUid } from './params';
+
+type PartOutcome = IngestResult;
+
+function partFailure(kind: VeilgateError['kind'], message: string): PartOutcome {
+  return { ok: false, error: new VeilgateError(kind, message) };
+}
+
+function stowResponse(outcomes: PartOutcome[], base: string): { status: number; body: DicomJson } {
+  const referenced: DicomJson[] = [];
+  const failed: DicomJson[] = [];
+  const studies = new Set<string>();
+  let warnings = false;
+  for (const o of outcomes) {
+    if (o.ok) {
+      studies.add(o.studyUID);
+      const item: DicomJson = {
+        '00081150': { vr: 'UI', Value: [o.sopClassUID] },
+        '00081155': { vr: 'UI', Value: [o.sopInstanceUID] },
+        '00081190': { vr: 'UR', Value: [base + instancePath(o.studyUID, o.seriesUID, o.sopInstanceUID)] },
+      };
+      if (o.warnings.length) {
+        warnings = true;
+        item['00081196'] = { vr: 'US', Value: [DicomWarning.CoercionOfDataElements] };
+      }
+      referenced.push(item);
+    } else {
+      const item: DicomJson = {};
+      if (o.sopClassUID) item['00081150'] = { vr: 'UI', Value: [o.sopClassUID] };
+      if (o.sopInstanceUID) item['00081155'] = { vr: 'UI', Value: [o.sopInstanceUID] };
+      item['00081197'] = { vr: 'US', Value: [dicomStatusOf(o.error)] };
+      failed.push(item);
+    }
+  }
+  const body: DicomJson = {};
+  if (studies.size === 1) body['00081190'] = { vr: 'UR', Value: [base + studyPath([...studies][0])] };
+  if (failed.length) body['00081198'] = { vr: 'SQ', Value: failed };
+  if (referenced.length) body['00081199'] = { vr: 'SQ', Value: referenced };
+  const status = referenced.length === 0 ? 409 : failed.length || warnings ? 202 : 200;
+  return { status, body };
+}
+
+async function readWholeBody(req: Request, limit: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new VeilgateError('payload-too-large', `instance is larger than the ${limit}-byte limit`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+interface PendingPart {
+  chunks: Uint8Array[];
+  size: number;
+  tooLarge: boolean;
+  contentType: string;
+}
+
+/** Parse a multipart/related body, handing each complete part to onPart in order. */
+async function forEachPart(req: Request, ctx: DicomWebContext, onPart: (part: PendingPart) => Promise<void>): Promise<{ malformed?: string }> {
+  const maxPart = ctx.config.maxInstanceBytes;
+  const completed: PendingPart[] = [];
+  let error: Multipasta.MultipartError | undefined;
+  let done = false;
+  const parser = Multipasta.make({
+    headers: { 'content-type': req.headers['content-type'] ?? '' },
+    maxTotalSize: ctx.config.maxRequestBytes,
+    isFile: () => true,
+    onField: () => undefined,
+    onFile: (info) => {
+      const part: PendingPart = { chunks: [], size: 0, tooLarge: false, contentType: info.contentType };
+      return (chunk) => {
+        if (chunk === null) {
+          completed.push(part);
+          return;
+        }
+        part.size += chunk.length;
+        if (part.size > maxPart) {
+          part.tooLarge = true;
+          part.chunks = []; // keep reading the part, but drop it
+        } else part.chunks.push(chunk);
+      };
+    },
+    onError: (e) => (error = e),
+    onDone: () => (done = true),
+  });
+  let handled = 0;
+  const drain = async () => {
+    while (handled < completed.length) {
+      const part = completed[handled];
+      completed[handled++] = undefined as unknown as PendingPart; // release the part's memory once ingested
+      await onPart(part);
+    }
+  };
+  for await (const chunk of req) {
+    if (error) break;
+    parser.write(chunk as Buffer);
+    await drain();
+  }
+  if (!error) parser.end();
+  await drain();
+  if (error) {
+    if (error._tag === 'ReachedLimit') throw new VeilgateError('payload-too-large', `request body is larger than the ${ctx.config.maxRequestBytes}-byte limit`);
+    return { malformed: `malformed multipart body (${error._tag})` };
+  }
+  if (!done) return { malformed: 'malformed multipart body: no closing boundary' };
+  return {};
+}
+
+export function stowHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const expectedStudyUID = req.params.study ? requireUid(req.params.study, 'study') : undefined;
+    const contentType = parseMediaType(req.headers['content-type'] ?? '');
+    const source = `http ${req.socket.remoteAddress ?? ''}`.trim();
+    const outcomes: PartOutcome[] = [];
+    const store = async (bytes: Uint8Array) =>
+      outcomes.push(await ingest({ kind: 'part10', bytes }, { source, expectedStudyUID }, ctx.ingestDeps));
+
+    if (contentType.type === 'application/dicom') {
+      await store(await readWholeBody(req, ctx.config.maxInstanceBytes));
+    } else if (contentType.type === 'multipart/related') {
+      const partType = (contentType.params.type ?? 'application/dicom').toLowerCase();
+      if (partType !== 'application/dicom') {
+        throw new VeilgateError('unsupported-media-type', `multipart/related type "${partType}" is not supported; send type="application/dicom"`);
+      }
+      if (!contentType.params.boundary) throw new VeilgateError('bad-request', 'multipart/related without a boundary');
+      const { malformed } = await forEachPart(req, ctx, async (part) => {
+        const type = part.contentType ? parseMediaType(part.contentType).type : 'application/dicom';
+        if (part.tooLarge) outcomes.push(partFailure('payload-too-large', 'part is larger than the instance size limit'));
+        else if (type !== 'application/dicom' && type !== 'application/octet-stream') {
+          outcomes.push(partFailure('cannot-understand', `part of type ${type} is not application/dicom`));
+        } else await store(Buffer.concat(part.chunks));
+      });
+      if (malformed) {
+        if (outcomes.length === 0) throw new VeilgateError('bad-request', malformed);
+        outcomes.push(partFailure('cannot-understand', malformed));
+      }
+      if (outcomes.length === 0) throw new VeilgateError('bad-request', 'multipart body has no parts');
+    } else {
+      throw new VeilgateError('unsupported-media-type', `Content-Type must be multipart/related; type="application/dicom" or application/dicom`);
+    }
+    const { status, body } = stowResponse(outcomes, baseUrl(ctx, req));
+    res.status(status).type('application/dicom+json').send(JSON.stringify(body));
+  };
+}

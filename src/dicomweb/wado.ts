@@ -1,0 +1,169 @@
+/**
+ * WADO-RS (PS3.18 10.4): retrieve studies, series and instances as multipart/related
+ * application/dicom (streamed file by file), metadata from the JSON precomputed at
+ * ingest, and bulk data by byte range.
+ */
+import type { Request, Response } from 'express';
+import { VeilgateError } from '../errors';
+import { TS, transferSyntax } from '../dicom/transfer-syntax';
+import { Level } from '../query/attributes';
+import { Scope, StoredInstance } from '../index/index';
+import { resolveStoredUris } from '../metadata/urls';
+import { ByteRange } from '../dicom/write';
+import { DicomWebContext, baseUrl } from './context';
+import { MediaRange, matchesType, parseAccept } from './media-types';
+import { MultipartWriter } from './multipart-writer';
+import { requireUid } from './params';
+
+function scopeOf(req: Request): { level: Level; scope: Scope } {
+  const scope: Scope = { study: requireUid(req.params.study, 'study') };
+  if (req.params.series !== undefined) scope.series = requireUid(req.params.series, 'series');
+  if (req.params.instance !== undefined) scope.instance = requireUid(req.params.instance, 'instance');
+  return { level: scope.instance ? 'instance' : scope.series ? 'series' : 'study', scope };
+}
+
+async function instancesOrNotFound(ctx: DicomWebContext, req: Request): Promise<StoredInstance[]> {
+  const { level, scope } = scopeOf(req);
+  const instances = await ctx.index.instances(scope);
+  if (instances.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
+  return instances;
+}
+
+/**
+ * Whether a media range lets an instance stored in `stored` go out as it is. Without a
+ * transfer-syntax parameter, application/dicom means Explicit VR Little Endian (PS3.18 8.7.3.5.2).
+ */
+function allowsStoredSyntax(range: MediaRange, stored: string): boolean {
+  if (range.type === '*/*' || range.type === 'multipart/*') return true; // no preference expressed
+  if (range.type !== 'multipart/related') return false;
+  if (!matchesType((range.params.type ?? 'application/dicom').toLowerCase(), 'application/dicom')) return false;
+  const ts = range.params['transfer-syntax'];
+  return ts === '*' || (ts ?? TS.ExplicitVRLittleEndian) === stored;
+}
+
+export function retrieveHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const instances = await instancesOrNotFound(ctx, req);
+    const accept = parseAccept(req.headers.accept);
+    const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
+    if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom"');
+    for (const inst of instances) {
+      if (!offered.some((r) => allowsStoredSyntax(r, inst.transferSyntaxUID))) {
+        const name = transferSyntax(inst.transferSyntaxUID)?.name ?? inst.transferSyntaxUID;
+        throw new VeilgateError(
+          'not-acceptable',
+          `an instance is stored as ${name} (${inst.transferSyntaxUID}) and transcoding is not available; accept transfer-syntax=* or ${inst.transferSyntaxUID}`,
+        );
+      }
+    }
+    const mp = new MultipartWriter(res);
+    res.status(200).setHeader('Content-Type', mp.contentType('application/dicom'));
+    for (const inst of instances) {
+      await mp.part(
+        { 'Content-Type': `application/dicom; transfer-syntax=${inst.transferSyntaxUID}`, 'Content-Length': String(inst.size) },
+        ctx.store.stream(inst.blobKey),
+      );
+    }
+    await mp.end();
+  };
+}
+
+export function metadataHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const accept = parseAccept(req.headers.accept);
+    if (!accept.some((r) => ['application/dicom+json', 'application/json'].some((t) => matchesType(r.type, t)))) {
+      throw new VeilgateError('not-acceptable', 'metadata is available as application/dicom+json only');
+    }
+    const { level, scope } = scopeOf(req);
+    const docs = await ctx.index.metadata(scope);
+    if (docs.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
+    const body = resolveStoredUris(`[${docs.join(',')}]`, baseUrl(ctx, req));
+    res.status(200).type('application/dicom+json').send(body);
+  };
+}
+
+function spans(ranges: ByteRange[]) {
+  return ranges.map((r) => ({ start: r.offset, end: r.offset + r.length - 1 }));
+}
+
+/** Single-part octet-stream only when asked for plainly; multipart/related is the PS3.18 form. */
+function wantsSinglePart(accept: MediaRange[]): boolean {
+  const first = accept[0];
+  return first?.type === 'application/octet-stream';
+}
+
+export function bulkdataHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { scope } = scopeOf(req);
+    const path = String(req.params.path ?? '');
+    if (!/^[0-9A-F]{8}(\.\d+\.[0-9A-F]{8})*$/i.test(path)) throw new VeilgateError('bad-request', 'bulk data path is malformed');
+    const [inst] = await ctx.index.instances(scope);
+    if (!inst) throw new VeilgateError('not-found', 'no such instance');
+    const accept = parseAccept(req.headers.accept);
+    const single = wantsSinglePart(accept);
+    if (!single && !accept.some((r) => ['multipart/related', '*/*', 'multipart/*'].includes(r.type))) {
+      throw new VeilgateError('not-acceptable', 'bulk data is available as multipart/related; type="application/octet-stream"');
+    }
+    const range = inst.bulk[path.toUpperCase()];
+    // Encapsulated pixel data has no single byte range: it is sent frame by frame.
+    const parts: { type: string; ranges: ByteRange[] }[] = range
+      ? [{ type: 'application/octet-stream', ranges: [range] }]
+      : path.toUpperCase() === '7FE00010' && inst.frames
+        ? inst.frames.map((f) => ({ type: transferSyntax(inst.transferSyntaxUID)?.frameMediaType ?? 'application/octet-stream', ranges: f }))
+        : [];
+    if (parts.length === 0) throw new VeilgateError('not-found', 'no such bulk data');
+    if (single && parts.length === 1) {
+      res.status(200).type('application/octet-stream').send(await ctx.store.read(inst.blobKey, spans(parts[0].ranges)));
+      return;
+    }
+    const mp = new MultipartWriter(res);
+    res.status(200).setHeader('Content-Type', mp.contentType(parts[0].type));
+    for (const p of parts) {
+      const body = await ctx.store.read(inst.blobKey, spans(p.ranges));
+      const tsParam = p.type === 'application/octet-stream' ? '' : `; transfer-syntax=${inst.transferSyntaxUID}`;
+      await mp.part({ 'Content-Type': p.type + tsParam, 'Content-Length': String(body.length) }, body);
+    }
+    await mp.end();
+  };
+}
+
+/** Frame numbers of a /frames/{list} path: 1-based, comma-separated. */
+function frameNumbers(list: string, count: number): number[] {
+  const numbers = list.split(',').map((s) => s.trim());
+  if (!numbers.every((n) => /^[1-9]\d*$/.test(n))) throw new VeilgateError('bad-request', 'frame list must be comma-separated frame numbers from 1');
+  const out = numbers.map(Number);
+  const beyond = out.find((n) => n > count);
+  if (beyond !== undefined) throw new VeilgateError('not-found', `frame ${beyond} does not exist: the instance has ${count} frame(s)`);
+  return out;
+}
+
+/** Frames in their stored encoding (transcoding is a later capability). */
+export function framesHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { scope } = scopeOf(req);
+    const [inst] = await ctx.index.instances(scope);
+    if (!inst) throw new VeilgateError('not-found', 'no such instance');
+    if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no addressable frames');
+    const numbers = frameNumbers(String(req.params.frames), inst.frames.length);
+    const storedType = transferSyntax(inst.transferSyntaxUID)?.frameMediaType ?? 'application/octet-stream';
+    const accept = parseAccept(req.headers.accept);
+    const ok = accept.some((r) => {
+      if (r.type === '*/*' || r.type === 'multipart/*') return true;
+      if (r.type !== 'multipart/related') return false;
+      const ts = r.params['transfer-syntax'];
+      const type = (r.params.type ?? 'application/octet-stream').toLowerCase();
+      if (ts === '*' || ts === inst.transferSyntaxUID) return true;
+      return ts === undefined && matchesType(type, storedType) && (storedType !== 'application/octet-stream' || inst.transferSyntaxUID === TS.ExplicitVRLittleEndian);
+    });
+    if (!ok) {
+      throw new VeilgateError('not-acceptable', `frames are stored as ${storedType} (transfer syntax ${inst.transferSyntaxUID}); accept that or transfer-syntax=*`);
+    }
+    const mp = new MultipartWriter(res);
+    res.status(200).setHeader('Content-Type', mp.contentType(storedType));
+    for (const n of numbers) {
+      const body = await ctx.store.read(inst.blobKey, spans(inst.frames[n - 1]));
+      await mp.part({ 'Content-Type': `${storedType}; transfer-syntax=${inst.transferSyntaxUID}`, 'Content-Length': String(body.length) }, body);
+    }
+    await mp.end();
+  };
+}

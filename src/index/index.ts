@@ -1,0 +1,101 @@
+/**
+ * The index: what is stored and where, searchable. SQLite is the embedded default;
+ * everything else depends on this interface so another database can replace it.
+ */
+import type { Query } from '../query/query';
+import type { Level } from '../query/attributes';
+import type { ByteRange } from '../dicom/write';
+import type { DicomJson } from '../dicom/json';
+
+export interface InstanceRecord {
+  studyUID: string;
+  seriesUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  transferSyntaxUID: string;
+  instanceNumber: number | null;
+  blobKey: string;
+  size: number;
+  /** Byte ranges of each frame in the stored file (undefined: frames cannot be addressed). */
+  frames?: ByteRange[][];
+  /** Byte ranges of binary values by tag path. */
+  bulk: Record<string, ByteRange>;
+  /** PS3.18 JSON metadata, with BulkDataURIs relative to the base URL (see metadata/bulk-uri.ts). */
+  metadataJson: string;
+  /** Index columns and level attributes extracted from the data set. */
+  study: StudyFields;
+  series: SeriesFields;
+  /** PS3.18 JSON of the instance-level return attributes. */
+  instanceAttributesJson: string;
+}
+
+export interface StudyFields {
+  patientName: string | null;
+  patientID: string | null;
+  patientBirthDate: string | null;
+  patientSex: string | null;
+  studyDate: string | null;
+  studyTime: string | null;
+  accessionNumber: string | null;
+  studyID: string | null;
+  referringPhysicianName: string | null;
+  studyDescription: string | null;
+  attributesJson: string;
+}
+
+export interface SeriesFields {
+  modality: string | null;
+  seriesNumber: number | null;
+  seriesDescription: string | null;
+  performedStartDate: string | null;
+  performedStartTime: string | null;
+  scheduledStepID: string | null;
+  requestedProcedureID: string | null;
+  attributesJson: string;
+}
+
+export interface StoredInstance {
+  studyUID: string;
+  seriesUID: string;
+  sopInstanceUID: string;
+  sopClassUID: string;
+  transferSyntaxUID: string;
+  blobKey: string;
+  size: number;
+  frames?: ByteRange[][];
+  bulk: Record<string, ByteRange>;
+}
+
+/** One search match: its attributes as PS3.18 JSON (without RetrieveURL) and its UIDs. */
+export interface QueryMatch {
+  json: DicomJson;
+  studyUID: string;
+  seriesUID?: string;
+  sopInstanceUID?: string;
+}
+
+export interface QueryResult {
+  rows: QueryMatch[];
+  /** More matches exist beyond the returned page. */
+  more: boolean;
+}
+
+export interface Scope {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+export interface Index {
+  /** Insert an instance (and its series and study when new) in one transaction. */
+  insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'>;
+  findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined>;
+  /** Instances in a scope, in series then instance-number order. */
+  instances(scope: Scope): Promise<StoredInstance[]>;
+  /** Metadata JSON strings of the instances in a scope, same order as instances(). */
+  metadata(scope: Scope): Promise<string[]>;
+  search(query: Query): Promise<QueryResult>;
+  exists(level: Level, scope: Scope): Promise<boolean>;
+  counts(): Promise<{ studies: number; series: number; instances: number }>;
+  close(): Promise<void>;
+}

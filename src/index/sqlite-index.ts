@@ -1,0 +1,216 @@
+/** The Index on SQLite (better-sqlite3, WAL mode): one file in the data directory. */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Index, InstanceRecord, QueryResult, Scope, StoredInstance } from './index';
+import { Query } from '../query/query';
+import { Level, LEVEL_ORDER } from '../query/attributes';
+import { compileCondition } from '../query/compile-sql';
+import { buildResult } from '../query/results';
+import { VeilgateError } from '../errors';
+import { projectRoot } from '../paths';
+
+interface InstanceRow {
+  study_uid: string;
+  series_uid: string;
+  sop_instance_uid: string;
+  sop_class_uid: string;
+  transfer_syntax_uid: string;
+  blob_key: string;
+  size: number;
+  frames: string | null;
+  bulk: string;
+}
+
+const INSTANCE_COLUMNS =
+  'i.study_uid, i.series_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.size, i.frames, i.bulk';
+
+function toStored(r: InstanceRow): StoredInstance {
+  return {
+    studyUID: r.study_uid,
+    seriesUID: r.series_uid,
+    sopInstanceUID: r.sop_instance_uid,
+    sopClassUID: r.sop_class_uid,
+    transferSyntaxUID: r.transfer_syntax_uid,
+    blobKey: r.blob_key,
+    size: r.size,
+    frames: r.frames ? JSON.parse(r.frames) : undefined,
+    bulk: JSON.parse(r.bulk),
+  };
+}
+
+function scopeWhere(scope: Scope): { sql: string; params: string[] } {
+  const clauses = ['i.study_uid = ?'];
+  const params = [scope.study];
+  if (scope.series) {
+    clauses.push('i.series_uid = ?');
+    params.push(scope.series);
+  }
+  if (scope.instance) {
+    clauses.push('i.sop_instance_uid = ?');
+    params.push(scope.instance);
+  }
+  return { sql: clauses.join(' AND '), params };
+}
+
+const ORDER = 'ORDER BY se.series_number IS NULL, se.series_number, se.id, i.instance_number IS NULL, i.instance_number, i.id';
+
+export class SqliteIndex implements Index {
+  private readonly db: Database.Database;
+  private readonly insertTx: (r: InstanceRecord) => 'inserted' | 'duplicate';
+
+  constructor(dataDir: string) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, 'index.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(fs.readFileSync(path.join(projectRoot(), 'db', 'schema.sql'), 'utf8'));
+    this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
+  }
+
+  private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
+    const db = this.db;
+    if (db.prepare('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
+    const s = r.study;
+    db.prepare(
+      `INSERT OR IGNORE INTO studies (study_uid, patient_name, patient_id, patient_birth_date, patient_sex, study_date, study_time,
+         accession_number, study_id, referring_physician_name, study_description, attrs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(r.studyUID, s.patientName, s.patientID, s.patientBirthDate, s.patientSex, s.studyDate, s.studyTime,
+      s.accessionNumber, s.studyID, s.referringPhysicianName, s.studyDescription, s.attributesJson);
+
+    const existingSeries = db.prepare('SELECT study_uid FROM series WHERE series_uid = ?').get(r.seriesUID) as { study_uid: string } | undefined;
+    if (existingSeries && existingSeries.study_uid !== r.studyUID) {
+      throw new VeilgateError('refused', 'the series of this instance is already stored under another study');
+    }
+    if (!existingSeries) {
+      const se = r.series;
+      db.prepare(
+        `INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, performed_start_date,
+           performed_start_time, scheduled_step_id, requested_procedure_id, attrs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(r.seriesUID, r.studyUID, se.modality, se.seriesNumber, se.seriesDescription, se.performedStartDate,
+        se.performedStartTime, se.scheduledStepID, se.requestedProcedureID, se.attributesJson);
+      db.prepare(
+        `UPDATE studies SET num_series = num_series + 1,
+           modalities = coalesce((SELECT group_concat(DISTINCT modality) FROM series WHERE study_uid = ? AND modality IS NOT NULL), '')
+         WHERE study_uid = ?`,
+      ).run(r.studyUID, r.studyUID);
+    }
+    db.prepare(
+      `INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, instance_number, transfer_syntax_uid,
+         blob_key, size, frames, bulk, metadata, attrs, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(r.sopInstanceUID, r.seriesUID, r.studyUID, r.sopClassUID, r.instanceNumber, r.transferSyntaxUID, r.blobKey,
+      r.size, r.frames ? JSON.stringify(r.frames) : null, JSON.stringify(r.bulk), r.metadataJson,
+      r.instanceAttributesJson, new Date().toISOString());
+    db.prepare('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(r.seriesUID);
+    db.prepare('UPDATE studies SET num_instances = num_instances + 1 WHERE study_uid = ?').run(r.studyUID);
+    return 'inserted';
+  }
+
+  async insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'> {
+    return this.insertTx(record);
+  }
+
+  async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
+    const row = this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) as
+      | InstanceRow
+      | undefined;
+    return row && toStored(row);
+  }
+
+  async instances(scope: Scope): Promise<StoredInstance[]> {
+    const w = scopeWhere(scope);
+    const rows = this.db
+      .prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
+      .all(...w.params) as InstanceRow[];
+    return rows.map(toStored);
+  }
+
+  async metadata(scope: Scope): Promise<string[]> {
+    const w = scopeWhere(scope);
+    const rows = this.db
+      .prepare(`SELECT i.metadata FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
+      .raw()
+      .all(...w.params) as [string][];
+    return rows.map((r) => r[0]);
+  }
+
+  async exists(level: Level, scope: Scope): Promise<boolean> {
+    const sql =
+      level === 'study'
+        ? 'SELECT 1 FROM studies WHERE study_uid = ?'
+        : level === 'series'
+          ? 'SELECT 1 FROM series WHERE study_uid = ? AND series_uid = ?'
+          : 'SELECT 1 FROM instances WHERE study_uid = ? AND series_uid = ? AND sop_instance_uid = ?';
+    const params = [scope.study, scope.series, scope.instance].slice(0, LEVEL_ORDER[level] + 1);
+    return this.db.prepare(sql).get(...params) !== undefined;
+  }
+
+  async search(q: Query): Promise<QueryResult> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (q.scope.study) {
+      where.push(q.level === 'study' ? 's.study_uid = ?' : q.level === 'series' ? 'se.study_uid = ?' : 'i.study_uid = ?');
+      params.push(q.scope.study);
+    }
+    if (q.scope.series) {
+      where.push('i.series_uid = ?');
+      params.push(q.scope.series);
+    }
+    for (const c of q.conditions) {
+      const f = compileCondition(c, q.fuzzy);
+      if (!f) continue;
+      where.push(f.sql);
+      params.push(...f.params);
+    }
+    const wantsExtras = q.includeFields === 'all' || q.includeFields.length > 0;
+    const unscoped = !q.scope.study;
+    let select: string;
+    let from: string;
+    let order: string;
+    if (q.level === 'study') {
+      select = 's.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount, s.study_uid AS studyUID';
+      if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE study_uid = s.study_uid ORDER BY id LIMIT 1) AS metadata';
+      from = 'studies s';
+      order = 'ORDER BY s.id';
+    } else if (q.level === 'series') {
+      select = 'se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount, se.study_uid AS studyUID, se.series_uid AS seriesUID';
+      if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
+      if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE series_uid = se.series_uid ORDER BY id LIMIT 1) AS metadata';
+      from = 'series se JOIN studies s ON s.study_uid = se.study_uid';
+      order = 'ORDER BY se.id';
+    } else {
+      select = 'i.attrs AS instanceAttrs, i.study_uid AS studyUID, i.series_uid AS seriesUID, i.sop_instance_uid AS sopInstanceUID';
+      if (!q.scope.series) select += ', se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount';
+      if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
+      if (wantsExtras) select += ', i.metadata AS metadata';
+      from = 'instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies s ON s.study_uid = i.study_uid';
+      order = 'ORDER BY i.id';
+    }
+    const sql = `SELECT ${select} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ${order} LIMIT ? OFFSET ?`;
+    // One row more than asked tells whether there are more results.
+    const rows = this.db.prepare(sql).all(...params, q.limit + 1, q.offset) as Record<string, string | number | undefined>[];
+    const more = rows.length > q.limit;
+    return {
+      more,
+      rows: rows.slice(0, q.limit).map((r) => ({
+        json: buildResult({ level: q.level, ...(r as object) }, q.includeFields),
+        studyUID: r.studyUID as string,
+        seriesUID: r.seriesUID as string | undefined,
+        sopInstanceUID: r.sopInstanceUID as string | undefined,
+      })),
+    };
+  }
+
+  async counts(): Promise<{ studies: number; series: number; instances: number }> {
+    const one = (t: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+    return { studies: one('studies'), series: one('series'), instances: one('instances') };
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The one ingest path: STOW-RS, C-STORE, folder import and derived results all come
+ * through here. parse → validate → de-identify → encode → store (atomic) → index (one
+ * transaction). A failure at any step leaves no file and no row behind.
+ */
+import { Dataset } from '../dicom/dataset';
+import { DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
+import { Tags } from '../dicom/tags';
+import { writePart10 } from '../dicom/write';
+import { storedTransferSyntax } from '../dicom/transfer-syntax';
+import { deidentify } from '../deid/deidentify';
+import { VeilgateError, isOutOfResources, messageOf } from '../errors';
+import { Index } from '../index/index';
+import { BlobStore } from '../store/blob-store';
+import { log } from '../log';
+import { buildRecord } from './record';
+import { InstanceIdentity, checkMeta, checkSopClass, checkTransferSyntax, identify } from './validate';
+
+export type IngestInput =
+  /** A DICOM file (PS3.10), as STOW-RS and folder import receive it. */
+  | { kind: 'part10'; bytes: Uint8Array }
+  /** A bare data set in a negotiated transfer syntax, as C-STORE receives it. */
+  | { kind: 'dataset'; bytes: Uint8Array; transferSyntaxUID: string }
+  /** An object the gateway made from de-identified sources: validated, not de-identified again. */
+  | { kind: 'derived'; dataset: Dataset; transferSyntaxUID: string };
+
+export interface IngestOptions {
+  /** For the audit trail: "http 127.0.0.1", "dimse PACS1", "import". Never PHI. */
+  source: string;
+  /** STOW-RS to /studies/{study}: the instance must belong to this study. */
+  expectedStudyUID?: string;
+}
+
+export type IngestResult =
+  | ({ ok: true; outcome: 'stored' | 'duplicate'; warnings: string[] } & InstanceIdentity)
+  | { ok: false; error: VeilgateError; sopClassUID?: string; sopInstanceUID?: string };
+
+export interface IngestDeps {
+  index: Index;
+  store: BlobStore;
+  maxInstanceBytes: number;
+  inlineBinaryMaxBytes: number;
+}
+
+function blobKeyOf(id: InstanceIdentity): string {
+  return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.dcm`;
+}
+
+function parseInput(input: IngestInput): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
+  try {
+    if (input.kind === 'derived') return { dataset: input.dataset, meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
+    if (input.kind === 'dataset') {
+      return { dataset: parseDataset(input.bytes, input.transferSyntaxUID), meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
+    }
+    const parsed = parsePart10(input.bytes);
+    const warnings = parsed.repairedEncoding ? ['data set VR encoding contradicted its transfer syntax and was corrected'] : [];
+    return { ...parsed, warnings };
+  } catch (e) {
+    if (e instanceof DicomParseError) throw new VeilgateError('cannot-understand', `not a readable DICOM instance: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Serialises ingests of the same SOP instance, so a duplicate check and its store are one step. */
+const inFlight = new Map<string, Promise<unknown>>();
+
+async function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  while (inFlight.has(key)) await inFlight.get(key)!.catch(() => undefined);
+  const p = fn();
+  inFlight.set(key, p);
+  try {
+    return await p;
+  } finally {
+    inFlight.delete(key);
+  }
+}
+
+/** The UIDs of a rejected instance, as far as they could be read, for the failure report. */
+interface Seen {
+  sopClassUID?: string;
+  sopInstanceUID?: string;
+}
+
+async function ingestOnce(input: IngestInput, options: IngestOptions, deps: IngestDeps, seen: Seen): Promise<IngestResult & { ok: true }> {
+  if (input.kind !== 'derived' && input.bytes.length > deps.maxInstanceBytes) {
+    throw new VeilgateError('payload-too-large', `instance is larger than the ${deps.maxInstanceBytes}-byte limit`);
+  }
+  const parsed = parseInput(input);
+  seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
+  seen.sopInstanceUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID)); // TODO(deid): report the mapped UID
+  checkTransferSyntax(parsed.transferSyntaxUID);
+  const original = identify(parsed.dataset);
+  checkMeta(parsed.meta, original);
+  checkSopClass(parsed.dataset, original);
+
+  const deid = input.kind === 'derived' ? { dataset: parsed.dataset, warnings: [] } : deidentify(parsed.dataset, { source: options.source });
+  const id = identify(deid.dataset);
+  seen.sopClassUID = id.sopClassUID;
+  seen.sopInstanceUID = id.sopInstanceUID;
+  if (options.expectedStudyUID && options.expectedStudyUID !== original.studyUID && options.expectedStudyUID !== id.studyUID) {
+    throw new VeilgateError('study-mismatch', 'the instance belongs to another study than the one in the request URL');
+  }
+  const warnings = [...parsed.warnings, ...deid.warnings];
+
+  return exclusive(id.sopInstanceUID, async () => {
+    if (await deps.index.findInstance(id.sopInstanceUID)) {
+      return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id };
+    }
+    const transferSyntaxUID = storedTransferSyntax(parsed.transferSyntaxUID);
+    const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
+    const blobKey = blobKeyOf(id);
+    const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes });
+    // Not indexed, so any file already at this key is an orphan of an interrupted ingest: replace it.
+    await deps.store.put(blobKey, written.chunks);
+    let outcome: 'inserted' | 'duplicate';
+    try {
+      outcome = await deps.index.insert(record);
+    } catch (e) {
+      await deps.store.delete(blobKey).catch(() => undefined);
+      throw e;
+    }
+    return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
+  });
+}
+
+export async function ingest(input: IngestInput, options: IngestOptions, deps: IngestDeps): Promise<IngestResult> {
+  const seen: Seen = {};
+  try {
+    const result = await ingestOnce(input, options, deps, seen);
+    log.info('ingest', {
+      source: options.source,
+      outcome: result.outcome,
+      study: result.studyUID,
+      series: result.seriesUID,
+      instance: result.sopInstanceUID,
+      warnings: result.warnings.length,
+    });
+    return result;
+  } catch (e) {
+    const error =
+      e instanceof VeilgateError
+        ? e
+        : new VeilgateError(isOutOfResources(e) ? 'out-of-resources' : 'cannot-understand', messageOf(e));
+    if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: options.source, error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
+    log.info('ingest', { source: options.source, outcome: 'rejected', reason: error.kind });
+    return { ok: false, error, ...seen };
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The attributes of each query level: which can be matched (and how), and which are
+ * returned by default (PS3.18 Table 10.6.1-5 and 10.6.3-3..5). QIDO-RS and C-FIND
+ * both read this table.
+ */
+export type Level = 'study' | 'series' | 'instance';
+
+export type MatchType = 'uid' | 'string' | 'pn' | 'date' | 'time' | 'integer' | 'modalities';
+
+export interface MatchKey {
+  keyword: string;
+  /** Hex tag of the attribute (for a sequence key, of the nested attribute). */
+  tag: string;
+  level: Level;
+  type: MatchType;
+  /** Column in the index holding the normalised value. */
+  column: string;
+}
+
+export const MATCH_KEYS: MatchKey[] = [
+  { keyword: 'StudyInstanceUID', tag: '0020000D', level: 'study', type: 'uid', column: 's.study_uid' },
+  { keyword: 'StudyDate', tag: '00080020', level: 'study', type: 'date', column: 's.study_date' },
+  { keyword: 'StudyTime', tag: '00080030', level: 'study', type: 'time', column: 's.study_time' },
+  { keyword: 'AccessionNumber', tag: '00080050', level: 'study', type: 'string', column: 's.accession_number' },
+  { keyword: 'ModalitiesInStudy', tag: '00080061', level: 'study', type: 'modalities', column: 's.modalities' },
+  { keyword: 'ReferringPhysicianName', tag: '00080090', level: 'study', type: 'pn', column: 's.referring_physician_name' },
+  { keyword: 'StudyDescription', tag: '00081030', level: 'study', type: 'string', column: 's.study_description' },
+  { keyword: 'PatientName', tag: '00100010', level: 'study', type: 'pn', column: 's.patient_name' },
+  { keyword: 'PatientID', tag: '00100020', level: 'study', type: 'string', column: 's.patient_id' },
+  { keyword: 'PatientBirthDate', tag: '00100030', level: 'study', type: 'date', column: 's.patient_birth_date' },
+  { keyword: 'PatientSex', tag: '00100040', level: 'study', type: 'string', column: 's.patient_sex' },
+  { keyword: 'StudyID', tag: '00200010', level: 'study', type: 'string', column: 's.study_id' },
+  { keyword: 'SeriesInstanceUID', tag: '0020000E', level: 'series', type: 'uid', column: 'se.series_uid' },
+  { keyword: 'Modality', tag: '00080060', level: 'series', type: 'string', column: 'se.modality' },
+  { keyword: 'SeriesNumber', tag: '00200011', level: 'series', type: 'integer', column: 'se.series_number' },
+  { keyword: 'SeriesDescription', tag: '0008103E', level: 'series', type: 'string', column: 'se.series_description' },
+  { keyword: 'PerformedProcedureStepStartDate', tag: '00400244', level: 'series', type: 'date', column: 'se.performed_start_date' },
+  { keyword: 'PerformedProcedureStepStartTime', tag: '00400245', level: 'series', type: 'time', column: 'se.performed_start_time' },
+  { keyword: 'RequestAttributeSequence.ScheduledProcedureStepID', tag: '00400009', level: 'series', type: 'string', column: 'se.scheduled_step_id' },
+  { keyword: 'RequestAttributeSequence.RequestedProcedureID', tag: '00401001', level: 'series', type: 'string', column: 'se.requested_procedure_id' },
+  { keyword: 'SOPInstanceUID', tag: '00080018', level: 'instance', type: 'uid', column: 'i.sop_instance_uid' },
+  { keyword: 'SOPClassUID', tag: '00080016', level: 'instance', type: 'uid', column: 'i.sop_class_uid' },
+  { keyword: 'InstanceNumber', tag: '00200013', level: 'instance', type: 'integer', column: 'i.instance_number' },
+];
+
+/** Attributes returned by default at each level, and stored per level at ingest. */
+export const LEVEL_TAGS: Record<Level, string[]> = {
+  study: [
+    '00080020', '00080030', '00080050', '00080056', '00080090', '00081030', '00080201',
+    '00100010', '00100020', '00100021', '00100030', '00100040', '00101010', '00101020', '00101030',
+    '0020000D', '00200010', '00120062', '00120063', '00280303',
+  ],
+  series: [
+    '0020000D', '00080021', '00080031', '00080060', '0008103E', '00081090', '00180015', '0020000E', '00200011',
+    '00200052', '00400244', '00400245', '00400275', '00080070',
+  ],
+  instance: [
+    '0020000D', '0020000E', '00080008', '00080016', '00080018', '00080022', '00080023', '00080032', '00080033', '00200013',
+    '00280002', '00280004', '00280008', '00280010', '00280011', '00280100', '00280101', '00280103',
+    '00200032', '00200037', '00280030', '00180050', '00281050', '00281051', '00281052', '00281053',
+  ],
+};
+
+export const LEVEL_ORDER: Record<Level, number> = { study: 0, series: 1, instance: 2 };

@@ -1,0 +1,61 @@
+/** Wires the core (index, store, ingest) to the HTTP adapter and starts listening. */
+import http from 'node:http';
+import express from 'express';
+import { Config } from './config';
+import { SqliteIndex } from './index/sqlite-index';
+import { FsBlobStore } from './store/fs-blob-store';
+import { Index } from './index/index';
+import { BlobStore } from './store/blob-store';
+import { IngestDeps } from './ingest/ingest';
+import { dicomWebRouter } from './dicomweb/router';
+import { log } from './log';
+
+export interface Gateway {
+  config: Config;
+  index: Index;
+  store: BlobStore;
+  ingestDeps: IngestDeps;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps } {
+  const index = new SqliteIndex(config.dataDir);
+  const store = new FsBlobStore(config.dataDir);
+  const ingestDeps: IngestDeps = { index, store, maxInstanceBytes: config.maxInstanceBytes, inlineBinaryMaxBytes: config.inlineBinaryMaxBytes };
+  return { index, store, ingestDeps };
+}
+
+export async function startGateway(config: Config): Promise<Gateway> {
+  const core = openCore(config);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const ctx = { config, ...core };
+  app.use('/dicom-web', dicomWebRouter(ctx));
+  app.get('/', (_req, res) => {
+    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web\n');
+  });
+  const server = http.createServer(app);
+  server.requestTimeout = 0; // large STOW uploads may take long; the socket timeout still applies
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  if (config.port === 0 && address && typeof address === 'object') {
+    config.port = address.port;
+    if (config.publicUrl.endsWith(':0')) config.publicUrl = `http://${config.host}:${address.port}`;
+  }
+  log.info('listening', { url: `${config.publicUrl}/dicom-web`, dataDir: config.dataDir });
+  return {
+    config,
+    ...core,
+    server,
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await core.index.close();
+    },
+  };
+}

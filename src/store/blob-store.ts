@@ -1,0 +1,23 @@
+/**
+ * Where instance files live. The file-system store is the embedded default; an object
+ * store can implement the same interface. Keys are built from validated UIDs only.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ByteSpan {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface BlobStore {
+  /** Store the concatenation of chunks under key, atomically: readers see all of it or nothing. */
+  put(key: string, chunks: Uint8Array[]): Promise<void>;
+  /** Stream a blob, or a byte span of it. */
+  stream(key: string, span?: ByteSpan): Readable;
+  /** Read byte spans of a blob into memory (frames and small bulk data). */
+  read(key: string, spans: ByteSpan[]): Promise<Buffer>;
+  exists(key: string): Promise<boolean>;
+  delete(key: string): Promise<void>;
+}
