@@ -1,0 +1,71 @@
+/** Starts a real gateway on a fresh data directory and a free port, for integration tests. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, Config } from '../../src/config';
+import { startGateway, Gateway } from '../../src/server';
+import { setLogSink } from '../../src/log';
+
+export interface TestGateway {
+  gateway: Gateway;
+  /** DICOMweb root, e.g. http://127.0.0.1:40123/dicom-web */
+  url: string;
+  dataDir: string;
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+export const SHARED_DATA = path.resolve(__dirname, '../../../shared/data');
+
+export async function startTestGateway(overrides: Partial<Config> = {}): Promise<TestGateway> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-test-'));
+  const logLines: string[] = [];
+  setLogSink((line) => logLines.push(line));
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, ...overrides });
+  const gateway = await startGateway(config);
+  return {
+    gateway,
+    url: `${gateway.config.publicUrl}/dicom-web`,
+    dataDir,
+    logLines,
+    close: async () => {
+      await gateway.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Build a multipart/related body of application/dicom parts. */
+export function multipartBody(parts: Uint8Array[], boundary = 'testboundary1234'): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`));
+    chunks.push(Buffer.from(p));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+/** Split a multipart/related response body into its parts (headers and bytes). */
+export function parseMultipart(body: Buffer, contentType: string): { headers: Record<string, string>; body: Buffer }[] {
+  const m = /boundary="?([^";]+)"?/.exec(contentType);
+  if (!m) throw new Error('no boundary in ' + contentType);
+  const delimiter = Buffer.from(`--${m[1]}`);
+  const parts: { headers: Record<string, string>; body: Buffer }[] = [];
+  let pos = body.indexOf(delimiter);
+  while (pos >= 0) {
+    const start = pos + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const headerEnd = body.indexOf('\r\n\r\n', start);
+    const next = body.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd);
+    const headers: Record<string, string> = {};
+    for (const line of body.subarray(start + 2, headerEnd).toString('latin1').split('\r\n')) {
+      const i = line.indexOf(':');
+      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    parts.push({ headers, body: body.subarray(headerEnd + 4, next) });
+    pos = next + 2;
+  }
+  return parts;
+}
