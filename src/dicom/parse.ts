@@ -240,6 +240,10 @@ function guessTransferSyntax(bytes: Uint8Array, pos: number): string {
   if (bytes.length - pos < 8) throw new DicomParseError('not DICOM: too short');
   const groupLE = bytes[pos] | (bytes[pos + 1] << 8);
   const groupBE = (bytes[pos] << 8) | bytes[pos + 1];
+  // A data set without file meta information starts with one of the lowest groups.
+  if (pos === 0 && Math.min(groupLE, groupBE) > 0x0008) {
+    throw new DicomParseError('not DICOM: no DICM prefix, no file meta information, and no data set start');
+  }
   const vr = asciiAt(bytes, pos + 4, 2);
   const explicit = isKnownVr(vr);
   if (groupBE < groupLE && groupBE !== 0 && explicit) return TS.ExplicitVRBigEndian;

@@ -130,7 +130,7 @@ function writeElement(w: ChunkWriter, el: DataElement, path: string, out: Writte
   // A value too long for a 16-bit length field can only be written as UN (PS3.5 6.2.2).
   const vr = !hasLongLength(el.vr) && padded > 0xfffe ? 'UN' : el.vr;
   w.header(el.tag, vr, padded);
-  if (isBinaryVr(vr)) out.bulk.set(path + tagHex(el.tag), { offset: w.offset, length: value.length });
+  if (isBinaryVr(vr)) out.bulk.set(path, { offset: w.offset, length: value.length });
   w.bytes(value);
   if (value.length % 2) w.pad(vr);
 }

@@ -90,7 +90,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   seen.sopInstanceUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID)); // TODO(deid): report the mapped UID
   checkTransferSyntax(parsed.transferSyntaxUID);
   const original = identify(parsed.dataset);
-  checkMeta(parsed.meta, original);
+  const metaWarnings = checkMeta(parsed.meta, original);
   checkSopClass(parsed.dataset, original);
 
   const deid = input.kind === 'derived' ? { dataset: parsed.dataset, warnings: [] } : deidentify(parsed.dataset, { source: options.source });
@@ -100,7 +100,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   if (options.expectedStudyUID && options.expectedStudyUID !== original.studyUID && options.expectedStudyUID !== id.studyUID) {
     throw new VeilgateError('study-mismatch', 'the instance belongs to another study than the one in the request URL');
   }
-  const warnings = [...parsed.warnings, ...deid.warnings];
+  const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings];
 
   return exclusive(id.sopInstanceUID, async () => {
     if (await deps.index.findInstance(id.sopInstanceUID)) {

@@ -40,16 +40,21 @@ export function identify(ds: Dataset): InstanceIdentity {
   };
 }
 
-/** File meta information must describe the data set it heads. */
-export function checkMeta(meta: Dataset, id: InstanceIdentity): void {
+/**
+ * File meta information must describe the data set it heads. A different SOP class means
+ * the sender does not know what it sent; a different instance UID is a common writer slip,
+ * and harmless since the meta group is rebuilt from the data set: a warning.
+ */
+export function checkMeta(meta: Dataset, id: InstanceIdentity): string[] {
   const metaClass = readUidValue(meta.get(Tags.MediaStorageSOPClassUID));
   const metaInstance = readUidValue(meta.get(Tags.MediaStorageSOPInstanceUID));
   if (metaClass && metaClass !== id.sopClassUID) {
     throw new VeilgateError('sop-class-mismatch', 'MediaStorageSOPClassUID in the file meta information differs from SOPClassUID');
   }
   if (metaInstance && metaInstance !== id.sopInstanceUID) {
-    throw new VeilgateError('sop-class-mismatch', 'MediaStorageSOPInstanceUID in the file meta information differs from SOPInstanceUID');
+    return ['MediaStorageSOPInstanceUID differed from SOPInstanceUID; the file meta information was rebuilt from the data set'];
   }
+  return [];
 }
 
 export function checkTransferSyntax(uid: string): void {
