@@ -122,7 +122,7 @@ function writeElement(w: ChunkWriter, el: DataElement, path: string, out: Writte
       if (f.length % 2) w.pad('OB');
     }
     w.header(Tags.SequenceDelimitationItem, null, 0);
-    if (el.tag === Tags.PixelData && path === '') out.pixelFragments = { basicOffsetTable: bot, fragments: ranges };
+    if (path === tagHex(Tags.PixelData)) out.pixelFragments = { basicOffsetTable: bot, fragments: ranges };
     return;
   }
   const value = el.value ?? new Uint8Array(0);
