@@ -3,6 +3,7 @@
  * through here. parse → validate → de-identify → encode → store (atomic) → index (one
  * transaction). A failure at any step leaves no file and no row behind.
  */
+import { randomBytes } from 'node:crypto';
 import { Dataset } from '../dicom/dataset';
 import { DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
 import { Tags } from '../dicom/tags';
@@ -42,8 +43,13 @@ export interface IngestDeps {
   inlineBinaryMaxBytes: number;
 }
 
+/**
+ * Every write gets its own key, so a stored file is never overwritten: if two writers race
+ * on one instance (server and import at once), the index insert picks the winner and the
+ * loser removes its own file.
+ */
 function blobKeyOf(id: InstanceIdentity): string {
-  return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.dcm`;
+  return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.${randomBytes(4).toString('hex')}.dcm`;
 }
 
 function parseInput(input: IngestInput): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
@@ -61,7 +67,7 @@ function parseInput(input: IngestInput): { dataset: Dataset; meta: Dataset; tran
   }
 }
 
-/** Serialises ingests of the same SOP instance, so a duplicate check and its store are one step. */
+/** Serialises ingests of the same SOP instance in this process, so a re-send waits and finds the first. */
 const inFlight = new Map<string, Promise<unknown>>();
 
 async function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -110,7 +116,6 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
     const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
     const blobKey = blobKeyOf(id);
     const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes });
-    // Not indexed, so any file already at this key is an orphan of an interrupted ingest: replace it.
     await deps.store.put(blobKey, written.chunks);
     let outcome: 'inserted' | 'duplicate';
     try {
@@ -119,6 +124,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       await deps.store.delete(blobKey).catch(() => undefined);
       throw e;
     }
+    if (outcome === 'duplicate') await deps.store.delete(blobKey).catch(() => undefined);
     return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
   });
 }
