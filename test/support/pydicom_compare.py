@@ -5,8 +5,10 @@ Independent check of a STOW-RS -> WADO-RS round trip, with pydicom (Debian pytho
 Usage: /usr/bin/python3 pydicom_compare.py PAIRS_JSON
 
 PAIRS_JSON holds a list of {"name", "original", "retrieved"}: the file that was sent and the
-file the gateway gave back. Prints a JSON list of {"name", "mismatches": [...], "notes": [...]}
-on stdout, one entry per pair, in order. An empty "mismatches" means the pair agrees.
+file the gateway gave back. Prints a JSON list of {"name", "mismatches": [...], "notes": [...],
+"pixels": how the pixel data was compared} on stdout, one entry per pair, in order. An empty
+"mismatches" means the pair agrees. "pixels" is one of "frames", "fragments", "pixel_array",
+"raw", "dcmconv", "none" (no pixel data) or "" (not reached).
 
 For each pair it checks:
   - the identifying attributes: SOPInstanceUID, StudyInstanceUID, SeriesInstanceUID,
@@ -87,7 +89,7 @@ def describe_difference(a, b):
     return f"first difference at byte {diff} of {len(a)}"
 
 
-def compare_encapsulated(orig, retr, mismatches, notes):
+def compare_encapsulated(orig, retr, mismatches, notes, how):
     po, pr = orig.PixelData, retr.PixelData
     fo, fr = decode_data_sequence(po)[1:], decode_data_sequence(pr)[1:]
     n = frame_count(orig)
@@ -96,12 +98,14 @@ def compare_encapsulated(orig, retr, mismatches, notes):
         frames_r = list(generate_pixel_data_frame(pr, n))
     except Exception as e:  # pydicom cannot split the fragments into frames: compare the fragments
         notes.append(f"frames not separable by pydicom ({e}); compared fragments")
+        how.add("fragments")
         if fo != fr:
             mismatches.append(f"encapsulated fragments differ: {len(fo)} original vs {len(fr)} retrieved")
         return
     if len(frames_o) != len(frames_r):
         mismatches.append(f"encapsulated frame count {len(frames_o)} vs {len(frames_r)}")
         return
+    how.add("frames")
     for i, (a, b) in enumerate(zip(frames_o, frames_r)):
         if a != b:
             mismatches.append(f"encapsulated frame {i + 1} differs: {describe_difference(a, b)}")
@@ -138,11 +142,13 @@ def swapped_to_little_endian(orig, elem):
     return np.frombuffer(data[:usable], dtype=f">u{unit}").astype(f"<u{unit}").tobytes() + data[usable:]
 
 
-def compare_native(path, orig, retr, orig_ts, mismatches, notes):
+def compare_native(path, orig, retr, orig_ts, mismatches, notes, how):
     po, pr = pixel_elements(orig), pixel_elements(retr)
     if set(po) != set(pr):
         mismatches.append(f"pixel data elements {sorted(po)} vs {sorted(pr)}")
         return
+    if not po:
+        how.add("none")
     for name in po:
         bits = int(orig.get("BitsAllocated") or 0)
         if orig_ts == BIG_ENDIAN and name == "PixelData" and bits > 16:
@@ -151,6 +157,7 @@ def compare_native(path, orig, retr, orig_ts, mismatches, notes):
             ref = dcmtk_little_endian(path)
             a, b = raw_value(ref["PixelData"]), raw_value(pr[name])
             notes.append("big endian, >16 bits allocated: compared with dcmconv +te")
+            how.add("dcmconv")
             if a != b:
                 mismatches.append(f"{name} differs from dcmconv +te: {describe_difference(a, b)}")
             continue
@@ -160,6 +167,7 @@ def compare_native(path, orig, retr, orig_ts, mismatches, notes):
             except Exception as e:
                 notes.append(f"pixel_array unavailable ({type(e).__name__}: {e}); compared raw bytes")
             else:
+                how.add("pixel_array")
                 if a.shape != b.shape:
                     mismatches.append(f"pixel_array shape {a.shape} vs {b.shape}")
                 elif not np.array_equal(a, b):
@@ -167,20 +175,27 @@ def compare_native(path, orig, retr, orig_ts, mismatches, notes):
                 continue
         a = swapped_to_little_endian(orig, po[name]) if orig_ts == BIG_ENDIAN else raw_value(po[name])
         b = raw_value(pr[name])
+        how.add("raw")
         if a != b:
             mismatches.append(f"{name} raw bytes differ: {describe_difference(a, b)}")
 
 
 def compare(pair):
-    mismatches, notes = [], []
+    mismatches, notes, how = [], [], set()
+
+    def result():
+        return {"name": pair["name"], "mismatches": mismatches, "notes": notes, "pixels": "+".join(sorted(how))}
+
     try:
         orig = pydicom.dcmread(pair["original"], force=True)
     except Exception as e:
-        return {"name": pair["name"], "mismatches": [f"pydicom cannot read the original: {e}"], "notes": []}
+        mismatches.append(f"pydicom cannot read the original: {e}")
+        return result()
     try:
         retr = pydicom.dcmread(pair["retrieved"])  # no force: the gateway must write a proper PS3.10 file
     except Exception as e:
-        return {"name": pair["name"], "mismatches": [f"pydicom cannot read the retrieved file: {e}"], "notes": []}
+        mismatches.append(f"pydicom cannot read the retrieved file: {e}")
+        return result()
     for kw in IDENTITY:
         a, b = value_of(orig, kw), value_of(retr, kw)
         if a != b:
@@ -189,21 +204,22 @@ def compare(pair):
     expected_ts = EXPLICIT_LE if orig_ts in NATIVE else orig_ts
     if retr_ts != expected_ts:
         mismatches.append(f"transfer syntax {retr_ts}, expected {expected_ts} (original {orig_ts})")
-        return {"name": pair["name"], "mismatches": mismatches, "notes": notes}
+        return result()
     meta_uid = str(retr.file_meta.get("MediaStorageSOPInstanceUID", "")).strip()
     if meta_uid != str(retr.get("SOPInstanceUID", "")).strip():
         mismatches.append(f"retrieved MediaStorageSOPInstanceUID {meta_uid!r} differs from SOPInstanceUID")
     try:
         if orig_ts in NATIVE:
-            compare_native(pair["original"], orig, retr, orig_ts, mismatches, notes)
-        elif "PixelData" in orig or "PixelData" in retr:
-            if ("PixelData" in orig) != ("PixelData" in retr):
-                mismatches.append("PixelData present in only one of the two files")
-            else:
-                compare_encapsulated(orig, retr, mismatches, notes)
+            compare_native(pair["original"], orig, retr, orig_ts, mismatches, notes, how)
+        elif "PixelData" not in orig and "PixelData" not in retr:
+            how.add("none")
+        elif ("PixelData" in orig) != ("PixelData" in retr):
+            mismatches.append("PixelData present in only one of the two files")
+        else:
+            compare_encapsulated(orig, retr, mismatches, notes, how)
     except Exception as e:
         mismatches.append(f"pixel comparison failed: {type(e).__name__}: {e}")
-    return {"name": pair["name"], "mismatches": mismatches, "notes": notes}
+    return result()
 
 
 def main():

@@ -1,0 +1,441 @@
+/**
+ * Round trip of the whole shared data set (../shared/data): every file is sent to a real
+ * gateway with STOW-RS, one file per request, as it is. Broken and non-DICOM files must be
+ * refused and leave nothing behind; everything else must be stored, retrieved with WADO-RS
+ * and found identical by independent readers: pydicom (test/support/pydicom_compare.py, run
+ * once for all files with Debian's /usr/bin/python3) and dcmtk's dcmdump.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SHARED_DATA, TestGateway, parseMultipart, startTestGateway } from '../support/gateway';
+
+jest.setTimeout(120_000);
+
+const PYTHON = '/usr/bin/python3'; // Debian's python3 has pydicom 2.3 and numpy; the pyenv one on PATH does not
+const DCMDUMP = '/usr/bin/dcmdump';
+const COMPARE_SCRIPT = path.resolve(__dirname, '../support/pydicom_compare.py');
+const CANNOT_UNDERSTAND = 0xc000;
+const SOP_CLASS_MISMATCH = 0xa900;
+const RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+
+// ----- which files, and what the gateway must do with them -----
+
+const SKIPPED_EXTENSIONS = new Set(['.json', '.nii', '.gz', '.txt', '.md', '.dump', '.bval', '.bvec', '.sh']);
+const SKIPPED_NAMES = new Set(['LICENSE', '.gitignore']);
+
+function isSkipped(name: string): boolean {
+  return SKIPPED_EXTENSIONS.has(path.extname(name).toLowerCase()) || SKIPPED_NAMES.has(name) || /^README/i.test(name);
+}
+
+/** Relative paths (with /) of the files to send, in a stable order (code-unit order). */
+function walk(root: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      const rel = path.relative(root, full).split(path.sep).join('/');
+      if (entry.isDirectory()) {
+        if (rel !== 'dicom-standard') visit(full);
+      } else if (entry.isFile() && !isSkipped(entry.name)) out.push(rel);
+    }
+  };
+  visit(root);
+  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * Files of the data set the gateway must refuse, and why. Anything not listed here must be
+ * stored. The truncated files and no_meta.dcm must exist in the data set (checked below), so
+ * their rejection cannot pass vacuously. MR_truncated and rtplan_truncated carry the SOP
+ * Instance UIDs of MR_small and rtplan, which are stored: only the file count shows that the
+ * refused copies left nothing behind.
+ */
+const EXPECTED_REJECTIONS: { match: RegExp; reason: number; why: string }[] = [
+  { match: /^pydicom\/MR_truncated\.dcm$/, reason: CANNOT_UNDERSTAND, why: 'pixel data value cut short by the end of the file' },
+  { match: /^pydicom\/rtplan_truncated\.dcm$/, reason: CANNOT_UNDERSTAND, why: 'a sequence runs past the end of the file' },
+  { match: /^pydicom\/no_meta\.dcm$/, reason: CANNOT_UNDERSTAND, why: 'no file meta information and a stray byte before the data set: not readable as DICOM' },
+  { match: /\.nrrd$/, reason: CANNOT_UNDERSTAND, why: 'NRRD label maps, not DICOM' },
+  {
+    match: /(^|\/)(DICOMDIR[^/]*|DIRFILE)$/,
+    reason: CANNOT_UNDERSTAND,
+    why: 'Media Storage Directory (DICOMDIR): no SOP Class/Instance UID in the data set, not a storable instance',
+  },
+  {
+    match: /^pydicom\/(empty_charset_LEI|meta_missing_tsyntax|nested_priv_SQ|priv_SQ|no_meta_group_length|UN_sequence)\.dcm$/,
+    reason: CANNOT_UNDERSTAND,
+    why: 'pydicom parser fixtures: data set fragments without SOPClassUID',
+  },
+  {
+    match: /^pydicom\/dicomdirtests\/TINY_ALPHA\/PT000000\/ST000000\/SE000000\/IM[0-9A-Z]+$/,
+    reason: SOP_CLASS_MISMATCH,
+    why: 'CT Image Storage records stripped of Rows, Columns and PixelData (a DICOMDIR fixture): an image SOP class without an image',
+  },
+];
+const MUST_EXIST_AND_BE_REJECTED = ['pydicom/MR_truncated.dcm', 'pydicom/rtplan_truncated.dcm', 'pydicom/no_meta.dcm'];
+
+function expectedRejection(rel: string) {
+  return EXPECTED_REJECTIONS.find((r) => r.match.test(rel));
+}
+
+/** Deterministic junk (xorshift32), so a failure is reproducible. */
+function junk(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Non-DICOM bodies sent as application/dicom, beside the data set's own files. */
+const SYNTHETIC_NON_DICOM: { name: string; bytes: () => Buffer }[] = [
+  { name: '(synthetic) pydicom/README.txt posted as application/dicom', bytes: () => fs.readFileSync(path.join(SHARED_DATA, 'pydicom/README.txt')) },
+  { name: '(synthetic) dcm_qa_ts/LICENSE posted as application/dicom', bytes: () => fs.readFileSync(path.join(SHARED_DATA, 'dcm_qa_ts/LICENSE')) },
+  { name: '(synthetic) 4096 random bytes', bytes: () => junk(4096, 0x5eed) },
+  { name: '(synthetic) preamble + DICM + 4096 random bytes', bytes: () => Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), junk(4096, 0xd1c0)]) },
+  { name: '(synthetic) empty body', bytes: () => Buffer.alloc(0) },
+];
+
+// ----- STOW-RS -----
+
+type DicomJson = Record<string, { vr: string; Value?: unknown[] }>;
+
+interface Posted {
+  name: string;
+  /** Absolute path of the file sent; undefined for synthetic bodies. */
+  file?: string;
+  status: number;
+  body: DicomJson | undefined;
+  rawBody: string;
+}
+
+interface Stored {
+  name: string;
+  file: string;
+  sopInstanceUID: string;
+  retrieveURL: string;
+  warning?: number;
+}
+
+async function stow(url: string, bytes: Buffer): Promise<{ status: number; body: DicomJson | undefined; rawBody: string }> {
+  const res = await fetch(`${url}/studies`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/dicom', Accept: 'application/dicom+json' },
+    body: bytes,
+  });
+  const rawBody = await res.text();
+  let body: DicomJson | undefined;
+  try {
+    body = JSON.parse(rawBody) as DicomJson;
+  } catch {
+    body = undefined;
+  }
+  return { status: res.status, body, rawBody };
+}
+
+function items(body: DicomJson | undefined, tag: string): DicomJson[] {
+  return ((body?.[tag]?.Value ?? []) as DicomJson[]).filter((x) => x && typeof x === 'object');
+}
+
+function first(item: DicomJson | undefined, tag: string): unknown {
+  return item?.[tag]?.Value?.[0];
+}
+
+/** A problem with one STOW response, or undefined when it is the expected failure. */
+function rejectionProblem(p: Posted, reason: number): string | undefined {
+  const failed = items(p.body, '00081198');
+  const referenced = items(p.body, '00081199');
+  const got = failed.map((f) => first(f, '00081197'));
+  if (p.status === 409 && failed.length === 1 && referenced.length === 0 && got[0] === reason) return undefined;
+  return `expected 409 with one FailedSOPSequence item, FailureReason 0x${reason.toString(16)}; got HTTP ${p.status}, FailureReason ${JSON.stringify(got.map((r) => (typeof r === 'number' ? '0x' + r.toString(16) : r)))}, ${referenced.length} referenced: ${p.rawBody.slice(0, 300)}`;
+}
+
+function storedProblem(p: Posted): string | undefined {
+  const failed = items(p.body, '00081198');
+  const referenced = items(p.body, '00081199');
+  if ((p.status === 200 || p.status === 202) && failed.length === 0 && referenced.length === 1) {
+    const ref = referenced[0];
+    if (typeof first(ref, '00081155') !== 'string') return 'ReferencedSOPSequence item has no ReferencedSOPInstanceUID';
+    if (typeof first(ref, '00081190') !== 'string') return 'ReferencedSOPSequence item has no RetrieveURL';
+    return undefined;
+  }
+  return `expected 200/202 with one ReferencedSOPSequence item; got HTTP ${p.status}: ${p.rawBody.slice(0, 300)}`;
+}
+
+// ----- helpers -----
+
+function listFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath ?? e.path, e.name));
+}
+
+async function mapLimit<T, R>(list: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(list.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, list.length) }, async () => {
+      while (next < list.length) {
+        const i = next++;
+        out[i] = await fn(list[i], i);
+      }
+    }),
+  );
+  return out;
+}
+
+function failWith(title: string, problems: string[]): void {
+  if (problems.length) throw new Error(`${title} (${problems.length}):\n  ${problems.join('\n  ')}`);
+}
+
+/** WADO-RS retrieve of one instance into `out`; a problem description, or undefined. */
+async function retrieveInstance(s: Stored, out: string): Promise<string | undefined> {
+  const res = await fetch(s.retrieveURL, { headers: { Accept: RETRIEVE_ACCEPT } });
+  const body = Buffer.from(await res.arrayBuffer());
+  const type = res.headers.get('content-type') ?? '';
+  if (res.status !== 200 || !/^multipart\/related/i.test(type)) {
+    return `GET ${s.retrieveURL} gave HTTP ${res.status} ${type}: ${body.subarray(0, 200).toString()}`;
+  }
+  const parts = parseMultipart(body, type);
+  if (parts.length !== 1 || !/^application\/dicom/i.test(parts[0].headers['content-type'] ?? '')) {
+    return `expected one application/dicom part, got ${parts.map((p) => p.headers['content-type']).join(', ') || 'none'}`;
+  }
+  fs.writeFileSync(out, parts[0].body);
+  return undefined;
+}
+
+interface Comparison {
+  name: string;
+  mismatches: string[];
+  notes: string[];
+  /** How the pixel data was compared (see pydicom_compare.py). */
+  pixels: string;
+}
+
+/** One pydicom run over all pairs (original, retrieved). */
+function compareWithPydicom(pairs: { name: string; original: string; retrieved: string }[], pairsFile: string): Comparison[] {
+  fs.writeFileSync(pairsFile, JSON.stringify(pairs));
+  const run = spawnSync(PYTHON, [COMPARE_SCRIPT, pairsFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`${COMPARE_SCRIPT} failed (${run.status ?? run.signal}):\n${run.stderr}`);
+  const results = JSON.parse(run.stdout) as Comparison[];
+  expect(results.map((r) => r.name)).toEqual(pairs.map((p) => p.name));
+  return results;
+}
+
+function mismatchesOf(results: Comparison[]): string[] {
+  return results.filter((r) => r.mismatches.length).map((r) => `${r.name}: ${r.mismatches.join('; ')}`);
+}
+
+/** The stored-instance entry of a successful STOW response. */
+function storedEntry(p: Posted): Stored {
+  const ref = items(p.body, '00081199')[0];
+  return {
+    name: p.name,
+    file: p.file!,
+    sopInstanceUID: first(ref, '00081155') as string,
+    retrieveURL: first(ref, '00081190') as string,
+    warning: first(ref, '00081196') as number | undefined,
+  };
+}
+
+// ----- the test -----
+
+describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk', () => {
+  let gw: TestGateway;
+  let workDir: string;
+  const files = walk(SHARED_DATA);
+  const posted: Posted[] = [];
+  const stored = new Map<string, Stored>(); // first copy of each SOP Instance UID
+  const duplicates: (Stored & { firstCopy: string })[] = [];
+  /** Every file WADO-RS gave back, for dcmdump: name of the original and path of the copy. */
+  const retrievedFiles: { name: string; file: string }[] = [];
+  const comparisons: Comparison[] = [];
+  let duplicateRounds = 0;
+  const started = Date.now();
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-roundtrip-'));
+    // One request at a time, in a stable order, so "first copy" is well defined.
+    for (const rel of files) {
+      const file = path.join(SHARED_DATA, rel);
+      posted.push({ name: rel, file, ...(await stow(gw.url, fs.readFileSync(file))) });
+    }
+    for (const s of SYNTHETIC_NON_DICOM) posted.push({ name: s.name, ...(await stow(gw.url, s.bytes())) });
+    for (const p of posted) {
+      if (!p.file || expectedRejection(p.name) || storedProblem(p)) continue;
+      const entry = storedEntry(p);
+      const earlier = stored.get(entry.sopInstanceUID);
+      if (earlier) duplicates.push({ ...entry, firstCopy: earlier.name });
+      else stored.set(entry.sopInstanceUID, entry);
+    }
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('the data set is there', () => {
+    expect(fs.existsSync(SHARED_DATA)).toBe(true);
+    for (const rel of MUST_EXIST_AND_BE_REJECTED) expect(files).toContain(rel);
+    expect(files.length).toBeGreaterThan(300);
+  });
+
+  test('broken and non-DICOM files are refused with 409 and FailureReason 0xC000 (0xA900 for images without pixels)', () => {
+    const problems: string[] = [];
+    for (const p of posted) {
+      const expected = p.file ? expectedRejection(p.name) : { reason: CANNOT_UNDERSTAND, why: 'not DICOM' };
+      if (!expected) continue;
+      const problem = rejectionProblem(p, expected.reason);
+      if (problem) problems.push(`${p.name} (${expected.why}): ${problem}`);
+    }
+    failWith('files that should have been refused were not refused as expected', problems);
+  });
+
+  test('every other file is stored (a re-sent SOP Instance UID is a successful duplicate)', () => {
+    const problems: string[] = [];
+    for (const p of posted) {
+      if (!p.file || expectedRejection(p.name)) continue;
+      const problem = storedProblem(p);
+      if (problem) problems.push(`${p.name}: ${problem}`);
+    }
+    failWith('files that should have been stored were not', problems);
+    // A duplicate keeps the first copy: its RetrieveURL is the first copy's.
+    failWith(
+      'duplicates whose RetrieveURL differs from the first stored copy',
+      duplicates
+        .filter((d) => d.retrieveURL !== stored.get(d.sopInstanceUID)!.retrieveURL)
+        .map((d) => `${d.name}: ${d.retrieveURL} vs ${stored.get(d.sopInstanceUID)!.retrieveURL} (${d.firstCopy})`),
+    );
+  });
+
+  test('a refused instance leaves no file behind', async () => {
+    const dcmFiles = listFiles(path.join(gw.dataDir, 'files')).filter((f) => f.endsWith('.dcm'));
+    expect(dcmFiles.length).toBe(stored.size);
+    expect(listFiles(path.join(gw.dataDir, 'tmp'))).toEqual([]);
+    // The index agrees with the disk.
+    for (const s of stored.values()) expect(await gw.gateway.index.findInstance(s.sopInstanceUID)).toBeDefined();
+  });
+
+  test('WADO-RS returns every stored instance, and pydicom finds it identical to what was sent', async () => {
+    const list = [...stored.values()];
+    const problems: string[] = [];
+    const pairs: { name: string; original: string; retrieved: string }[] = [];
+    await mapLimit(list, 4, async (s, i) => {
+      const out = path.join(workDir, `${String(i).padStart(4, '0')}.dcm`);
+      const problem = await retrieveInstance(s, out);
+      if (problem) problems.push(`${s.name}: ${problem}`);
+      else pairs.push({ name: s.name, original: s.file, retrieved: out });
+    });
+    failWith('retrieval failures', problems);
+    pairs.sort((a, b) => (a.name < b.name ? -1 : 1));
+    retrievedFiles.push(...pairs.map((p) => ({ name: p.name, file: p.retrieved })));
+    const results = compareWithPydicom(pairs, path.join(workDir, 'pairs.json'));
+    comparisons.push(...results);
+    failWith('retrieved instances that differ from the originals (pydicom)', mismatchesOf(results));
+  });
+
+  /**
+   * The main run keeps only the first copy of a re-sent SOP Instance UID, so the other copies
+   * (the same instance in other transfer syntaxes: big endian, RLE, JPEG-LS, ...) never reach
+   * the store. Send each of them first to a fresh gateway (as many rounds as the largest group
+   * of copies needs) and check their round trip the same way.
+   */
+  test('every duplicate copy, sent first to a fresh gateway, round-trips too', async () => {
+    const problems: string[] = [];
+    const pairs: { name: string; original: string; retrieved: string }[] = [];
+    let pending = duplicates.map((d) => d.name);
+    while (pending.length) {
+      duplicateRounds++;
+      const fresh = await startTestGateway();
+      const later: string[] = [];
+      const seen = new Set<string>();
+      try {
+        for (const name of pending) {
+          const file = path.join(SHARED_DATA, name);
+          const p: Posted = { name, file, ...(await stow(fresh.url, fs.readFileSync(file))) };
+          const problem = storedProblem(p);
+          if (problem) {
+            problems.push(`${name}: ${problem}`);
+            continue;
+          }
+          const entry = storedEntry(p);
+          if (seen.has(entry.sopInstanceUID)) {
+            later.push(name); // a duplicate again in this round: next round
+            continue;
+          }
+          seen.add(entry.sopInstanceUID);
+          const out = path.join(workDir, `dup${duplicateRounds}-${pairs.length}.dcm`);
+          const retrieveProblem = await retrieveInstance(entry, out);
+          if (retrieveProblem) problems.push(`${name}: ${retrieveProblem}`);
+          else pairs.push({ name, original: file, retrieved: out });
+        }
+        const dcmFiles = listFiles(path.join(fresh.dataDir, 'files')).filter((f) => f.endsWith('.dcm'));
+        if (dcmFiles.length !== seen.size) problems.push(`round ${duplicateRounds}: ${dcmFiles.length} files stored for ${seen.size} instances`);
+      } finally {
+        await fresh.close();
+      }
+      if (later.length >= pending.length) throw new Error(`no progress storing duplicates: ${later.join(', ')}`);
+      pending = later;
+    }
+    failWith('duplicate copies not stored or retrieved', problems);
+    expect(pairs.length).toBe(duplicates.length);
+    retrievedFiles.push(...pairs.map((p) => ({ name: `${p.name} (fresh gateway)`, file: p.retrieved })));
+    const results = compareWithPydicom(pairs, path.join(workDir, 'pairs-duplicates.json'));
+    comparisons.push(...results);
+    failWith('retrieved duplicate copies that differ from the originals (pydicom)', mismatchesOf(results));
+  });
+
+  test('dcmdump reads every retrieved file without error', async () => {
+    expect(retrievedFiles.length).toBe(stored.size + duplicates.length);
+    const run = promisify(execFile);
+    const problems: string[] = [];
+    await mapLimit(retrievedFiles, 4, async ({ name, file }) => {
+      let stderr = '';
+      let failed = '';
+      try {
+        // +fo: a proper PS3.10 file, not a bare data set. Errors (E:) and warnings (W:) go to
+        // stderr; the dump itself is not needed.
+        ({ stderr } = await run(DCMDUMP, ['+fo', file], { maxBuffer: 256 * 1024 * 1024 }));
+      } catch (e) {
+        const err = e as { code?: number; stderr?: string };
+        failed = `exit status ${err.code}`;
+        stderr = err.stderr ?? '';
+      }
+      const errors = stderr.split('\n').filter((l) => /^E: /.test(l));
+      if (failed || errors.length) problems.push(`${name}: ${[failed, ...errors].filter(Boolean).join('; ')}`);
+    });
+    failWith('dcmdump errors on retrieved files', problems);
+  });
+
+  test('summary', () => {
+    const fromDataSet = posted.filter((p) => p.file);
+    const rejected = posted.filter((p) => p.status === 409);
+    const warned = [...stored.values()].filter((s) => s.warning !== undefined).map((s) => s.name);
+    const byMethod = new Map<string, number>();
+    for (const c of comparisons) byMethod.set(c.pixels || '?', (byMethod.get(c.pixels || '?') ?? 0) + 1);
+    const notes = comparisons.filter((c) => c.notes.length).map((c) => `${c.name}: ${c.notes.join('; ')}`);
+    console.log(
+      [
+        `shared data round trip, ${((Date.now() - started) / 1000).toFixed(1)} s:`,
+        `  posted ${posted.length} (${fromDataSet.length} files of the data set, ${posted.length - fromDataSet.length} synthetic non-DICOM bodies)`,
+        `  stored ${stored.size} instances; ${duplicates.length} re-sent SOP Instance UIDs reported as success (duplicates)`,
+        `  rejected ${rejected.length} (${rejected.filter((p) => p.file).length} from the data set)`,
+        `  duplicates re-checked on ${duplicateRounds} fresh gateway(s)`,
+        `  pydicom pixel comparisons: ${[...byMethod].map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `  stored with a warning (202): ${warned.join(', ') || 'none'}`,
+        ...(notes.length ? ['  comparison notes:', ...notes.map((n) => `    ${n}`)] : []),
+      ].join('\n'),
+    );
+    expect(stored.size + duplicates.length + rejected.length).toBe(posted.length);
+    expect(comparisons.length).toBe(stored.size + duplicates.length);
+  });
+});
