@@ -53,8 +53,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
     ...core,
     server,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
       await core.index.close();
     },
   };

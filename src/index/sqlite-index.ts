@@ -58,6 +58,17 @@ const ORDER = 'ORDER BY se.series_number IS NULL, se.series_number, se.id, i.ins
 export class SqliteIndex implements Index {
   private readonly db: Database.Database;
   private readonly insertTx: (r: InstanceRecord) => 'inserted' | 'duplicate';
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once, reused for every call: ingest runs the same statements for every instance. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
 
   constructor(dataDir: string) {
     fs.mkdirSync(dataDir, { recursive: true });
@@ -70,43 +81,42 @@ export class SqliteIndex implements Index {
   }
 
   private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
-    const db = this.db;
-    if (db.prepare('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
+    if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
     const s = r.study;
-    db.prepare(
+    this.stmt(
       `INSERT OR IGNORE INTO studies (study_uid, patient_name, patient_id, patient_birth_date, patient_sex, study_date, study_time,
          accession_number, study_id, referring_physician_name, study_description, attrs)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(r.studyUID, s.patientName, s.patientID, s.patientBirthDate, s.patientSex, s.studyDate, s.studyTime,
       s.accessionNumber, s.studyID, s.referringPhysicianName, s.studyDescription, s.attributesJson);
 
-    const existingSeries = db.prepare('SELECT study_uid FROM series WHERE series_uid = ?').get(r.seriesUID) as { study_uid: string } | undefined;
+    const existingSeries = this.stmt('SELECT study_uid FROM series WHERE series_uid = ?').get(r.seriesUID) as { study_uid: string } | undefined;
     if (existingSeries && existingSeries.study_uid !== r.studyUID) {
       throw new VeilgateError('refused', 'the series of this instance is already stored under another study');
     }
     if (!existingSeries) {
       const se = r.series;
-      db.prepare(
+      this.stmt(
         `INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, performed_start_date,
            performed_start_time, scheduled_step_id, requested_procedure_id, attrs)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(r.seriesUID, r.studyUID, se.modality, se.seriesNumber, se.seriesDescription, se.performedStartDate,
         se.performedStartTime, se.scheduledStepID, se.requestedProcedureID, se.attributesJson);
-      db.prepare(
+      this.stmt(
         `UPDATE studies SET num_series = num_series + 1,
            modalities = coalesce((SELECT group_concat(DISTINCT modality) FROM series WHERE study_uid = ? AND modality IS NOT NULL), '')
          WHERE study_uid = ?`,
       ).run(r.studyUID, r.studyUID);
     }
-    db.prepare(
+    this.stmt(
       `INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, instance_number, transfer_syntax_uid,
          blob_key, size, frames, bulk, metadata, attrs, stored_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(r.sopInstanceUID, r.seriesUID, r.studyUID, r.sopClassUID, r.instanceNumber, r.transferSyntaxUID, r.blobKey,
       r.size, r.frames ? JSON.stringify(r.frames) : null, JSON.stringify(r.bulk), r.metadataJson,
       r.instanceAttributesJson, new Date().toISOString());
-    db.prepare('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(r.seriesUID);
-    db.prepare('UPDATE studies SET num_instances = num_instances + 1 WHERE study_uid = ?').run(r.studyUID);
+    this.stmt('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(r.seriesUID);
+    this.stmt('UPDATE studies SET num_instances = num_instances + 1 WHERE study_uid = ?').run(r.studyUID);
     return 'inserted';
   }
 
