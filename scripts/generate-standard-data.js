@@ -31,4 +31,17 @@ const sopClasses = {};
 for (const s of sops) sopClasses[s.id] = s.name;
 fs.writeFileSync(path.join(target, 'sop-classes.json'), JSON.stringify(sopClasses, null, 0));
 
-console.log(`dictionary: ${Object.keys(exact).length} exact + ${masked.length} masked; sop classes: ${sops.length}`);
+// PS3.15 Table E.1-1: one row per attribute, the Basic Profile action and one column per option.
+const OPTION_COLUMNS = ['rtnSafePrivOpt', 'rtnUIDsOpt', 'rtnDevIdOpt', 'rtnInstIdOpt', 'rtnPatCharsOpt', 'rtnLongFullDatesOpt',
+  'rtnLongModifDatesOpt', 'cleanDescOpt', 'cleanStructContOpt', 'cleanGraphOpt'];
+const profileRows = JSON.parse(fs.readFileSync(path.join(source, 'confidentiality_profile_attributes.json'), 'utf8'));
+const profile = profileRows.map((r) => {
+  const row = { tag: /^[0-9a-fx]{8}$/i.test(r.id) ? r.id.toUpperCase() : 'PRIVATE', name: r.name, basic: r.basicProfile };
+  for (const c of OPTION_COLUMNS) if (r[c]) row[c] = r[c];
+  return row;
+});
+const deidTarget = path.resolve(__dirname, '../src/deid/standard');
+fs.mkdirSync(deidTarget, { recursive: true });
+fs.writeFileSync(path.join(deidTarget, 'confidentiality-profile.json'), JSON.stringify({ edition: '2024b', rows: profile }, null, 0));
+
+console.log(`profile: ${profile.length} rows; dictionary: ${Object.keys(exact).length} exact + ${masked.length} masked; sop classes: ${sops.length}`);

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_DEID_OPTIONS, DeidOptions, parseOptionList } from './deid/options';
 
 export interface Config {
   host: string;
@@ -21,6 +22,15 @@ export interface Config {
   qidoMaxLimit: number;
   /** Binary values up to this size are inlined in metadata; larger ones become BulkDataURIs. */
   inlineBinaryMaxBytes: number;
+  deid: DeidConfig;
+}
+
+export interface DeidConfig {
+  options: DeidOptions;
+  /** Accept instances whose pixels may carry burned-in identity (ultrasound, screen captures). */
+  acceptBurnedIn: boolean;
+  /** Keep a linkage file (original identifiers → pseudonyms) under <dataDir>/linkage/. */
+  linkage: boolean;
 }
 
 const GiB = 1024 ** 3;
@@ -34,6 +44,7 @@ export const defaults: Omit<Config, 'publicUrl'> = {
   qidoDefaultLimit: 1000,
   qidoMaxLimit: 10000,
   inlineBinaryMaxBytes: 0,
+  deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false },
 };
 
 const ENV: Record<string, keyof Config> = {
@@ -48,16 +59,42 @@ const ENV: Record<string, keyof Config> = {
   INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
 };
 
-function readConfigFile(env: NodeJS.ProcessEnv): Partial<Config> {
+type FileConfig = Partial<Omit<Config, 'deid'>> & { deid?: Partial<Omit<DeidConfig, 'options'>> & { options?: Partial<DeidOptions> } };
+
+function booleanEnv(name: string, v: string): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new Error(`configuration: ${name} must be true or false`);
+}
+
+function deidConfig(file: FileConfig['deid'], env: NodeJS.ProcessEnv): DeidConfig {
+  const base = defaults.deid;
+  const options = { ...base.options, ...(file?.options ?? {}) };
+  for (const [k, v] of Object.entries(options)) {
+    const expected = typeof base.options[k as keyof DeidOptions];
+    if (!(k in base.options) || typeof v !== expected) throw new Error(`configuration: deid.options.${k} is not a valid option`);
+  }
+  const out: DeidConfig = {
+    options: env.DEID_OPTIONS ? parseOptionList(env.DEID_OPTIONS, options) : options,
+    acceptBurnedIn: file?.acceptBurnedIn ?? base.acceptBurnedIn,
+    linkage: file?.linkage ?? base.linkage,
+  };
+  if (env.DEID_ACCEPT_BURNED_IN) out.acceptBurnedIn = booleanEnv('DEID_ACCEPT_BURNED_IN', env.DEID_ACCEPT_BURNED_IN);
+  if (env.DEID_LINKAGE) out.linkage = booleanEnv('DEID_LINKAGE', env.DEID_LINKAGE);
+  return out;
+}
+
+function readConfigFile(env: NodeJS.ProcessEnv): FileConfig {
   const file = env.CONFIG_FILE ?? (fs.existsSync('veilgate.config.json') ? 'veilgate.config.json' : undefined);
   if (!file) return {};
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Config>;
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as FileConfig;
   if (typeof parsed !== 'object' || parsed === null) throw new Error(`${file}: expected a JSON object`);
   return parsed;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const merged: Record<string, unknown> = { ...defaults, ...readConfigFile(env) };
+  const fileConfig = readConfigFile(env);
+  const merged: Record<string, unknown> = { ...defaults, ...fileConfig, deid: deidConfig(fileConfig.deid, env) };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
     if (v === undefined || v === '') continue;

@@ -1,5 +1,8 @@
 /** Wires the core (index, store, ingest) to the HTTP adapter and starts listening. */
 import http from 'node:http';
+import path from 'node:path';
+import { loadOrCreateSecret } from './deid/secret';
+import { LinkageFile } from './deid/linkage';
 import express from 'express';
 import { Config } from './config';
 import { SqliteIndex } from './index/sqlite-index';
@@ -22,7 +25,14 @@ export interface Gateway {
 export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps } {
   const index = new SqliteIndex(config.dataDir);
   const store = new FsBlobStore(config.dataDir);
-  const ingestDeps: IngestDeps = { index, store, maxInstanceBytes: config.maxInstanceBytes, inlineBinaryMaxBytes: config.inlineBinaryMaxBytes };
+  const ingestDeps: IngestDeps = {
+    index,
+    store,
+    maxInstanceBytes: config.maxInstanceBytes,
+    inlineBinaryMaxBytes: config.inlineBinaryMaxBytes,
+    deid: { secret: loadOrCreateSecret(config.dataDir), options: config.deid.options, acceptBurnedIn: config.deid.acceptBurnedIn },
+    linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, 'linkage', 'linkage.jsonl')) : undefined,
+  };
   return { index, store, ingestDeps };
 }
 

@@ -1,21 +1,351 @@
 /**
- * De-identification step of the ingest path. Placeholder: passes the data set through
- * unchanged until the PS3.15 Annex E profile lands; the ingest path already calls it
- * for every external source, before anything is written.
+ * De-identification (PS3.15 Annex E): a pure function from data set to data set, driven by
+ * Table E.1-1 (src/deid/standard) and the options in force, applied at every depth of every
+ * sequence. UIDs, patient identity and dates are replaced by keyed mappings of the site
+ * secret, so the same input always gives the same output and references still resolve.
  */
-import { Dataset } from '../dicom/dataset';
+import { DataElement, Dataset, Tag, elementOf, groupOf, isPrivateTag } from '../dicom/dataset';
+import { Tags } from '../dicom/tags';
+import { lookup } from '../dicom/dictionary';
+import { decodeText, encodingFor } from '../dicom/charset';
+import { rawString, encodeText } from '../dicom/values';
+import { readUidValue } from '../dicom/parse';
+import { usesCharset } from '../dicom/vr';
+import { Action, actionFor, profileRow } from './profile';
+import { DeidOptions, BASIC_PROFILE_CODE, optionCodes } from './options';
+import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
+import { shiftDA, shiftDT } from './dates';
+import { IdentifierMatcher, dateSpellings } from './clean-text';
+import { isSafePrivate } from './safe-private';
+import { checkBurnedIn } from './burned-in';
 
-export interface DeidContext {
-  /** Where the instance came from, for the audit trail (never PHI). */
-  source: string;
+export interface DeidParams {
+  secret: Buffer;
+  options: DeidOptions;
+  /** Accept pixel data that may carry burned-in identity (ultrasound, screen captures). */
+  acceptBurnedIn: boolean;
+}
+
+/** Original identifiers and their pseudonyms, for the optional linkage file. Never logged or served. */
+export interface Linkage {
+  issuerOfPatientID: string;
+  patientID: string;
+  pseudonym: string;
+  originalStudyUID: string;
+  studyUID: string;
 }
 
 export interface DeidResult {
   dataset: Dataset;
-  /** Human-readable notes on what was changed beyond the profile (coercions). */
+  /** Notes on changes beyond the profile (coercions), for the STOW warning. */
   warnings: string[];
+  linkage: Linkage;
 }
 
-export function deidentify(dataset: Dataset, _context: DeidContext): DeidResult {
-  return { dataset, warnings: [] };
+const T = {
+  IssuerOfPatientID: 0x00100021,
+  PatientIdentityRemoved: 0x00120062,
+  DeidentificationMethod: 0x00120063,
+  DeidentificationMethodCodeSequence: 0x00120064,
+  LongitudinalTemporalInformationModified: 0x00280303,
+  CodeValue: 0x00080100,
+  CodingSchemeDesignator: 0x00080102,
+  CodeMeaning: 0x00080104,
+} as const;
+
+/** UID attributes that name a class, syntax or scheme, never an instance: never replaced. */
+const NEVER_MAPPED = new Set<Tag>([
+  Tags.SOPClassUID, 0x00081150, 0x0008001a, 0x0008001b, 0x00080062, 0x0008010c, 0x0008010d, 0x00080118,
+  0x00041510, 0x00041512, 0x00041511, 0x00020002, 0x00020010, 0x00020012, 0x0040e031, 0x00081462,
+]);
+
+/** Code attributes (code sequences): never free text, kept as they are. */
+const CODE_ATTRIBUTES = new Set<Tag>([
+  0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080105, 0x00080106, 0x0008010b, 0x0008010f, 0x00080117,
+  0x00080119, 0x00080120, 0x00080121, 0x00080122,
+]);
+
+const FREE_TEXT_VRS = new Set(['LO', 'LT', 'SH', 'ST', 'UT', 'UC', 'PN']);
+
+/** How free text not listed in the table is treated inside a sequence: as is, cleaned, or replaced. */
+type TextMode = 'keep' | 'clean' | 'dummy';
+
+interface Context {
+  params: DeidParams;
+  matcher: IdentifierMatcher;
+  offsetDays: number;
+  /** Text was rewritten in a character set the encoder cannot write: the data set goes to UTF-8. */
+  rewroteNonLatinText: boolean;
+  warnings: Set<string>;
+}
+
+const DUMMY_TEXT = 'ANONYMIZED';
+
+function dummyValue(el: DataElement): Uint8Array {
+  switch (el.vr) {
+    case 'DA':
+      return encodeText('19000101', 'DA');
+    case 'DT':
+      return encodeText('19000101000000', 'DT');
+    case 'TM':
+      return encodeText('000000', 'TM');
+    case 'DS':
+    case 'IS':
+      return encodeText('0', el.vr);
+    case 'AS':
+      return encodeText('000D', 'AS');
+    case 'AE':
+    case 'CS':
+    case 'SH':
+    case 'LO':
+    case 'LT':
+    case 'ST':
+    case 'UT':
+    case 'UC':
+    case 'PN':
+      return encodeText(DUMMY_TEXT, el.vr);
+    case 'UR':
+      return encodeText('urn:anonymized', 'UR');
+    default:
+      // Numbers and binary values: zeros of the same length.
+      return new Uint8Array(el.value?.length ?? 0);
+  }
+}
+
+function isStandardUid(uid: string): boolean {
+  return uid.startsWith('1.2.840.10008.');
+}
+
+function mapUidElement(el: DataElement, ctx: Context): DataElement {
+  if (ctx.params.options.retainUIDs || NEVER_MAPPED.has(el.tag)) return el;
+  const values = (rawString(el) ?? '').split('\\').map((v) => v.replace(/\0/g, '').trim());
+  const mapped = values.map((v) => (v === '' || isStandardUid(v) ? v : mapUid(ctx.params.secret, v)));
+  return { tag: el.tag, vr: 'UI', value: encodeText(mapped.join('\\'), 'UI') };
+}
+
+/** Dates that remain are shifted (Modified Dates), kept (Full Dates) or emptied (no temporal option). */
+function handleDate(el: DataElement, ctx: Context): DataElement | undefined {
+  const mode = ctx.params.options.retainLongitudinalTemporal;
+  if (mode === 'full' || !el.value?.length) return el;
+  if (mode === 'off') return { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
+  const text = rawString(el) ?? '';
+  const shifted = el.vr === 'DA' ? shiftDA(text, ctx.offsetDays) : shiftDT(text, ctx.offsetDays);
+  // A date that cannot be read cannot be shifted, and so cannot be kept.
+  return { tag: el.tag, vr: el.vr, value: shifted === undefined ? new Uint8Array(0) : encodeText(shifted, el.vr) };
+}
+
+function cleanTextElement(el: DataElement, encoding: string, ctx: Context): DataElement | undefined {
+  if (!el.value?.length) return el;
+  const text = usesCharset(el.vr) ? decodeText(el.value, encoding) : (rawString(el) ?? '');
+  const cleaned = el.vr === 'PN' ? '' : ctx.matcher.clean(text.replace(/[\0 ]+$/, ''));
+  if (cleaned === text.replace(/[\0 ]+$/, '')) return el;
+  if (!cleaned) return { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
+  if (encoding !== 'latin1' && encoding !== 'utf-8') ctx.rewroteNonLatinText = true;
+  return { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, encoding === 'utf-8' || ctx.rewroteNonLatinText ? 'utf8' : 'latin1') };
+}
+
+function processSequence(el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement {
+  return { tag: el.tag, vr: 'SQ', items: (el.items ?? []).map((item) => processDataset(item, encoding, ctx, textMode)) };
+}
+
+function applyAction(action: Action, el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement | undefined {
+  const isDate = el.vr === 'DA' || el.vr === 'DT';
+  switch (action) {
+    case 'X':
+      return undefined;
+    case 'Z':
+      return el.items ? { tag: el.tag, vr: 'SQ', items: [] } : { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
+    case 'D':
+      if (el.items) return processSequence(el, encoding, ctx, textMode === 'clean' ? 'clean' : 'dummy');
+      if (el.vr === 'UI') return mapUidElement(el, ctx);
+      if (isDate && ctx.params.options.retainLongitudinalTemporal === 'modified' && el.value?.length) return handleDate(el, ctx);
+      return { tag: el.tag, vr: el.vr, value: dummyValue(el) };
+    case 'U':
+      if (el.items) return processSequence(el, encoding, ctx, textMode);
+      return el.vr === 'UI' ? mapUidElement(el, ctx) : el;
+    case 'C':
+      if (el.items) return processSequence(el, encoding, ctx, 'clean');
+      if (isDate) return handleDate(el, ctx);
+      if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx);
+      return el;
+    case 'K':
+      if (el.items) return processSequence(el, encoding, ctx, textMode);
+      if (isDate) return handleDate(el, ctx);
+      return el;
+  }
+}
+
+/** The action for an attribute Table E.1-1 does not list. */
+function unlistedAction(el: DataElement, textMode: TextMode): Action {
+  if (el.items) return 'K';
+  if (el.vr === 'UI') return 'U';
+  if (!lookup(el.tag)) return 'X'; // an attribute nobody can vouch for
+  if (FREE_TEXT_VRS.has(el.vr) && !CODE_ATTRIBUTES.has(el.tag)) {
+    if (textMode === 'clean') return 'C';
+    if (textMode === 'dummy') return 'D';
+  }
+  return 'K';
+}
+
+function privateCreators(ds: Dataset): Map<string, string> {
+  const creators = new Map<string, string>();
+  for (const el of ds.values()) {
+    const e = elementOf(el.tag);
+    if (isPrivateTag(el.tag) && e >= 0x10 && e <= 0xff) creators.set(`${groupOf(el.tag)}:${e}`, (rawString(el) ?? '').trim());
+  }
+  return creators;
+}
+
+/** Private elements survive only under Retain Safe Private, only if listed safe, and then cleaned. */
+function processPrivate(el: DataElement, creators: Map<string, string>, encoding: string, ctx: Context): DataElement | undefined {
+  if (!ctx.params.options.retainSafePrivate) return undefined;
+  const e = elementOf(el.tag);
+  if (e < 0x1000) return undefined; // creators are added back for the blocks that keep elements
+  const creator = creators.get(`${groupOf(el.tag)}:${e >> 8}`);
+  if (!creator || !isSafePrivate(creator, groupOf(el.tag), e & 0xff)) return undefined;
+  // Binary private values may hide whole headers (PS3.15 E.3.10 Note 2): not kept.
+  if (['OB', 'OW', 'UN', 'OF', 'OD', 'OL', 'OV'].includes(el.vr)) return undefined;
+  if (el.items) return processSequence(el, encoding, ctx, 'clean');
+  if (el.vr === 'UI') return mapUidElement(el, ctx);
+  if (el.vr === 'DA' || el.vr === 'DT') return handleDate(el, ctx);
+  if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx);
+  return el;
+}
+
+function isOverlayOrCurve(t: Tag): boolean {
+  const g = groupOf(t);
+  return (g >= 0x5000 && g <= 0x50ff && g % 2 === 0) || (g >= 0x6000 && g <= 0x60ff && g % 2 === 0);
+}
+
+function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: TextMode): Dataset {
+  const own = ds.get(Tags.SpecificCharacterSet);
+  const encoding = own ? encodingFor(rawString(own)) : inherited;
+  const creators = privateCreators(ds);
+  const out: Dataset = new Map();
+  for (const el of ds.values()) {
+    if (groupOf(el.tag) === 0x0002) continue;
+    // Curves and overlays go whole: overlay bitmaps cannot be cleaned, and the rest of the
+    // Overlay Plane module is not conformant without them.
+    if (isOverlayOrCurve(el.tag)) continue;
+    if (isPrivateTag(el.tag)) {
+      const kept = processPrivate(el, creators, encoding, ctx);
+      if (kept) out.set(el.tag, kept);
+      continue;
+    }
+    const row = profileRow(el.tag);
+    const action = row ? actionFor(row, ctx.params.options, !!el.items) : unlistedAction(el, textMode);
+    // Dates the table does not list still follow the temporal option.
+    const result = !row && (el.vr === 'DA' || el.vr === 'DT') ? handleDate(el, ctx) : applyAction(action, el, encoding, ctx, textMode);
+    if (result) out.set(el.tag, result);
+  }
+  // Keep the private creator of every block that still has elements.
+  for (const t of out.keys()) {
+    if (!isPrivateTag(t) || elementOf(t) < 0x1000) continue;
+    const creatorTag = ((groupOf(t) << 16) | (elementOf(t) >> 8)) >>> 0;
+    const creator = ds.get(creatorTag);
+    if (creator) out.set(creatorTag, creator);
+  }
+  return out;
+}
+
+/** Every value of the instance that identifies someone or something, for cleaning free text. */
+function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string, out: string[]): void {
+  const own = ds.get(Tags.SpecificCharacterSet);
+  const enc = own ? encodingFor(rawString(own)) : encoding;
+  for (const el of ds.values()) {
+    if (el.items) {
+      for (const item of el.items) collectIdentifiers(item, options, enc, out);
+      continue;
+    }
+    if (!el.value?.length || isPrivateTag(el.tag)) continue;
+    const row = profileRow(el.tag);
+    if (!row) continue;
+    const action = actionFor(row, options, false);
+    if (action === 'K' || action === 'C' || el.vr === 'CS') continue;
+    const text = usesCharset(el.vr) ? decodeText(el.value, enc) : (rawString(el) ?? '');
+    for (const v of text.split('\\')) {
+      out.push(v);
+      if (el.vr === 'DA' || el.vr === 'DT') out.push(...dateSpellings(v.trim()));
+    }
+  }
+}
+
+function codeItem(value: string, meaning: string): Dataset {
+  const item: Dataset = new Map();
+  item.set(T.CodeValue, { tag: T.CodeValue, vr: 'SH', value: encodeText(value, 'SH') });
+  item.set(T.CodingSchemeDesignator, { tag: T.CodingSchemeDesignator, vr: 'SH', value: encodeText('DCM', 'SH') });
+  item.set(T.CodeMeaning, { tag: T.CodeMeaning, vr: 'LO', value: encodeText(meaning, 'LO') });
+  return item;
+}
+
+function setText(ds: Dataset, t: Tag, vr: string, text: string): void {
+  ds.set(t, { tag: t, vr, value: encodeText(text, vr) });
+}
+
+/** Re-encode every text value as UTF-8 (ISO_IR 192): cleaned text cannot be written back in ISO 2022 sets. */
+function toUtf8(ds: Dataset, encoding: string): void {
+  const own = ds.get(Tags.SpecificCharacterSet);
+  const enc = own ? encodingFor(rawString(own)) : encoding;
+  // Only maps made by processDataset reach here, so replacing their entries leaves the input untouched.
+  for (const [t, el] of ds) {
+    if (el.items) el.items.forEach((item) => toUtf8(item, enc));
+    else if (el.value && usesCharset(el.vr)) ds.set(t, { ...el, value: encodeText(decodeText(el.value, enc).replace(/[\0 ]+$/, ''), el.vr, 'utf8') });
+  }
+  if (own) ds.delete(Tags.SpecificCharacterSet);
+}
+
+export function deidentify(input: Dataset, params: DeidParams): DeidResult {
+  checkBurnedIn(input, params.acceptBurnedIn);
+  const { options, secret } = params;
+  const rootEncoding = encodingFor(rawString(input.get(Tags.SpecificCharacterSet)));
+  const text = (t: Tag) => {
+    const el = input.get(t);
+    return el?.value ? decodeText(el.value, rootEncoding).replace(/[\0 ]+$/, '').trim() : '';
+  };
+  const issuer = text(T.IssuerOfPatientID);
+  const originalStudyUID = readUidValue(input.get(Tags.StudyInstanceUID)) ?? '';
+  // A patient without an ID is known by name and birth date; with neither, each study is its own patient.
+  const patientKey = text(Tags.PatientID) || (text(Tags.PatientName) ? `name:${text(Tags.PatientName)}|${text(Tags.PatientBirthDate)}` : `study:${originalStudyUID}`);
+  const pseudonym = patientPseudonym(secret, issuer, patientKey);
+
+  const identifiers: string[] = [];
+  collectIdentifiers(input, options, rootEncoding, identifiers);
+  const ctx: Context = {
+    params,
+    matcher: new IdentifierMatcher(identifiers),
+    offsetDays: dateOffsetDays(secret, issuer, patientKey),
+    rewroteNonLatinText: false,
+    warnings: new Set(),
+  };
+  const out = processDataset(input, 'latin1', ctx, 'keep');
+
+  if (ctx.rewroteNonLatinText) {
+    toUtf8(out, rootEncoding);
+    setText(out, Tags.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+    ctx.warnings.add('text was re-encoded as UTF-8 (ISO_IR 192) after cleaning');
+  }
+  setText(out, Tags.PatientID, 'LO', pseudonym);
+  setText(out, Tags.PatientName, 'PN', pseudonym);
+  setText(out, T.PatientIdentityRemoved, 'CS', 'YES');
+  const codes = [BASIC_PROFILE_CODE, ...optionCodes(options)];
+  setText(out, T.DeidentificationMethod, 'LO', ['Veilgate PS3.15 Annex E', ...codes.map((c) => c.meaning.slice(0, 64))].join('\\'));
+  out.set(T.DeidentificationMethodCodeSequence, {
+    tag: T.DeidentificationMethodCodeSequence,
+    vr: 'SQ',
+    items: codes.map((c) => codeItem(c.value, c.meaning)),
+  });
+  const temporal = { full: 'UNMODIFIED', modified: 'MODIFIED', off: 'REMOVED' }[options.retainLongitudinalTemporal];
+  setText(out, T.LongitudinalTemporalInformationModified, 'CS', temporal);
+
+  return {
+    dataset: out,
+    warnings: [...ctx.warnings],
+    linkage: {
+      issuerOfPatientID: issuer,
+      patientID: text(Tags.PatientID),
+      pseudonym,
+      originalStudyUID,
+      studyUID: readUidValue(out.get(Tags.StudyInstanceUID)) ?? '',
+    },
+  };
 }

@@ -9,7 +9,9 @@ import { DicomParseError, parseDataset, parsePart10, readUidValue } from '../dic
 import { Tags } from '../dicom/tags';
 import { writePart10 } from '../dicom/write';
 import { storedTransferSyntax } from '../dicom/transfer-syntax';
-import { deidentify } from '../deid/deidentify';
+import { DeidParams, deidentify } from '../deid/deidentify';
+import { mapUid } from '../deid/keyed';
+import { LinkageFile } from '../deid/linkage';
 import { VeilgateError, isOutOfResources, messageOf } from '../errors';
 import { Index } from '../index/index';
 import { BlobStore } from '../store/blob-store';
@@ -41,6 +43,9 @@ export interface IngestDeps {
   store: BlobStore;
   maxInstanceBytes: number;
   inlineBinaryMaxBytes: number;
+  /** De-identification of external sources; null only in benchmarks that measure its cost. */
+  deid: DeidParams | null;
+  linkage?: LinkageFile;
 }
 
 /**
@@ -93,13 +98,15 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   }
   const parsed = parseInput(input);
   seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
-  seen.sopInstanceUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID)); // TODO(deid): report the mapped UID
+  // A failure report names the instance as it would have been stored, never by its original UID.
+  const sentUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID));
+  seen.sopInstanceUID = sentUID && input.kind !== 'derived' && deps.deid && !deps.deid.options.retainUIDs ? mapUid(deps.deid.secret, sentUID) : sentUID;
   checkTransferSyntax(parsed.transferSyntaxUID);
   const original = identify(parsed.dataset);
   const metaWarnings = checkMeta(parsed.meta, original);
   checkSopClass(parsed.dataset, original);
 
-  const deid = input.kind === 'derived' ? { dataset: parsed.dataset, warnings: [] } : deidentify(parsed.dataset, { source: options.source });
+  const deid = input.kind === 'derived' || !deps.deid ? { dataset: parsed.dataset, warnings: [] } : deidentify(parsed.dataset, deps.deid);
   const id = identify(deid.dataset);
   seen.sopClassUID = id.sopClassUID;
   seen.sopInstanceUID = id.sopInstanceUID;
@@ -125,6 +132,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       throw e;
     }
     if (outcome === 'duplicate') await deps.store.delete(blobKey).catch(() => undefined);
+    if (outcome === 'inserted' && 'linkage' in deid) deps.linkage?.record(deid.linkage);
     return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
   });
 }

@@ -1,0 +1,81 @@
+/**
+ * PS3.15 Table E.1-1 as data (src/deid/standard, generated from the standard's table), and
+ * the action it gives an attribute under a set of options.
+ */
+import { Tag, tagHex } from '../dicom/dataset';
+import { DeidOptions } from './options';
+import profileData from './standard/confidentiality-profile.json';
+
+/** Actions of E.1.1: D dummy, Z zero-length, X remove, K keep, C clean, U replace UID. */
+export type Action = 'D' | 'Z' | 'X' | 'K' | 'C' | 'U';
+
+interface ProfileRow {
+  tag: string;
+  name: string;
+  basic: string;
+  [option: string]: string;
+}
+
+const rows = (profileData as unknown as { rows: ProfileRow[] }).rows;
+const exact = new Map<string, ProfileRow>();
+const masked: ProfileRow[] = [];
+for (const r of rows) {
+  if (r.tag === 'PRIVATE') continue;
+  if (r.tag.includes('X')) masked.push(r);
+  else exact.set(r.tag, r);
+}
+
+export function profileRow(t: Tag): ProfileRow | undefined {
+  const hex = tagHex(t);
+  const row = exact.get(hex);
+  if (row) return row;
+  return masked.find((m) => [...m.tag].every((c, i) => c === 'X' || c === hex[i]));
+}
+
+/** Which option column applies, for the options in force. */
+function optionColumns(o: DeidOptions): string[] {
+  const cols: string[] = [];
+  if (o.retainSafePrivate) cols.push('rtnSafePrivOpt');
+  if (o.retainUIDs) cols.push('rtnUIDsOpt');
+  if (o.retainDeviceIdentity) cols.push('rtnDevIdOpt');
+  if (o.retainInstitutionIdentity) cols.push('rtnInstIdOpt');
+  if (o.retainPatientCharacteristics) cols.push('rtnPatCharsOpt');
+  if (o.retainLongitudinalTemporal === 'full') cols.push('rtnLongFullDatesOpt');
+  if (o.retainLongitudinalTemporal === 'modified') cols.push('rtnLongModifDatesOpt');
+  if (o.cleanDescriptors) cols.push('cleanDescOpt');
+  if (o.cleanStructuredContent) cols.push('cleanStructContOpt');
+  if (o.cleanGraphics) cols.push('cleanGraphOpt');
+  return cols;
+}
+
+/**
+ * Resolve the Basic Profile's combined actions (E.1.1). Without the IOD's attribute types at
+ * hand, each resolves to the choice that keeps any IOD conformant and carries no information:
+ * Z/D and X/D to a dummy (Type 1 safe), X/Z to empty (Type 2 safe), X/Z/D to empty for values
+ * and to a cleaned sequence for sequences, X/Z/U* to a sequence whose UIDs are replaced.
+ */
+function resolveBasic(basic: string, isSequence: boolean): Action {
+  switch (basic) {
+    case 'Z/D':
+    case 'X/D':
+      return 'D';
+    case 'X/Z':
+      return 'Z';
+    case 'X/Z/D':
+      return isSequence ? 'D' : 'Z';
+    case 'X/Z/U*':
+      return 'U';
+    default:
+      return basic as Action;
+  }
+}
+
+/** The action for an attribute listed in the table; an option's K wins over another option's C. */
+export function actionFor(row: ProfileRow, options: DeidOptions, isSequence: boolean): Action {
+  const fromOptions = optionColumns(options)
+    .map((c) => row[c])
+    .filter(Boolean) as Action[];
+  if (fromOptions.includes('K')) return 'K';
+  if (fromOptions.includes('C')) return 'C';
+  return resolveBasic(row.basic, isSequence);
+}

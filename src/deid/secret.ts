@@ -1,0 +1,23 @@
+/** The site secret behind every keyed mapping: made once, on first start, readable by the owner only. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const SECRET_FILE = 'secret.key';
+
+export function loadOrCreateSecret(dataDir: string): Buffer {
+  const file = path.join(dataDir, SECRET_FILE);
+  fs.mkdirSync(dataDir, { recursive: true });
+  try {
+    // 'wx' fails if the file exists, so two processes starting at once cannot both create one.
+    const fd = fs.openSync(file, 'wx', 0o600);
+    fs.writeSync(fd, randomBytes(32).toString('hex') + '\n');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const hex = fs.readFileSync(file, 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${file} is not a site secret (64 hex digits)`);
+  return Buffer.from(hex, 'hex');
+}
