@@ -69,3 +69,21 @@ export function parseMultipart(body: Buffer, contentType: string): { headers: Re
   }
   return parts;
 }
+
+/**
+ * What the gateway's de-identification makes of original values, computed with its site
+ * secret: tests send identifiable data and look for its de-identified form.
+ */
+export function deidentified(dataDir: string) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mapUid, patientPseudonym, dateOffsetDays } = require('../../src/deid/keyed');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { shiftDA } = require('../../src/deid/dates');
+  const secret = Buffer.from(fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim(), 'hex');
+  return {
+    secret,
+    uid: (original: string): string => mapUid(secret, original),
+    patient: (patientID: string, issuer = ''): string => patientPseudonym(secret, issuer, patientID),
+    date: (patientID: string, date: string, issuer = ''): string => shiftDA(date, dateOffsetDays(secret, issuer, patientID)),
+  };
+}

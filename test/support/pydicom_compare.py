@@ -6,13 +6,22 @@ Usage: /usr/bin/python3 pydicom_compare.py PAIRS_JSON
 
 PAIRS_JSON holds a list of {"name", "original", "retrieved"}: the file that was sent and the
 file the gateway gave back. Prints a JSON list of {"name", "mismatches": [...], "notes": [...],
-"pixels": how the pixel data was compared} on stdout, one entry per pair, in order. An empty
-"mismatches" means the pair agrees. "pixels" is one of "frames", "fragments", "pixel_array",
-"raw", "dcmconv", "none" (no pixel data) or "" (not reached).
+"pixels": how the pixel data was compared, "uids": {keyword: [original, retrieved]}} on
+stdout, one entry per pair, in order. An empty "mismatches" means the pair agrees. "pixels" is
+one of "frames", "fragments", "pixel_array", "raw", "dcmconv", "none" (no pixel data) or ""
+(not reached).
 
-For each pair it checks:
-  - the identifying attributes: SOPInstanceUID, StudyInstanceUID, SeriesInstanceUID,
-    SOPClassUID, Rows, Columns, NumberOfFrames;
+The gateway de-identifies on ingest (PS3.15 Annex E), so the retrieved file is not the file
+that was sent. For each pair it checks:
+  - what de-identification must not touch: SOPClassUID, Rows, Columns, NumberOfFrames, and
+    the geometry and rescaling (ImagePositionPatient, ImageOrientationPatient, PixelSpacing,
+    SliceThickness, RescaleSlope, RescaleIntercept), wherever the original has them, at any
+    depth (functional groups included);
+  - what it must change: PatientIdentityRemoved is YES, and when the original has a Patient
+    ID, the retrieved PatientID and PatientName differ from the original's;
+  - the instance UIDs (StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID) are not checked
+    here: they are returned in "uids" for the caller, which knows the site secret, to check
+    against the gateway's keyed mapping;
   - the transfer syntax: an encapsulated original keeps its transfer syntax, a native one
     (implicit VR LE, explicit VR LE/BE, deflated) comes back as Explicit VR Little Endian;
   - the pixel data: encapsulated, the same frames, byte for byte (and the same fragments);
@@ -39,7 +48,9 @@ warnings.simplefilter("ignore")
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 NATIVE = {"1.2.840.10008.1.2", EXPLICIT_LE, "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"}
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
-IDENTITY = ["SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "Rows", "Columns", "NumberOfFrames"]
+IDENTITY = ["SOPClassUID", "Rows", "Columns", "NumberOfFrames"]
+INSTANCE_UIDS = ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"]
+GEOMETRY = ["ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "RescaleSlope", "RescaleIntercept"]
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 
 
