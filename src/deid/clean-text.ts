@@ -20,10 +20,6 @@ const GENERIC_PATTERNS: RegExp[] = [
   /\b(?:Dr|Mr|Mrs|Ms|Miss|Prof|Dott|Sr|Sra)\.?\s+[A-Z][\p{L}'-]+(?:\s+[A-Z][\p{L}'-]+)?/gu, // titled names
 ];
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** All spellings of a DICOM date (YYYYMMDD) that free text might use. */
 export function dateSpellings(ymd: string): string[] {
   const m = /^(\d{4})(\d{2})(\d{2})/.exec(ymd);
@@ -32,44 +28,39 @@ export function dateSpellings(ymd: string): string[] {
   const yy = y.slice(2);
   const nm = String(Number(mo));
   const nd = String(Number(d));
-  const mon = MONTHS[Number(mo) - 1];
   const out = [
     `${y}${mo}${d}`, `${y}-${mo}-${d}`, `${y}/${mo}/${d}`, `${y}.${mo}.${d}`,
     `${d}/${mo}/${y}`, `${mo}/${d}/${y}`, `${d}.${mo}.${y}`, `${d}-${mo}-${y}`,
     `${nd}/${nm}/${y}`, `${nm}/${nd}/${y}`, `${nd}.${nm}.${y}`, `${d}/${mo}/${yy}`, `${mo}/${d}/${yy}`,
   ];
-  if (mon) out.push(`${nd} ${mon}`, `${mon} ${nd}`);
   return out;
 }
 
-/** The identifiers an instance carries, turned into one matcher. */
+/**
+ * The identifiers an instance carries, as a set of words: a word of free text that is (a
+ * part of) an identifier is removed. Numbers shorter than three digits are not taken from
+ * identifiers, so "15 mm" survives a birth date on the 15th; whole dates go by pattern.
+ */
 export class IdentifierMatcher {
-  private readonly pattern: RegExp | undefined;
+  private readonly words = new Set<string>();
 
   constructor(identifiers: Iterable<string>) {
-    const tokens = new Set<string>();
     for (const raw of identifiers) {
-      const v = raw.trim();
-      if (v.length < 2) continue;
-      tokens.add(v.toLowerCase());
-      // Parts of names, addresses and IDs: every word of two or more characters.
-      for (const part of v.split(/[\s^=,;:/\\()]+/)) {
-        const p = part.replace(/^[.'-]+|[.'-]+$/g, '');
-        if (p.length >= 2) tokens.add(p.toLowerCase());
+      for (const part of raw.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+        if (/^\d+$/.test(part) ? part.length >= 3 : part.length >= 2) this.words.add(part);
       }
     }
-    const sorted = [...tokens].sort((a, b) => b.length - a.length).map(escapeRegExp);
-    this.pattern = sorted.length ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${sorted.join('|')})(?![\\p{L}\\p{N}])`, 'giu') : undefined;
   }
 
   clean(text: string): string {
-    let out = this.pattern ? text.replace(this.pattern, ' ') : text;
+    let out = text;
     for (const p of GENERIC_PATTERNS) out = out.replace(p, ' ');
+    out = out.replace(/[\p{L}\p{N}]+/gu, (w) => (this.words.has(w.toLowerCase()) ? ' ' : w));
     // Collapse what removal left behind: runs of spaces and dangling separators.
     return out
       .replace(/[ \t]+/g, ' ')
-      .replace(/\s*([-_/,;:])\s*(?=[-_/,;:]|$)/g, '')
-      .replace(/^[\s\-_/,;:]+|[\s\-_/,;:]+$/g, '')
+      .replace(/\s*([-_/,;:.])\s*(?=[-_/,;:.]|$)/g, '')
+      .replace(/^[\s\-_/,;:.]+|[\s\-_/,;:]+$/g, '')
       .trim();
   }
 }

@@ -56,7 +56,7 @@ const T = {
 /** UID attributes that name a class, syntax or scheme, never an instance: never replaced. */
 const NEVER_MAPPED = new Set<Tag>([
   Tags.SOPClassUID, 0x00081150, 0x0008001a, 0x0008001b, 0x00080062, 0x0008010c, 0x0008010d, 0x00080118,
-  0x00041510, 0x00041512, 0x00041511, 0x00020002, 0x00020010, 0x00020012, 0x0040e031, 0x00081462,
+  0x00041510, 0x00041512, 0x00020002, 0x00020010, 0x00020012, 0x0040e031, 0x00081462,
 ]);
 
 /** Code attributes (code sequences): never free text, kept as they are. */
@@ -64,6 +64,8 @@ const CODE_ATTRIBUTES = new Set<Tag>([
   0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080105, 0x00080106, 0x0008010b, 0x0008010f, 0x00080117,
   0x00080119, 0x00080120, 0x00080121, 0x00080122,
 ]);
+
+const TIMEZONE_OFFSET = 0x00080201;
 
 const FREE_TEXT_VRS = new Set(['LO', 'LT', 'SH', 'ST', 'UT', 'UC', 'PN']);
 
@@ -166,6 +168,9 @@ function applyAction(action: Action, el: DataElement, encoding: string, ctx: Con
     case 'C':
       if (el.items) return processSequence(el, encoding, ctx, 'clean');
       if (isDate) return handleDate(el, ctx);
+      // Times and timezone offsets under Modified Dates: whole-day shifts leave them as they are,
+      // but only a value shaped like a time or an offset is kept.
+      if (el.vr === 'TM' || el.tag === TIMEZONE_OFFSET) return /^[+-]?[\d.:\\ ]*$/.test(rawString(el) ?? '') ? el : { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
       if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx);
       return el;
     case 'K':

@@ -1,25 +1,46 @@
 /**
  * Round trip of the whole shared data set (../shared/data): every file is sent to a real
- * gateway with STOW-RS, one file per request, as it is. Broken and non-DICOM files must be
- * refused and leave nothing behind; everything else must be stored, retrieved with WADO-RS
- * and found identical by independent readers: pydicom (test/support/pydicom_compare.py, run
- * once for all files with Debian's /usr/bin/python3) and dcmtk's dcmdump.
+ * gateway with STOW-RS, one file per request, as it is. The gateway de-identifies on ingest
+ * (PS3.15 Annex E, default options); it runs here with acceptBurnedIn so that ultrasound and
+ * secondary captures are stored too and the codec sees every file (a separate test checks that
+ * the default configuration refuses them). Broken and non-DICOM files must be refused and
+ * leave nothing behind; everything else must be stored and retrieved with WADO-RS. Independent
+ * readers then check the stored copy against the file sent: pydicom
+ * (test/support/pydicom_compare.py, run once for all files with Debian's /usr/bin/python3)
+ * finds the same pixels and geometry, the instance UIDs replaced by the gateway's keyed
+ * mapping (mapUid with the site secret) and the patient's identity gone; dcmtk's dcmdump reads
+ * it; and dicom3tools' dciodvfy finds no IOD conformance error in it that the original does not
+ * have.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig } from '../../src/config';
+import { mapUid } from '../../src/deid/keyed';
 import { SHARED_DATA, TestGateway, parseMultipart, startTestGateway } from '../support/gateway';
 
 jest.setTimeout(120_000);
 
 const PYTHON = '/usr/bin/python3'; // Debian's python3 has pydicom 2.3 and numpy; the pyenv one on PATH does not
 const DCMDUMP = '/usr/bin/dcmdump';
+const DCIODVFY = '/usr/bin/dciodvfy'; // Debian dicom3tools
+const DCMCONV = '/usr/bin/dcmconv';
 const COMPARE_SCRIPT = path.resolve(__dirname, '../support/pydicom_compare.py');
 const CANNOT_UNDERSTAND = 0xc000;
 const SOP_CLASS_MISMATCH = 0xa900;
 const RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+
+/** The default de-identification, accepting pixel data that may carry burned-in identity. */
+const ACCEPTING_BURNED_IN = { deid: { ...loadConfig({}).deid, acceptBurnedIn: true } };
+
+/** The site secret a gateway made on first start (src/deid/secret.ts). */
+function siteSecret(dataDir: string): Buffer {
+  const hex = fs.readFileSync(path.join(dataDir, 'secret.key'), 'utf8').trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${dataDir}/secret.key is not 64 hex digits`);
+  return Buffer.from(hex, 'hex');
+}
 
 // ----- which files, and what the gateway must do with them -----
 
@@ -211,21 +232,54 @@ async function retrieveInstance(s: Stored, out: string): Promise<string | undefi
   return undefined;
 }
 
+/** A stored instance: the file sent and the copy WADO-RS gave back. */
+interface Pair {
+  name: string;
+  original: string;
+  retrieved: string;
+  /** Site secret of the gateway that stored it. */
+  secret: Buffer;
+  /** SOP Instance UID the STOW response named. */
+  stowUID: string;
+}
+
+const INSTANCE_UIDS = ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'];
+
 interface Comparison {
   name: string;
   mismatches: string[];
   notes: string[];
   /** How the pixel data was compared (see pydicom_compare.py). */
   pixels: string;
+  /** Study, Series and SOP Instance UID: [original, retrieved]. */
+  uids: Record<string, [string | null, string | null]>;
 }
 
-/** One pydicom run over all pairs (original, retrieved). */
-function compareWithPydicom(pairs: { name: string; original: string; retrieved: string }[], pairsFile: string): Comparison[] {
-  fs.writeFileSync(pairsFile, JSON.stringify(pairs));
+/** The instance UIDs of the stored copy are the gateway's keyed mapping of the originals. */
+function uidMismatches(r: Comparison, p: Pair): string[] {
+  const out: string[] = [];
+  for (const kw of INSTANCE_UIDS) {
+    const [original, retrieved] = r.uids?.[kw] ?? [null, null];
+    if (!original) {
+      out.push(`${kw}: none in the original`);
+      continue;
+    }
+    const expected = mapUid(p.secret, original);
+    if (retrieved !== expected) out.push(`${kw} ${JSON.stringify(retrieved)}, expected mapUid(${original}) = ${expected}`);
+  }
+  const sop = r.uids?.SOPInstanceUID?.[1];
+  if (sop !== p.stowUID) out.push(`SOPInstanceUID ${JSON.stringify(sop)} is not the one the STOW response named (${p.stowUID})`);
+  return out;
+}
+
+/** One pydicom run over all pairs (original, retrieved), then the UID mapping check. */
+function compareWithPydicom(pairs: Pair[], pairsFile: string): Comparison[] {
+  fs.writeFileSync(pairsFile, JSON.stringify(pairs.map(({ name, original, retrieved }) => ({ name, original, retrieved }))));
   const run = spawnSync(PYTHON, [COMPARE_SCRIPT, pairsFile], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (run.status !== 0) throw new Error(`${COMPARE_SCRIPT} failed (${run.status ?? run.signal}):\n${run.stderr}`);
   const results = JSON.parse(run.stdout) as Comparison[];
   expect(results.map((r) => r.name)).toEqual(pairs.map((p) => p.name));
+  results.forEach((r, i) => r.mismatches.push(...uidMismatches(r, pairs[i])));
   return results;
 }
 
@@ -245,9 +299,100 @@ function storedEntry(p: Posted): Stored {
   };
 }
 
+// ----- dciodvfy (dicom3tools): IOD conformance of the stored copy against the original -----
+
+/**
+ * Conformance errors de-identification is known to cause, that the gateway does not fix yet:
+ * the file (path in the data set) and a substring of the normalised dciodvfy line. Only the
+ * listed error of the listed file is tolerated; any other new error still fails the test.
+ */
+const KNOWN_DEID_CONFORMANCE_GAPS: { file: string; error: string }[] = [];
+
+interface Verification {
+  /** Normalised lines starting with "Error". */
+  errors: string[];
+  /** Killed by a signal or the timeout: dciodvfy did not finish. */
+  aborted?: string;
+  /** dciodvfy could not read the whole data set, so it did not check all of it. */
+  incomplete: boolean;
+}
+
+/**
+ * A dciodvfy line with its value-dependent parts taken out, so that one problem looks the
+ * same before and after de-identification has replaced UIDs, dates and names: the displayed
+ * value ("UI [1] = <1.2.3>"), quoted values ("Illegal root for UID - \"9.8.7.6\""), the
+ * offending character ("= '.' (0x2e)") and a UID at the end of the line
+ * ("ReferencedSOPInstanceUID 1.2.3", "FrameOfReferenceUID <1.2.3>"). Attribute and module
+ * names in angle brackets, enumerated values and counts stay.
+ */
+function normaliseDciodvfy(line: string): string {
+  return line
+    .replace(/ = <[^>]*>/g, ' = <…>')
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/ = '[^']*' \(0x[0-9a-f]+\)/gi, " = '…'")
+    .replace(/(UID) (<[^>]*>|\S+)$/, '$1 …')
+    .trimEnd();
+}
+
+async function dciodvfy(file: string): Promise<Verification> {
+  const run = promisify(execFile);
+  let out = '';
+  let aborted: string | undefined;
+  try {
+    const r = await run(DCIODVFY, [file], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
+    out = r.stderr + '\n' + r.stdout;
+  } catch (e) {
+    // Exit status 1 is how dciodvfy says it found errors; a signal or the timeout is not.
+    const err = e as { code?: number | string; signal?: string; killed?: boolean; stdout?: string; stderr?: string };
+    if (err.signal || err.killed || typeof err.code !== 'number') aborted = `dciodvfy did not finish (${err.signal ?? err.code})`;
+    out = (err.stderr ?? '') + '\n' + (err.stdout ?? '');
+  }
+  const errors = out.split('\n').filter((l) => l.startsWith('Error')).map(normaliseDciodvfy);
+  return { errors, aborted, incomplete: !!aborted || /read failed/.test(out) };
+}
+
+/**
+ * The original's errors, the baseline. dciodvfy cannot read some originals to the end
+ * (deflated, odd lengths, ...) and then checks only part of them, while it reads the stored
+ * copy whole: for those, dcmtk's own conversion of the original to Explicit VR Little Endian
+ * (dcmconv +te, no de-identification) is verified too, and a line counts as the original's if
+ * either run has it (as many times as the run that has it most).
+ */
+async function baselineOf(original: string, scratch: string): Promise<Verification & { converted?: boolean }> {
+  const direct = await dciodvfy(original);
+  if (!direct.incomplete) return direct;
+  try {
+    await promisify(execFile)(DCMCONV, ['+te', original, scratch]);
+  } catch {
+    return direct; // dcmtk cannot read it either
+  }
+  try {
+    const converted = await dciodvfy(scratch);
+    const count = (list: string[]) => list.reduce((m, l) => m.set(l, (m.get(l) ?? 0) + 1), new Map<string, number>());
+    const [a, b] = [count(direct.errors), count(converted.errors)];
+    const errors = [...new Set([...a.keys(), ...b.keys()])].flatMap((l) => Array(Math.max(a.get(l) ?? 0, b.get(l) ?? 0)).fill(l));
+    return { errors, aborted: direct.aborted && converted.aborted, incomplete: converted.incomplete, converted: true };
+  } finally {
+    fs.rmSync(scratch, { force: true });
+  }
+}
+
+/** Lines of `after` that `before` does not have, as many times as they are extra. */
+function newLines(before: string[], after: string[]): string[] {
+  const left = new Map<string, number>();
+  for (const l of before) left.set(l, (left.get(l) ?? 0) + 1);
+  const out: string[] = [];
+  for (const l of after) {
+    const n = left.get(l) ?? 0;
+    if (n > 0) left.set(l, n - 1);
+    else out.push(l);
+  }
+  return out;
+}
+
 // ----- the test -----
 
-describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk', () => {
+describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked with pydicom, dcmtk and dciodvfy', () => {
   let gw: TestGateway;
   let workDir: string;
   const files = walk(SHARED_DATA);
@@ -257,11 +402,17 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
   /** Every file WADO-RS gave back, for dcmdump: name of the original and path of the copy. */
   const retrievedFiles: { name: string; file: string }[] = [];
   const comparisons: Comparison[] = [];
+  /** First copies of the main run, for dciodvfy. */
+  const mainPairs: Pair[] = [];
+  /** New dciodvfy errors of the stored copies, before KNOWN_DEID_CONFORMANCE_GAPS, for the summary. */
+  const conformance: { name: string; newErrors: string[]; tolerated: string[] }[] = [];
+  const convertedBaselines: string[] = [];
+  const abortedOnStored: string[] = [];
   let duplicateRounds = 0;
   const started = Date.now();
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(ACCEPTING_BURNED_IN);
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-roundtrip-'));
     // One request at a time, in a stable order, so "first copy" is well defined.
     for (const rel of files) {
@@ -325,22 +476,24 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
     for (const s of stored.values()) expect(await gw.gateway.index.findInstance(s.sopInstanceUID)).toBeDefined();
   });
 
-  test('WADO-RS returns every stored instance, and pydicom finds it identical to what was sent', async () => {
+  test('WADO-RS returns every stored instance: pydicom finds the same pixels and geometry, mapped UIDs and no patient identity', async () => {
     const list = [...stored.values()];
+    const secret = siteSecret(gw.dataDir);
     const problems: string[] = [];
-    const pairs: { name: string; original: string; retrieved: string }[] = [];
+    const pairs: Pair[] = [];
     await mapLimit(list, 4, async (s, i) => {
       const out = path.join(workDir, `${String(i).padStart(4, '0')}.dcm`);
       const problem = await retrieveInstance(s, out);
       if (problem) problems.push(`${s.name}: ${problem}`);
-      else pairs.push({ name: s.name, original: s.file, retrieved: out });
+      else pairs.push({ name: s.name, original: s.file, retrieved: out, secret, stowUID: s.sopInstanceUID });
     });
     failWith('retrieval failures', problems);
     pairs.sort((a, b) => (a.name < b.name ? -1 : 1));
+    mainPairs.push(...pairs);
     retrievedFiles.push(...pairs.map((p) => ({ name: p.name, file: p.retrieved })));
     const results = compareWithPydicom(pairs, path.join(workDir, 'pairs.json'));
     comparisons.push(...results);
-    failWith('retrieved instances that differ from the originals (pydicom)', mismatchesOf(results));
+    failWith('retrieved instances that do not match the originals as de-identification should (pydicom)', mismatchesOf(results));
   });
 
   /**
@@ -351,11 +504,12 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
    */
   test('every duplicate copy, sent first to a fresh gateway, round-trips too', async () => {
     const problems: string[] = [];
-    const pairs: { name: string; original: string; retrieved: string }[] = [];
+    const pairs: Pair[] = [];
     let pending = duplicates.map((d) => d.name);
     while (pending.length) {
       duplicateRounds++;
-      const fresh = await startTestGateway();
+      const fresh = await startTestGateway(ACCEPTING_BURNED_IN);
+      const secret = siteSecret(fresh.dataDir); // each fresh gateway has its own
       const later: string[] = [];
       const seen = new Set<string>();
       try {
@@ -376,7 +530,7 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
           const out = path.join(workDir, `dup${duplicateRounds}-${pairs.length}.dcm`);
           const retrieveProblem = await retrieveInstance(entry, out);
           if (retrieveProblem) problems.push(`${name}: ${retrieveProblem}`);
-          else pairs.push({ name, original: file, retrieved: out });
+          else pairs.push({ name, original: file, retrieved: out, secret, stowUID: entry.sopInstanceUID });
         }
         const dcmFiles = listFiles(path.join(fresh.dataDir, 'files')).filter((f) => f.endsWith('.dcm'));
         if (dcmFiles.length !== seen.size) problems.push(`round ${duplicateRounds}: ${dcmFiles.length} files stored for ${seen.size} instances`);
@@ -391,7 +545,7 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
     retrievedFiles.push(...pairs.map((p) => ({ name: `${p.name} (fresh gateway)`, file: p.retrieved })));
     const results = compareWithPydicom(pairs, path.join(workDir, 'pairs-duplicates.json'));
     comparisons.push(...results);
-    failWith('retrieved duplicate copies that differ from the originals (pydicom)', mismatchesOf(results));
+    failWith('retrieved duplicate copies that do not match the originals as de-identification should (pydicom)', mismatchesOf(results));
   });
 
   test('dcmdump reads every retrieved file without error', async () => {
@@ -416,6 +570,43 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
     failWith('dcmdump errors on retrieved files', problems);
   });
 
+  /**
+   * De-identification must not make an instance less valid: dciodvfy may find nothing in the
+   * stored copy that it does not find in the original (the original's own errors are the
+   * baseline). Lines are compared normalised (normaliseDciodvfy), as a multiset.
+   */
+  test('dciodvfy finds no conformance error in a stored instance that the original does not have', async () => {
+    expect(mainPairs.length).toBe(stored.size);
+    const problems: string[] = [];
+    const knownGapsSeen = new Set<number>();
+    await mapLimit(mainPairs, 2, async (p, i) => {
+      const before = await baselineOf(p.original, path.join(workDir, `baseline-${i}.dcm`));
+      const after = await dciodvfy(p.retrieved);
+      if (before.converted) convertedBaselines.push(p.name);
+      if (after.aborted) abortedOnStored.push(p.name);
+      const added = newLines(before.errors, after.errors);
+      if (after.aborted && !before.aborted) added.unshift(`${after.aborted} on the stored copy only`);
+      if (!added.length) return;
+      const tolerated: string[] = [];
+      const untolerated: string[] = [];
+      for (const line of added) {
+        const gap = KNOWN_DEID_CONFORMANCE_GAPS.findIndex((g) => g.file === p.name && line.includes(g.error));
+        if (gap >= 0) {
+          knownGapsSeen.add(gap);
+          tolerated.push(line);
+        } else untolerated.push(line);
+      }
+      conformance.push({ name: p.name, newErrors: added, tolerated });
+      if (untolerated.length) problems.push(`${p.name}:\n      ${untolerated.join('\n      ')}`);
+    });
+    conformance.sort((a, b) => (a.name < b.name ? -1 : 1));
+    convertedBaselines.sort();
+    abortedOnStored.sort();
+    const stale = KNOWN_DEID_CONFORMANCE_GAPS.filter((_, i) => !knownGapsSeen.has(i));
+    if (stale.length) console.log(`KNOWN_DEID_CONFORMANCE_GAPS entries no longer seen (remove them):\n  ${stale.map((g) => `${g.file}: ${g.error}`).join('\n  ')}`);
+    failWith('stored instances with dciodvfy errors the original does not have', problems.sort());
+  });
+
   test('summary', () => {
     const fromDataSet = posted.filter((p) => p.file);
     const rejected = posted.filter((p) => p.status === 409);
@@ -432,10 +623,62 @@ describe('shared data set: STOW-RS, then WADO-RS, checked with pydicom and dcmtk
         `  duplicates re-checked on ${duplicateRounds} fresh gateway(s)`,
         `  pydicom pixel comparisons: ${[...byMethod].map(([k, v]) => `${k} ${v}`).join(', ')}`,
         `  stored with a warning (202): ${warned.join(', ') || 'none'}`,
+        `  dciodvfy: ${conformance.length} of ${mainPairs.length} stored instances with new errors` +
+          ` (${conformance.reduce((n, c) => n + c.tolerated.length, 0)} new error lines tolerated as KNOWN_DEID_CONFORMANCE_GAPS)`,
+        `    baseline also from dcmconv +te (dciodvfy cannot read the original whole): ${convertedBaselines.join(', ') || 'none'}`,
+        `    dciodvfy did not finish on the stored copy (nor on the original): ${abortedOnStored.join(', ') || 'none'}`,
+        ...conformance.map((c) => `    ${c.name}:\n${c.newErrors.map((l) => `      ${c.tolerated.includes(l) ? '(known) ' : ''}${l}`).join('\n')}`),
         ...(notes.length ? ['  comparison notes:', ...notes.map((n) => `    ${n}`)] : []),
       ].join('\n'),
     );
     expect(stored.size + duplicates.length + rejected.length).toBe(posted.length);
     expect(comparisons.length).toBe(stored.size + duplicates.length);
+  });
+});
+
+/**
+ * With the default configuration (acceptBurnedIn false), images whose pixels may carry the
+ * patient's identity (ultrasound, secondary capture) are refused, and nothing of them is
+ * kept; an ordinary CT image is stored by the same gateway, so the refusals are not vacuous.
+ */
+describe('default configuration: ultrasound and secondary captures are refused', () => {
+  const REFUSED = [
+    'pydicom/SC_rgb_rle.dcm', // Secondary Capture, Modality OT
+    'pydicom/SC_jpeg_no_color_transform.dcm', // Secondary Capture, no Modality
+    'pydicom/JPEG2000.dcm', // Secondary Capture, Modality NM
+    'pydicom/ExplVR_BigEnd.dcm', // Ultrasound Image, big endian
+  ];
+  const ACCEPTED = 'pydicom/CT_small.dcm';
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    expect(loadConfig({}).deid.acceptBurnedIn).toBe(false);
+    gw = await startTestGateway();
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  test('each is refused with 409 and FailureReason 0xC000, and leaves nothing stored', async () => {
+    const problems: string[] = [];
+    for (const rel of REFUSED) {
+      const file = path.join(SHARED_DATA, rel);
+      const p: Posted = { name: rel, file, ...(await stow(gw.url, fs.readFileSync(file))) };
+      const problem = rejectionProblem(p, CANNOT_UNDERSTAND);
+      if (problem) problems.push(`${rel}: ${problem}`);
+    }
+    failWith('images with possibly burned-in identity that were not refused', problems);
+    expect(listFiles(path.join(gw.dataDir, 'files')).filter((f) => f.endsWith('.dcm'))).toEqual([]);
+    expect(listFiles(path.join(gw.dataDir, 'tmp'))).toEqual([]);
+    expect(await gw.gateway.index.counts()).toEqual({ studies: 0, series: 0, instances: 0 });
+  });
+
+  test('an ordinary CT image is stored by the same gateway', async () => {
+    const file = path.join(SHARED_DATA, ACCEPTED);
+    const p: Posted = { name: ACCEPTED, file, ...(await stow(gw.url, fs.readFileSync(file))) };
+    expect(storedProblem(p)).toBeUndefined();
+    expect(listFiles(path.join(gw.dataDir, 'files')).filter((f) => f.endsWith('.dcm'))).toHaveLength(1);
+    expect(await gw.gateway.index.counts()).toEqual({ studies: 1, series: 1, instances: 1 });
   });
 });

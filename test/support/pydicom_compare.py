@@ -16,7 +16,7 @@ that was sent. For each pair it checks:
   - what de-identification must not touch: SOPClassUID, Rows, Columns, NumberOfFrames, and
     the geometry and rescaling (ImagePositionPatient, ImageOrientationPatient, PixelSpacing,
     SliceThickness, RescaleSlope, RescaleIntercept), wherever the original has them, at any
-    depth (functional groups included);
+    depth (functional groups included) outside private sequences;
   - what it must change: PatientIdentityRemoved is YES, and when the original has a Patient
     ID, the retrieved PatientID and PatientName differ from the original's;
   - the instance UIDs (StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID) are not checked
@@ -42,6 +42,7 @@ import warnings
 import numpy as np
 import pydicom
 from pydicom.encaps import decode_data_sequence, generate_pixel_data_frame
+from pydicom.multival import MultiValue
 
 warnings.simplefilter("ignore")
 
@@ -75,6 +76,59 @@ def value_of(ds, keyword):
         except (TypeError, ValueError):
             return str(v).strip()
     return str(v).strip()
+
+
+def uid_of(ds, keyword):
+    v = ds.get(keyword)
+    return None if v is None else str(v).replace("\0", " ").strip()
+
+
+def text_of(value):
+    """A value as text, multiple values joined with a backslash, numbers as they were written."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, MultiValue)):
+        return "\\".join(text_of(v) for v in value)
+    return str(value).strip()
+
+
+def geometry(ds, prefix="", out=None):
+    """
+    Every GEOMETRY attribute of the data set, at any depth: {path: value as text}. Private
+    sequences are left out: de-identification removes them (no Retain Safe Private).
+    """
+    out = {} if out is None else out
+    for elem in ds:
+        if elem.tag.is_private:
+            continue
+        if elem.VR == "SQ":
+            for i, item in enumerate(elem.value or []):
+                geometry(item, f"{prefix}{elem.keyword or elem.tag}[{i}].", out)
+        elif elem.keyword in GEOMETRY:
+            try:
+                out[prefix + elem.keyword] = text_of(elem.value)
+            except Exception as e:  # a value pydicom cannot convert: compare the raw text
+                out[prefix + elem.keyword] = f"unreadable ({type(e).__name__})"
+    return out
+
+
+def check_deidentified(orig, retr, mismatches):
+    removed = text_of(retr.get("PatientIdentityRemoved"))
+    if removed != "YES":
+        mismatches.append(f"PatientIdentityRemoved is {removed!r}, expected 'YES'")
+    original_id = text_of(orig.get("PatientID"))
+    if original_id:
+        if text_of(retr.get("PatientID")) == original_id:
+            mismatches.append(f"PatientID {original_id!r} kept")
+        original_name = text_of(orig.get("PatientName"))
+        if text_of(retr.get("PatientName")) == original_name:
+            mismatches.append(f"PatientName {original_name!r} kept")
+    go, gr = geometry(orig), geometry(retr)
+    changed = [k for k in sorted(set(go) | set(gr)) if go.get(k) != gr.get(k)]
+    for k in changed[:5]:
+        mismatches.append(f"{k}: {go.get(k)!r} vs {gr.get(k)!r}")
+    if len(changed) > 5:
+        mismatches.append(f"... and {len(changed) - 5} more geometry/rescale differences")
 
 
 def frame_count(ds):
@@ -192,10 +246,10 @@ def compare_native(path, orig, retr, orig_ts, mismatches, notes, how):
 
 
 def compare(pair):
-    mismatches, notes, how = [], [], set()
+    mismatches, notes, how, uids = [], [], set(), {}
 
     def result():
-        return {"name": pair["name"], "mismatches": mismatches, "notes": notes, "pixels": "+".join(sorted(how))}
+        return {"name": pair["name"], "mismatches": mismatches, "notes": notes, "pixels": "+".join(sorted(how)), "uids": uids}
 
     try:
         orig = pydicom.dcmread(pair["original"], force=True)
@@ -207,10 +261,16 @@ def compare(pair):
     except Exception as e:
         mismatches.append(f"pydicom cannot read the retrieved file: {e}")
         return result()
+    for kw in INSTANCE_UIDS:
+        uids[kw] = [uid_of(orig, kw), uid_of(retr, kw)]
     for kw in IDENTITY:
         a, b = value_of(orig, kw), value_of(retr, kw)
         if a != b:
             mismatches.append(f"{kw}: {a!r} vs {b!r}")
+    try:
+        check_deidentified(orig, retr, mismatches)
+    except Exception as e:
+        mismatches.append(f"de-identification check failed: {type(e).__name__}: {e}")
     orig_ts, retr_ts = transfer_syntax(orig), transfer_syntax(retr)
     expected_ts = EXPLICIT_LE if orig_ts in NATIVE else orig_ts
     if retr_ts != expected_ts:

@@ -1,0 +1,168 @@
+/**
+ * Nothing identifying survives ingest: instances carrying a token in every Table E.1-1
+ * attribute (top level and three sequences deep), in private attributes, in descriptions
+ * and in overlay and curve text are sent by STOW-RS; then every stored file, the index
+ * database, QIDO-RS answers, metadata and the log lines are searched for every token.
+ * Pixel data, geometry, grouping and references must come through intact.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import dicomParser from 'dicom-parser';
+import { startTestGateway, TestGateway, multipartBody, deidentified, parseMultipart } from '../support/gateway';
+import { identifyingInstance, IdentifyingInstance } from '../../src/synthetic/identifying';
+import { randomUid } from '../../src/synthetic/instances';
+import { writePart10 } from '../../src/dicom/write';
+import { encodeText } from '../../src/dicom/values';
+import { Tags } from '../../src/dicom/tags';
+
+type Json = Record<string, { vr: string; Value?: any[] }>;
+
+function part10(inst: IdentifyingInstance): Buffer {
+  const sop = Buffer.from(inst.dataset.get(Tags.SOPInstanceUID)!.value!).toString('latin1').replace(/\0/g, '');
+  return Buffer.concat(writePart10(inst.dataset, { sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: sop, transferSyntaxUID: '1.2.840.10008.1.2.1' }).chunks);
+}
+
+/** Every token-shaped string in a text: the generator's tokens all have one of these shapes. */
+const TOKEN_SHAPE = /Z[A-Za-z]{1,4}\d*[qQ]|1\.2\.999\.[0-9.]+|14\/03\/1987/g;
+
+function leaks(text: string, tokens: Set<string>): string[] {
+  const found = new Set<string>();
+  for (const m of text.matchAll(TOKEN_SHAPE)) {
+    const t = m[0].replace(/\.$/, '');
+    if (tokens.has(t) || tokens.has(t.replace(/[qQ]$/, (c) => c))) found.add(t);
+  }
+  return [...found];
+}
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe('de-identification leaves nothing identifying behind', () => {
+  let gw: TestGateway;
+  let id: ReturnType<typeof deidentified>;
+  const tokens = new Set<string>();
+  const uids = { study: randomUid(), otherStudy: randomUid(), seriesA: randomUid(), seriesB: randomUid() };
+  const patient = { patientName: 'Zfamilyq^Zgivenq', patientID: 'ZPIDXq', issuerOfPatientID: 'ZISSXq' };
+  // Same patient: two series of one study, and a second study 17 days later; then another patient.
+  const a1 = identifyingInstance({ ...patient, studyUID: uids.study, seriesUID: uids.seriesA, instanceNumber: 1, studyDate: '20230315', tokenPrefix: 'a' });
+  const a2 = identifyingInstance({ ...patient, studyUID: uids.study, seriesUID: uids.seriesB, instanceNumber: 2, studyDate: '20230315', tokenPrefix: 'b' });
+  const b = identifyingInstance({ ...patient, studyUID: uids.otherStudy, instanceNumber: 1, studyDate: '20230401', tokenPrefix: 'c' });
+  const c = identifyingInstance({ patientName: 'Zotherq^Zpersonq', patientID: 'ZPIDYq', tokenPrefix: 'd' });
+  const sent = [a1, a2, b, c];
+  const sopOf = (i: IdentifyingInstance) => Buffer.from(i.dataset.get(Tags.SOPInstanceUID)!.value!).toString('latin1').replace(/\0/g, '');
+
+  beforeAll(async () => {
+    // a2 refers to a1: the reference must still resolve after both UIDs are replaced.
+    const ref = new Map([
+      [0x00081150, { tag: 0x00081150, vr: 'UI', value: encodeText('1.2.840.10008.5.1.4.1.1.2', 'UI') }],
+      [0x00081155, { tag: 0x00081155, vr: 'UI', value: encodeText(sopOf(a1), 'UI') }],
+    ]);
+    a2.dataset.set(0x00081140, { tag: 0x00081140, vr: 'SQ', items: [ref] });
+    for (const inst of sent) {
+      inst.tokens.forEach((t) => tokens.add(t));
+      for (const t of [Tags.StudyInstanceUID, Tags.SeriesInstanceUID, Tags.SOPInstanceUID, 0x00200052]) {
+        tokens.add(Buffer.from(inst.dataset.get(t)!.value!).toString('latin1').replace(/\0/g, ''));
+      }
+    }
+    gw = await startTestGateway();
+    id = deidentified(gw.dataDir);
+    const { body, contentType } = multipartBody(sent.map(part10));
+    const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+    expect(res.status).toBe(200);
+  });
+  afterAll(() => gw.close());
+
+  test('the generator put tokens everywhere it should', () => {
+    expect(tokens.size).toBeGreaterThan(20000);
+    expect(leaks(part10(a1).toString('latin1'), tokens).length).toBeGreaterThan(1000); // the scan finds them in the originals
+  });
+
+  test('no token in any stored file, the index database or its journal', () => {
+    const files = filesUnder(gw.dataDir).filter((f) => !f.endsWith('secret.key'));
+    expect(files.filter((f) => f.endsWith('.dcm'))).toHaveLength(4);
+    for (const f of files) {
+      const found = leaks(fs.readFileSync(f).toString('latin1'), tokens);
+      expect({ file: path.relative(gw.dataDir, f), found: found.slice(0, 10) }).toEqual({ file: path.relative(gw.dataDir, f), found: [] });
+    }
+  });
+
+  test('no token in QIDO-RS answers, metadata or log lines', async () => {
+    const texts: string[] = [];
+    for (const q of ['studies?includefield=all', 'series?includefield=all', 'instances?includefield=all']) {
+      texts.push(await (await fetch(`${gw.url}/${q}`)).text());
+    }
+    const studies = JSON.parse(texts[0]) as Json[];
+    expect(studies).toHaveLength(3);
+    for (const s of studies) texts.push(await (await fetch(`${gw.url}/studies/${s['0020000D'].Value![0]}/metadata`)).text());
+    texts.push(gw.logLines.join('\n'));
+    expect(gw.logLines.some((l) => l.includes('"event":"ingest"'))).toBe(true);
+    for (const t of texts) expect(leaks(t, tokens)).toEqual([]);
+  });
+
+  test('pixel data and geometry are unchanged; grouping and references survive', async () => {
+    const meta = JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.study)}/metadata`)).text()) as Json[];
+    expect(meta).toHaveLength(2);
+    expect(new Set(meta.map((m) => m['0020000E'].Value![0]))).toEqual(new Set([id.uid(uids.seriesA), id.uid(uids.seriesB)]));
+    const storedA2 = meta.find((m) => m['00080018'].Value![0] === id.uid(sopOf(a2)))!;
+    const ref = (storedA2['00081140'].Value![0] as Json)['00081155'].Value![0];
+    expect(ref).toBe(id.uid(sopOf(a1)));
+    const back = await fetch(`${gw.url}/studies/${id.uid(uids.study)}/series/${id.uid(uids.seriesA)}/instances/${ref}/metadata`);
+    expect(back.status).toBe(200);
+
+    for (const inst of sent) {
+      const url = `${gw.url}/studies/${id.uid(Buffer.from(inst.dataset.get(Tags.StudyInstanceUID)!.value!).toString('latin1').replace(/\0/g, ''))}`;
+      const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      const parts = parseMultipart(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')!);
+      const wanted = id.uid(sopOf(inst));
+      const file = parts.map((p) => p.body).find((b) => b.includes(Buffer.from(wanted)))!;
+      const parsed = dicomParser.parseDicom(new Uint8Array(file));
+      const original = dicomParser.parseDicom(new Uint8Array(part10(inst)));
+      const px = (ds: dicomParser.DataSet) => Buffer.from(ds.byteArray.buffer, ds.byteArray.byteOffset + ds.elements.x7fe00010.dataOffset, ds.elements.x7fe00010.length);
+      expect(px(parsed).equals(px(original))).toBe(true);
+      for (const t of ['x00200032', 'x00200037', 'x00280030', 'x00180050', 'x00281052', 'x00281053', 'x00280010', 'x00280011']) {
+        expect([t, parsed.string(t)]).toEqual([t, original.string(t)]);
+      }
+    }
+  });
+
+  test('one pseudonym and one date offset per patient: intervals survive', async () => {
+    const studies = JSON.parse(await (await fetch(`${gw.url}/studies`)).text()) as Json[];
+    const byUid = new Map(studies.map((s) => [s['0020000D'].Value![0], s]));
+    const s1 = byUid.get(id.uid(uids.study))!;
+    const s2 = byUid.get(id.uid(uids.otherStudy))!;
+    expect(s1['00100020'].Value![0]).toBe(id.patient('ZPIDXq', 'ZISSXq'));
+    expect(s2['00100020'].Value![0]).toBe(s1['00100020'].Value![0]);
+    const other = studies.find((s) => s !== s1 && s !== s2)!;
+    expect(other['00100020'].Value![0]).not.toBe(s1['00100020'].Value![0]);
+    const day = (d: string) => Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8)) / 86_400_000;
+    const d1 = s1['00080020'].Value![0] as string;
+    const d2 = s2['00080020'].Value![0] as string;
+    expect(d1).not.toBe('20230315');
+    expect(day(d2) - day(d1)).toBe(17);
+    // Every other date of the instance moved by the same number of days.
+    const offset = day(d1) - day('20230315');
+    const meta = JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.study)}/metadata`)).text()) as Json[];
+    const storedA1 = meta.find((m) => m['00080018'].Value![0] === id.uid(sopOf(a1)))!;
+    expect(a1.dates.size).toBeGreaterThan(20);
+    for (const [t, original] of a1.dates) {
+      const key = t.toString(16).toUpperCase().padStart(8, '0');
+      const stored = storedA1[key]?.Value?.[0] as string | undefined;
+      if (stored === undefined) continue; // removed (X) or emptied (Z) by the profile
+      expect([key, day(stored) - day(original.slice(0, 8))]).toEqual([key, offset]);
+    }
+  });
+
+  test('markers say what was done, and re-sending gives the same identifiers', async () => {
+    const meta = JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.otherStudy)}/metadata`)).text()) as Json[];
+    expect(meta[0]['00120062'].Value).toEqual(['YES']);
+    expect(meta[0]['00280303'].Value).toEqual(['MODIFIED']);
+    const codes = (meta[0]['00120064'].Value as Json[]).map((i) => i['00080100'].Value![0]);
+    expect(codes).toEqual(['113100', '113105', '113107', '113108']);
+    const again = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: part10(b) });
+    expect(again.status).toBe(200);
+    const json = (await again.json()) as Record<string, { Value: Json[] }>;
+    expect(json['00081199'].Value[0]['00081155'].Value![0]).toBe(id.uid(sopOf(b)));
+    expect((await gw.gateway.index.counts()).instances).toBe(4);
+  });
+});
