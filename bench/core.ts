@@ -12,6 +12,7 @@ import { startGateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { ingest } from '../src/ingest/ingest';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
+import { MB, mb, ms, percentile, multipartBody } from './util';
 
 const STOW_INSTANCES = 500;
 const STOW_BATCH = 50;
@@ -19,25 +20,6 @@ const METADATA_REQUESTS = 30;
 const RETRIEVE_REPEATS = 5;
 const QIDO_STUDIES = 10_000;
 const QIDO_REQUESTS = 200;
-
-const MB = 1024 * 1024; // "MB" below means 2^20 bytes
-const mb = (bytes: number) => (bytes / MB).toFixed(1);
-const ms = (n: number) => n.toFixed(2);
-
-/** Nearest-rank percentile of a list of durations. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
-}
-
-/** A multipart/related body of application/dicom parts (as a STOW-RS client sends). */
-function multipartBody(parts: Uint8Array[]): { body: Buffer; contentType: string } {
-  const boundary = `bench-${randomUid()}`;
-  const chunks: Uint8Array[] = [];
-  for (const p of parts) chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), p, Buffer.from('\r\n'));
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
-}
 
 async function getOk(url: string, accept: string): Promise<Response> {
   const res = await fetch(url, { headers: { Accept: accept } });

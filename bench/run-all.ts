@@ -1,8 +1,10 @@
 /** Runs every benchmark in turn (`npm run bench`). */
 import { main as core } from './core';
+import { main as deid } from './deid';
 
 async function runAll(): Promise<void> {
   await core();
+  await deid();
 }
 
 runAll().catch((e) => {
