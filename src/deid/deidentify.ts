@@ -11,7 +11,7 @@ import { decodeText, encodingFor } from '../dicom/charset';
 import { rawString, encodeText } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { usesCharset } from '../dicom/vr';
-import { Action, actionFor, profileRow } from './profile';
+import { Action, actionFor, emptyCleanedValue, profileRow } from './profile';
 import { DeidOptions, BASIC_PROFILE_CODE, optionCodes } from './options';
 import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
 import { shiftDA, shiftDT } from './dates';
@@ -136,12 +136,13 @@ function handleDate(el: DataElement, ctx: Context): DataElement | undefined {
   return { tag: el.tag, vr: el.vr, value: shifted === undefined ? new Uint8Array(0) : encodeText(shifted, el.vr) };
 }
 
-function cleanTextElement(el: DataElement, encoding: string, ctx: Context): DataElement | undefined {
+function cleanTextElement(el: DataElement, encoding: string, ctx: Context, whenEmpty: 'D' | 'Z' = 'Z'): DataElement | undefined {
   if (!el.value?.length) return el;
   const text = usesCharset(el.vr) ? decodeText(el.value, encoding) : (rawString(el) ?? '');
   const cleaned = el.vr === 'PN' ? '' : ctx.matcher.clean(text.replace(/[\0 ]+$/, ''));
   if (cleaned === text.replace(/[\0 ]+$/, '')) return el;
-  if (!cleaned) return { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
+  // Nothing left: a dummy where the profile allows one (the attribute may be Type 1), else empty.
+  if (!cleaned) return { tag: el.tag, vr: el.vr, value: whenEmpty === 'D' ? dummyValue(el) : new Uint8Array(0) };
   if (encoding !== 'latin1' && encoding !== 'utf-8') ctx.rewroteNonLatinText = true;
   return { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, encoding === 'utf-8' || ctx.rewroteNonLatinText ? 'utf8' : 'latin1') };
 }
@@ -150,7 +151,7 @@ function processSequence(el: DataElement, encoding: string, ctx: Context, textMo
   return { tag: el.tag, vr: 'SQ', items: (el.items ?? []).map((item) => processDataset(item, encoding, ctx, textMode)) };
 }
 
-function applyAction(action: Action, el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement | undefined {
+function applyAction(action: Action, el: DataElement, encoding: string, ctx: Context, textMode: TextMode, whenEmpty: 'D' | 'Z' = 'Z'): DataElement | undefined {
   const isDate = el.vr === 'DA' || el.vr === 'DT';
   switch (action) {
     case 'X':
@@ -171,7 +172,7 @@ function applyAction(action: Action, el: DataElement, encoding: string, ctx: Con
       // Times and timezone offsets under Modified Dates: whole-day shifts leave them as they are,
       // but only a value shaped like a time or an offset is kept.
       if (el.vr === 'TM' || el.tag === TIMEZONE_OFFSET) return /^[+-]?[\d.:\\ ]*$/.test(rawString(el) ?? '') ? el : { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
-      if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx);
+      if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx, whenEmpty);
       return el;
     case 'K':
       if (el.items) return processSequence(el, encoding, ctx, textMode);
@@ -238,9 +239,10 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
       continue;
     }
     const row = profileRow(el.tag);
-    const action = row ? actionFor(row, ctx.params.options, !!el.items) : unlistedAction(el, textMode);
+    const action = row ? actionFor(row, ctx.params.options) : unlistedAction(el, textMode);
     // Dates the table does not list still follow the temporal option.
-    const result = !row && (el.vr === 'DA' || el.vr === 'DT') ? handleDate(el, ctx) : applyAction(action, el, encoding, ctx, textMode);
+    const result =
+      !row && (el.vr === 'DA' || el.vr === 'DT') ? handleDate(el, ctx) : applyAction(action, el, encoding, ctx, textMode, row ? emptyCleanedValue(row) : 'Z');
     if (result) out.set(el.tag, result);
   }
   // Keep the private creator of every block that still has elements.
@@ -265,7 +267,7 @@ function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string,
     if (!el.value?.length || isPrivateTag(el.tag)) continue;
     const row = profileRow(el.tag);
     if (!row) continue;
-    const action = actionFor(row, options, false);
+    const action = actionFor(row, options);
     if (action === 'K' || action === 'C' || el.vr === 'CS') continue;
     const text = usesCharset(el.vr) ? decodeText(el.value, enc) : (rawString(el) ?? '');
     for (const v of text.split('\\')) {

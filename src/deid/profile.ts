@@ -9,7 +9,7 @@ import profileData from './standard/confidentiality-profile.json';
 /** Actions of E.1.1: D dummy, Z zero-length, X remove, K keep, C clean, U replace UID. */
 export type Action = 'D' | 'Z' | 'X' | 'K' | 'C' | 'U';
 
-interface ProfileRow {
+export interface ProfileRow {
   tag: string;
   name: string;
   basic: string;
@@ -51,31 +51,27 @@ function optionColumns(o: DeidOptions): string[] {
 /**
  * Resolve the Basic Profile's combined actions (E.1.1). Without the IOD's attribute types at
  * hand, each resolves to the choice that keeps any IOD conformant and carries no information:
- * Z/D and X/D to a dummy (Type 1 safe), X/Z to empty (Type 2 safe), X/Z/D to empty for values
- * and to a cleaned sequence for sequences, X/Z/U* to a sequence whose UIDs are replaced.
+ * whatever allows D (Z/D, X/D, X/Z/D) becomes a dummy value, Type 1 safe (Device Serial Number
+ * is Type 1 in Enhanced General Equipment); X/Z becomes empty, Type 2 safe; X/Z/U* keeps the
+ * sequence with its UIDs replaced, so references still resolve.
  */
-function resolveBasic(basic: string, isSequence: boolean): Action {
-  switch (basic) {
-    case 'Z/D':
-    case 'X/D':
-      return 'D';
-    case 'X/Z':
-      return 'Z';
-    case 'X/Z/D':
-      return isSequence ? 'D' : 'Z';
-    case 'X/Z/U*':
-      return 'U';
-    default:
-      return basic as Action;
-  }
+function resolveBasic(basic: string): Action {
+  if (basic === 'X/Z/U*') return 'U';
+  if (basic.includes('/')) return basic.includes('D') ? 'D' : 'Z';
+  return basic as Action;
+}
+
+/** What a cleaned value that comes out empty is replaced with: a dummy where the profile allows one. */
+export function emptyCleanedValue(row: ProfileRow): 'D' | 'Z' {
+  return row.basic.includes('D') ? 'D' : 'Z';
 }
 
 /** The action for an attribute listed in the table; an option's K wins over another option's C. */
-export function actionFor(row: ProfileRow, options: DeidOptions, isSequence: boolean): Action {
+export function actionFor(row: ProfileRow, options: DeidOptions): Action {
   const fromOptions = optionColumns(options)
     .map((c) => row[c])
     .filter(Boolean) as Action[];
   if (fromOptions.includes('K')) return 'K';
   if (fromOptions.includes('C')) return 'C';
-  return resolveBasic(row.basic, isSequence);
+  return resolveBasic(row.basic);
 }

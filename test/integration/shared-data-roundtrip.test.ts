@@ -307,43 +307,7 @@ function storedEntry(p: Posted): Stored {
  * listed error of the listed file is tolerated; any other new error still fails the test.
  * Remove an entry once the gateway is fixed (the test then lists it as no longer seen).
  */
-const KNOWN_DEID_CONFORMANCE_GAPS: { file: string; error: string }[] = [
-  // Device Serial Number (0018,1000) is X/Z/D in Table E.1-1; src/deid/profile.ts resolves X/Z/D
-  // to Z (empty) for every value, but the attribute is Type 1 in the Enhanced General Equipment
-  // module (enhanced multi-frame, segmentation, slide microscopy), which needs D (a dummy).
-  ...[
-    'dcm_qa_enh/In/Philips/IM_0027_fMAP.dcm',
-    'dcm_qa_enh/In/Siemens/XA10/6_1.dcm',
-    'dcm_qa_enh/In/Siemens/XA10/6_2.dcm',
-    'dcm_qa_enh/In/Siemens/XA10/6_3.dcm',
-    'dcm_qa_enh/In/Siemens/XA10/6_4.dcm',
-    'dcmqi/data/segmentations/23x38x3/seg/label.seg',
-    'dcmqi/data/segmentations/24x38x3/seg/label.seg',
-    'dcmqi/data/segmentations/liver.dcm',
-    'dcmqi/data/segmentations/partial_overlaps.dcm',
-    'highdicom/data/test_files/seg_image_cr_binary.dcm',
-    'highdicom/data/test_files/seg_image_ct_binary.dcm',
-    'highdicom/data/test_files/seg_image_ct_binary_fractional.dcm',
-    'highdicom/data/test_files/seg_image_ct_binary_overlap.dcm',
-    'highdicom/data/test_files/seg_image_ct_binary_single_frame.dcm',
-    'highdicom/data/test_files/seg_image_ct_true_fractional.dcm',
-    'highdicom/data/test_files/seg_image_sm_control.dcm',
-    'highdicom/data/test_files/seg_image_sm_dots.dcm',
-    'highdicom/data/test_files/seg_image_sm_dots_tiled_full.dcm',
-    'highdicom/data/test_files/seg_image_sm_numbers.dcm',
-    'highdicom/data/test_files/sm_image.dcm',
-    'highdicom/data/test_files/sm_image_dots.dcm',
-    'highdicom/data/test_files/sm_image_grayscale.dcm',
-    'highdicom/data/test_files/sm_image_grayscale_reversed.dcm',
-    'highdicom/data/test_files/sm_image_jpegls.dcm',
-    'highdicom/data/test_files/sm_image_jpegls_nobot.dcm',
-    'highdicom/data/test_files/sm_image_numbers.dcm',
-  ].map((file) => ({ file, error: 'Empty attribute (no value) Type 1 Required Element=<DeviceSerialNumber> Module=<EnhancedGeneralEquipment>' })),
-  // Structure Set Label (3006,0002), Type 1, is D with C under Clean Descriptors. Its value
-  // "sep30" is also the Study ID, so cleaning (src/deid/deidentify.ts, cleanTextElement) removes
-  // all of it and writes an empty value instead of falling back to a dummy.
-  { file: 'pydicom/rtstruct.dcm', error: 'Empty attribute (no value) Type 1 Required Element=<StructureSetLabel> Module=<StructureSet>' },
-];
+const KNOWN_DEID_CONFORMANCE_GAPS: { file: string; error: string }[] = [];
 
 interface Verification {
   /** Normalised lines starting with "Error". */

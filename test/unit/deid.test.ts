@@ -95,7 +95,7 @@ describe('profile actions and options', () => {
   test('identifying attributes go, patient characteristics stay by default', () => {
     const ds = instance([el(InstitutionName, 'LO', 'St Elsewhere Hospital'), el(PerformingPhysicianName, 'PN', 'Tech^Tom'), el(PatientAge, 'AS', '042Y')]);
     const out = deidentify(ds, params()).dataset;
-    expect(str(out, InstitutionName) ?? '').toBe(''); // X/Z/D → empty
+    expect(str(out, InstitutionName)).toBe('ANONYMIZED'); // X/Z/D → dummy (Type 1 in some IODs)
     expect(out.has(PerformingPhysicianName)).toBe(false); // X
     expect(str(out, PatientAge)).toBe('042Y'); // Retain Patient Characteristics
     const noChars = deidentify(ds, params({ options: { ...DEFAULT_DEID_OPTIONS, retainPatientCharacteristics: false } })).dataset;
@@ -159,6 +159,13 @@ describe('clean descriptors', () => {
     const comments = str(out, 0x00204000)!;
     for (const leak of ['Watson', '7946', 'doc@example.org', '87654321']) expect(comments).not.toContain(leak);
     expect(comments).toMatch(/^Seen by/);
+  });
+
+  test('a cleaned value with nothing left becomes a dummy where the profile allows D, else empty', () => {
+    const ds = instance([el(0x30060002, 'SH', 'Doe'), el(Tags.StudyDescription, 'LO', 'Jane')]); // Structure Set Label: D/C
+    const out = deidentify(ds, params()).dataset;
+    expect(str(out, 0x30060002)).toBe('ANONYMIZED');
+    expect(str(out, Tags.StudyDescription) ?? '').toBe('');
   });
 
   test('without Clean Descriptors the descriptions are removed', () => {
