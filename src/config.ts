@@ -23,6 +23,22 @@ export interface Config {
   /** Binary values up to this size are inlined in metadata; larger ones become BulkDataURIs. */
   inlineBinaryMaxBytes: number;
   deid: DeidConfig;
+  dimse: DimseConfig;
+}
+
+export interface DimseConfig {
+  /** DIMSE_PORT=off turns the listener off. */
+  enabled: boolean;
+  port: number;
+  aeTitle: string;
+  /** Calling AE titles allowed to associate, as "AE" or "AE@host"; "*" allows any. */
+  allowedCallers: string[];
+  maxPduLength: number;
+  maxAssociations: number;
+  /** An association idle this long is released. */
+  associationTimeoutSeconds: number;
+  /** C-MOVE destinations by AE title. */
+  destinations: Record<string, { host: string; port: number }>;
 }
 
 export interface DeidConfig {
@@ -45,6 +61,16 @@ export const defaults: Omit<Config, 'publicUrl'> = {
   qidoMaxLimit: 10000,
   inlineBinaryMaxBytes: 0,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false },
+  dimse: {
+    enabled: true,
+    port: 11112,
+    aeTitle: 'VEILGATE',
+    allowedCallers: ['*'],
+    maxPduLength: 262144,
+    maxAssociations: 16,
+    associationTimeoutSeconds: 60,
+    destinations: {},
+  },
 };
 
 const ENV: Record<string, keyof Config> = {
@@ -59,7 +85,48 @@ const ENV: Record<string, keyof Config> = {
   INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
 };
 
-type FileConfig = Partial<Omit<Config, 'deid'>> & { deid?: Partial<Omit<DeidConfig, 'options'>> & { options?: Partial<DeidOptions> } };
+type FileConfig = Partial<Omit<Config, 'deid' | 'dimse'>> & {
+  deid?: Partial<Omit<DeidConfig, 'options'>> & { options?: Partial<DeidOptions> };
+  dimse?: Partial<DimseConfig>;
+};
+
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/; // PS3.5 AE: 16 characters, no backslash or controls
+
+function positiveInteger(name: string, v: unknown): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`configuration: ${name} must be a non-negative integer`);
+  return n;
+}
+
+/** "AE=host:port,AE2=host:port" */
+function parseDestinations(list: string): DimseConfig['destinations'] {
+  const out: DimseConfig['destinations'] = {};
+  for (const item of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^=]+)=([^:]+):(\d+)$/.exec(item);
+    if (!m) throw new Error(`configuration: DIMSE_DESTINATIONS entry "${item}" is not AE=host:port`);
+    out[m[1].trim()] = { host: m[2], port: Number(m[3]) };
+  }
+  return out;
+}
+
+function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.ProcessEnv): DimseConfig {
+  const c: DimseConfig = { ...defaults.dimse, ...(file ?? {}) };
+  if (env.DIMSE_PORT === 'off') c.enabled = false;
+  else if (env.DIMSE_PORT) c.port = positiveInteger('DIMSE_PORT', env.DIMSE_PORT);
+  if (env.AE_TITLE) c.aeTitle = env.AE_TITLE;
+  if (env.DIMSE_ALLOWED_AE) c.allowedCallers = env.DIMSE_ALLOWED_AE.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.DIMSE_MAX_PDU) c.maxPduLength = positiveInteger('DIMSE_MAX_PDU', env.DIMSE_MAX_PDU);
+  if (env.DIMSE_MAX_ASSOCIATIONS) c.maxAssociations = positiveInteger('DIMSE_MAX_ASSOCIATIONS', env.DIMSE_MAX_ASSOCIATIONS);
+  if (env.DIMSE_TIMEOUT) c.associationTimeoutSeconds = positiveInteger('DIMSE_TIMEOUT', env.DIMSE_TIMEOUT);
+  if (env.DIMSE_DESTINATIONS) c.destinations = { ...c.destinations, ...parseDestinations(env.DIMSE_DESTINATIONS) };
+  if (!AE_TITLE.test(c.aeTitle)) throw new Error('configuration: AE_TITLE must be 1 to 16 characters without backslash');
+  for (const [ae, d] of Object.entries(c.destinations)) {
+    if (!AE_TITLE.test(ae) || typeof d?.host !== 'string' || !Number.isInteger(d.port)) {
+      throw new Error(`configuration: dimse.destinations.${ae} must be { "host": "...", "port": N }`);
+    }
+  }
+  return c;
+}
 
 function booleanEnv(name: string, v: string): boolean {
   if (v === 'true' || v === '1') return true;
@@ -94,7 +161,12 @@ function readConfigFile(env: NodeJS.ProcessEnv): FileConfig {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const fileConfig = readConfigFile(env);
-  const merged: Record<string, unknown> = { ...defaults, ...fileConfig, deid: deidConfig(fileConfig.deid, env) };
+  const merged: Record<string, unknown> = {
+    ...defaults,
+    ...fileConfig,
+    deid: deidConfig(fileConfig.deid, env),
+    dimse: dimseConfig(fileConfig.dimse, env),
+  };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
     if (v === undefined || v === '') continue;

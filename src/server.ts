@@ -12,6 +12,7 @@ import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
 import { log } from './log';
+import { DimseListener, startDimse } from './dimse/listener';
 
 export interface Gateway {
   config: Config;
@@ -19,6 +20,8 @@ export interface Gateway {
   store: BlobStore;
   ingestDeps: IngestDeps;
   server: http.Server;
+  /** The DIMSE listener, unless DIMSE_PORT=off. */
+  dimse?: DimseListener;
   close(): Promise<void>;
 }
 
@@ -58,11 +61,14 @@ export async function startGateway(config: Config): Promise<Gateway> {
     if (config.publicUrl.endsWith(':0')) config.publicUrl = `http://${config.host}:${address.port}`;
   }
   log.info('listening', { url: `${config.publicUrl}/dicom-web`, dataDir: config.dataDir });
+  const dimse = config.dimse.enabled ? await startDimse({ config, ...core }) : undefined;
   return {
     config,
     ...core,
     server,
+    dimse,
     close: async () => {
+      await dimse?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

@@ -36,6 +36,9 @@ export const IMPLEMENTATION_VERSION_NAME = 'VEILGATE_01';
 const SCRATCH = 64 * 1024;
 
 class ChunkWriter {
+  /** Implicit VR (a DIMSE peer may accept only that) writes no VR and always a 4-byte length. */
+  constructor(readonly explicit = true) {}
+
   chunks: Uint8Array[] = [];
   private scratch = Buffer.allocUnsafe(SCRATCH);
   private used = 0;
@@ -67,7 +70,7 @@ class ChunkWriter {
     s.writeUInt16LE(t >>> 16, p);
     s.writeUInt16LE(t & 0xffff, p + 2);
     p += 4;
-    if (vr === null) {
+    if (vr === null || !this.explicit) {
       s.writeUInt32LE(length, p);
       p += 4;
     } else if (hasLongLength(vr)) {
@@ -101,7 +104,7 @@ function writeElement(w: ChunkWriter, el: DataElement, path: string, out: Writte
     w.header(el.tag, 'SQ', UNDEFINED);
     el.items.forEach((item, i) => {
       w.header(Tags.Item, null, UNDEFINED);
-      writeDataset(w, item, `${path}.${i}.`, out);
+      writeElements(w, item, `${path}.${i}.`, out);
       w.header(Tags.ItemDelimitationItem, null, 0);
     });
     w.header(Tags.SequenceDelimitationItem, null, 0);
@@ -128,14 +131,14 @@ function writeElement(w: ChunkWriter, el: DataElement, path: string, out: Writte
   const value = el.value ?? new Uint8Array(0);
   const padded = value.length + (value.length % 2);
   // A value too long for a 16-bit length field can only be written as UN (PS3.5 6.2.2).
-  const vr = !hasLongLength(el.vr) && padded > 0xfffe ? 'UN' : el.vr;
+  const vr = w.explicit && !hasLongLength(el.vr) && padded > 0xfffe ? 'UN' : el.vr;
   w.header(el.tag, vr, padded);
   if (isBinaryVr(vr)) out.bulk.set(path, { offset: w.offset, length: value.length });
   w.bytes(value);
   if (value.length % 2) w.pad(vr);
 }
 
-function writeDataset(w: ChunkWriter, ds: Dataset, prefix: string, out: WrittenFile): void {
+function writeElements(w: ChunkWriter, ds: Dataset, prefix: string, out: WrittenFile): void {
   for (const el of sortedElements(ds)) {
     if (el.tag >>> 16 === 0x0002) continue; // meta elements never belong in the data set
     writeElement(w, el, prefix + tagHex(el.tag), out);
@@ -171,7 +174,17 @@ export function writePart10(dataset: Dataset, meta: FileMetaInput): WrittenFile 
   groupLength.writeUInt32LE(metaBytes.length);
   w.bytes(groupLength);
   w.bytes(metaBytes);
-  writeDataset(w, dataset, '', out);
+  writeElements(w, dataset, '', out);
+  out.chunks = w.finish();
+  out.size = w.offset;
+  return out;
+}
+
+/** Serialise a bare data set (no preamble, no meta), as DIMSE sends it: Explicit or Implicit VR LE. */
+export function writeDataset(dataset: Dataset, options: { explicit: boolean }): WrittenFile {
+  const out: WrittenFile = { chunks: [], size: 0, bulk: new Map() };
+  const w = new ChunkWriter(options.explicit);
+  writeElements(w, dataset, '', out);
   out.chunks = w.finish();
   out.size = w.offset;
   return out;

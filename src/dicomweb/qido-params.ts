@@ -2,24 +2,10 @@
 import { VeilgateError } from '../errors';
 import { keywordOf, tagFor } from '../dicom/dictionary';
 import { tagHex } from '../dicom/dataset';
-import { Level, LEVEL_ORDER, MATCH_KEYS, MatchKey } from '../query/attributes';
+import { Level, LEVEL_ORDER, matchKeyByName } from '../query/attributes';
 import { Condition, Query } from '../query/query';
 
 const bad = (msg: string) => new VeilgateError('bad-request', msg);
-
-/** Match keys by keyword, by hex tag and by dotted tag path ("00400275.00400009"). */
-const keyByName = new Map<string, MatchKey>();
-for (const k of MATCH_KEYS) {
-  keyByName.set(k.keyword.toLowerCase(), k);
-  const hexPath = k.keyword
-    .split('.')
-    .map((kw) => {
-      const t = tagFor(kw);
-      return t === undefined ? kw : tagHex(t);
-    })
-    .join('.');
-  keyByName.set(hexPath.toLowerCase(), k);
-}
 
 function single(name: string, value: unknown): string {
   if (Array.isArray(value)) throw bad(`query parameter "${name}" is given more than once`);
@@ -76,7 +62,7 @@ export function parseQido(
         include.add(tag);
       }
     } else {
-      const key = keyByName.get(lower);
+      const key = matchKeyByName(name);
       const value = single(name, rawValue);
       if (key) {
         if (LEVEL_ORDER[key.level] > LEVEL_ORDER[level]) {

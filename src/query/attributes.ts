@@ -3,6 +3,9 @@
  * returned by default (PS3.18 Table 10.6.1-5 and 10.6.3-3..5). QIDO-RS and C-FIND
  * both read this table.
  */
+import { tagFor } from '../dicom/dictionary';
+import { tagHex } from '../dicom/dataset';
+
 export type Level = 'study' | 'series' | 'instance';
 
 export type MatchType = 'uid' | 'string' | 'pn' | 'date' | 'time' | 'integer' | 'modalities';
@@ -60,5 +63,23 @@ export const LEVEL_TAGS: Record<Level, string[]> = {
     '00200032', '00200037', '00280030', '00180050', '00281050', '00281051', '00281052', '00281053',
   ],
 };
+
+/** Match keys by keyword, by hex tag and by dotted tag path ("00400275.00400009"), case-insensitive. */
+const keyByName = new Map<string, MatchKey>();
+for (const k of MATCH_KEYS) {
+  keyByName.set(k.keyword.toLowerCase(), k);
+  const hexPath = k.keyword
+    .split('.')
+    .map((kw) => {
+      const t = tagFor(kw);
+      return t === undefined ? kw : tagHex(t);
+    })
+    .join('.');
+  keyByName.set(hexPath.toLowerCase(), k);
+}
+
+export function matchKeyByName(name: string): MatchKey | undefined {
+  return keyByName.get(name.trim().toLowerCase());
+}
 
 export const LEVEL_ORDER: Record<Level, number> = { study: 0, series: 1, instance: 2 };

@@ -21,7 +21,9 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-test-'));
   const logLines: string[] = [];
   setLogSink((line) => logLines.push(line));
-  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, ...overrides });
+  // A free port for DIMSE too, unless the test says otherwise.
+  const dimse = { ...loadConfig({}).dimse, port: 0 };
+  const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dimse, ...overrides });
   const gateway = await startGateway(config);
   return {
     gateway,

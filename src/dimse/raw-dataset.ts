@@ -1,0 +1,45 @@
+/**
+ * A dcmjs-dimse Dataset that carries its encoded bytes instead of parsed elements, so
+ * instances pass through the DIMSE layer untouched: received C-STORE data sets go to the
+ * ingest path as they arrived, and stored files are sent without a dcmjs re-encode.
+ */
+import { Dataset as DimseDataset } from 'dcmjs-dimse';
+import { Dataset } from '../dicom/dataset';
+import { parseDataset } from '../dicom/parse';
+import { writeDataset } from '../dicom/write';
+import { TS } from '../dicom/transfer-syntax';
+
+export class RawDataset extends DimseDataset {
+  constructor(
+    private bytes: Buffer,
+    transferSyntaxUid: string,
+    /** Elements the DIMSE layer reads (SOPClassUID, SOPInstanceUID for a C-STORE request). */
+    elements: Record<string, string> = {},
+  ) {
+    super(elements, transferSyntaxUid);
+  }
+
+  raw(): Buffer {
+    return this.bytes;
+  }
+
+  /** Switching between Explicit and Implicit VR Little Endian re-encodes; other changes are refused. */
+  override setTransferSyntaxUid(transferSyntaxUid: string): void {
+    const from = this.getTransferSyntaxUid();
+    if (transferSyntaxUid === from || !this.bytes) {
+      super.setTransferSyntaxUid(transferSyntaxUid);
+      return;
+    }
+    const plain = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] as string[];
+    if (!plain.includes(from) || !plain.includes(transferSyntaxUid)) {
+      throw new Error(`cannot transcode ${from} to ${transferSyntaxUid}`);
+    }
+    const ds: Dataset = parseDataset(this.bytes, from);
+    this.bytes = Buffer.concat(writeDataset(ds, { explicit: transferSyntaxUid === TS.ExplicitVRLittleEndian }).chunks);
+    super.setTransferSyntaxUid(transferSyntaxUid);
+  }
+
+  override getDenaturalizedDataset(): Buffer {
+    return this.bytes;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * What C-MOVE and C-GET send (PS3.4 C.4.2, C.4.3): the stored instances an identifier
+ * names, as raw data sets ready for C-STORE sub-operations.
+ */
+import { requests } from 'dcmjs-dimse';
+import { Index, StoredInstance } from '../index/index';
+import { BlobStore } from '../store/blob-store';
+import { isSafeUid } from '../dicom/uid';
+import { MATCH_KEYS } from '../query/attributes';
+import { VeilgateError } from '../errors';
+import { RawDataset } from './raw-dataset';
+
+function uidList(value: unknown): string[] {
+  const list = String(value ?? '')
+    .split('\\')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const uid of list) if (!isSafeUid(uid)) throw new VeilgateError('bad-request', 'identifier holds a malformed UID');
+  return list;
+}
+
+/** The stored instances an identifier asks for, at its QueryRetrieveLevel. */
+export async function instancesToRetrieve(identifier: Record<string, unknown>, index: Index): Promise<StoredInstance[]> {
+  const level = String(identifier.QueryRetrieveLevel ?? '').trim().toUpperCase();
+  const studies = uidList(identifier.StudyInstanceUID);
+  const series = uidList(identifier.SeriesInstanceUID);
+  const sops = uidList(identifier.SOPInstanceUID);
+  const found: StoredInstance[] = [];
+  if (level === 'PATIENT') {
+    const patientID = String(identifier.PatientID ?? '').trim();
+    if (!patientID) throw new VeilgateError('bad-request', 'a PATIENT level retrieve needs a PatientID');
+    const key = MATCH_KEYS.find((k) => k.keyword === 'PatientID')!;
+    const matches = await index.search({ level: 'study', scope: {}, conditions: [{ key, value: patientID }], includeFields: [], limit: 100000, offset: 0, fuzzy: false });
+    for (const m of matches.rows) found.push(...(await index.instances({ study: m.studyUID })));
+  } else if (level === 'STUDY') {
+    if (!studies.length) throw new VeilgateError('bad-request', 'a STUDY level retrieve needs StudyInstanceUID');
+    for (const study of studies) found.push(...(await index.instances({ study })));
+  } else if (level === 'SERIES') {
+    if (!series.length) throw new VeilgateError('bad-request', 'a SERIES level retrieve needs SeriesInstanceUID');
+    for (const s of series) {
+      const inSeries = studies.length
+        ? (await Promise.all(studies.map((study) => index.instances({ study, series: s })))).flat()
+        : await seriesInstances(index, s);
+      found.push(...inSeries);
+    }
+  } else if (level === 'IMAGE') {
+    if (!sops.length) throw new VeilgateError('bad-request', 'an IMAGE level retrieve needs SOPInstanceUID');
+    for (const sop of sops) {
+      const inst = await index.findInstance(sop);
+      if (inst) found.push(inst);
+    }
+  } else {
+    throw new VeilgateError('bad-request', `QueryRetrieveLevel "${level}" is not PATIENT, STUDY, SERIES or IMAGE`);
+  }
+  return found;
+}
+
+/** Instances of a series found without its study (relational retrieve). */
+async function seriesInstances(index: Index, series: string): Promise<StoredInstance[]> {
+  const key = MATCH_KEYS.find((k) => k.keyword === 'SeriesInstanceUID')!;
+  const hit = await index.search({ level: 'series', scope: {}, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
+  return hit.rows.length ? index.instances({ study: hit.rows[0].studyUID, series }) : [];
+}
+
+/** A C-STORE request for a stored instance: its data set bytes as stored, after the file meta group. */
+export async function storeRequestFor(inst: StoredInstance, store: BlobStore): Promise<InstanceType<typeof requests.CStoreRequest>> {
+  const file = await store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
+  // Stored files are ours: preamble, DICM, then (0002,0000) whose value is the meta group's length.
+  const datasetStart = 144 + file.readUInt32LE(140);
+  const dataset = new RawDataset(file.subarray(datasetStart), inst.transferSyntaxUID, {
+    SOPClassUID: inst.sopClassUID,
+    SOPInstanceUID: inst.sopInstanceUID,
+  });
+  return new requests.CStoreRequest(dataset);
+}
