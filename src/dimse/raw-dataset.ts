@@ -30,10 +30,7 @@ export class RawDataset extends DimseDataset {
       super.setTransferSyntaxUid(transferSyntaxUid);
       return;
     }
-    const plain = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] as string[];
-    if (!plain.includes(from) || !plain.includes(transferSyntaxUid)) {
-      throw new Error(`cannot transcode ${from} to ${transferSyntaxUid}`);
-    }
+    if (!this.canBecome(transferSyntaxUid)) throw new Error(`cannot transcode ${from} to ${transferSyntaxUid}`);
     const ds: Dataset = parseDataset(this.bytes, from);
     this.bytes = Buffer.concat(writeDataset(ds, { explicit: transferSyntaxUid === TS.ExplicitVRLittleEndian }).chunks);
     super.setTransferSyntaxUid(transferSyntaxUid);
@@ -41,5 +38,19 @@ export class RawDataset extends DimseDataset {
 
   override getDenaturalizedDataset(): Buffer {
     return this.bytes;
+  }
+
+  /**
+   * The library transcodes by rebuilding a data set from getElements(); for raw bytes that would
+   * send a near-empty data set. Refusing makes it fail the sub-operation instead.
+   */
+  override getElements(): Record<string, unknown> {
+    throw new Error('a raw data set is sent as it is, never rebuilt from elements');
+  }
+
+  /** Encode as another plain little-endian syntax when the peer accepted only that one. */
+  canBecome(transferSyntaxUid: string): boolean {
+    const plain = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] as string[];
+    return transferSyntaxUid === this.getTransferSyntaxUid() || (plain.includes(transferSyntaxUid) && plain.includes(this.getTransferSyntaxUid()));
   }
 }

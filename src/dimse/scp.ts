@@ -274,6 +274,10 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
         // One C-STORE at a time on this association, each loaded only when its turn comes.
         for (const inst of instances) {
           const store = await storeRequestFor(inst, deps.store);
+          if (!fitAcceptedSyntax(store, (this as unknown as { association: Association }).association)) {
+            countStatus(ops, undefined); // no presentation context the instance can go out in as it is
+            continue;
+          }
           await new Promise<void>((resolve) => {
             let status: number | undefined;
             store.on('response', (r: { getStatus(): number }) => (status = r.getStatus()));
@@ -301,6 +305,19 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
   } as unknown as new (socket: Socket, opts?: object) => Scp;
 }
 
+/**
+ * Put a stored instance in the transfer syntax the peer accepted for its SOP class, when that
+ * needs no more than an Explicit/Implicit VR switch. Otherwise it cannot be sent as it is
+ * (transcoding compressed data is not done here), and the caller counts a failure.
+ */
+function fitAcceptedSyntax(request: Awaited<ReturnType<typeof storeRequestFor>>, association: Association): boolean {
+  const accepted = association.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
+  const ds = request.getDataset() as RawDataset;
+  if (!accepted || !ds.canBecome(accepted)) return false;
+  ds.setTransferSyntaxUid(accepted);
+  return true;
+}
+
 /** C-STORE a batch to a C-MOVE destination on an association of its own. */
 function sendToDestination(
   batch: Awaited<ReturnType<typeof storeRequestFor>>[],
@@ -326,6 +343,10 @@ function sendToDestination(
     client.on('closed', finish);
     client.on('networkError', finish);
     client.on('associationRejected', finish);
+    // Requests go out right after this event: fit each to what the destination accepted.
+    client.on('associationAccepted', (association: Association) => {
+      for (const r of batch) fitAcceptedSyntax(r, association);
+    });
     client.send(destination.host, destination.port, callingAe, calledAe);
   });
 }
