@@ -181,3 +181,26 @@ describe('DIMSE with dcmtk', () => {
     expect(unknown.output).toMatch(/Received Final Move Response \(Refused: MoveDestinationUnknown\)/);
   });
 });
+
+describe('DIMSE association limit', () => {
+  test('an association beyond DIMSE_MAX_ASSOCIATIONS is rejected as a transient local limit', async () => {
+    const gw = await startTestGateway({ dimse: { ...loadConfig({}).dimse, port: 0, maxAssociations: 1 } });
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-dimse-limit-'));
+    try {
+      const peer = ['-aec', 'VEILGATE', '-aet', 'PACS', '127.0.0.1', String(gw.gateway.dimse!.port)];
+      await run('storescu', ['-nh', '+sd', ...peer, path.join(SHARED_DATA, 'dcm_qa_ct/In/GE')]);
+      const study = ((await (await fetch(`${gw.url}/studies`)).json()) as Record<string, { Value: string[] }>[])[0]['0020000D'].Value[0];
+      // A C-GET of 28 instances holds the only association for a while...
+      const get = run('getscu', ['-S', ...peer, '-od', work, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study}`]);
+      await new Promise((r) => setTimeout(r, 300));
+      const echo = await run('echoscu', ['-v', ...peer]);
+      expect(echo.output).toMatch(/Association Rejected/);
+      expect(echo.output).toMatch(/Local Limit Exceeded/i);
+      expect((await get).code).toBe(0);
+      expect((await run('echoscu', peer)).code).toBe(0); // free again
+    } finally {
+      await gw.close();
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
