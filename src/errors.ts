@@ -14,7 +14,8 @@ export type FailureKind =
   | 'not-found'
   | 'not-acceptable'
   | 'unsupported-media-type'
-  | 'payload-too-large';
+  | 'payload-too-large'
+  | 'unprocessable';
 
 export class VeilgateError extends Error {
   constructor(
@@ -38,6 +39,7 @@ const HTTP_STATUS: Record<FailureKind, number> = {
   'not-acceptable': 406,
   'unsupported-media-type': 415,
   'payload-too-large': 413,
+  unprocessable: 422,
 };
 
 /** DICOM status codes: Failure reasons for storage, one per kind that storage can hit. */

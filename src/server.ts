@@ -11,6 +11,7 @@ import { Index } from './index/index';
 import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
+import { apiRouter } from './api/router';
 import { log } from './log';
 import { DimseListener, startDimse } from './dimse/listener';
 
@@ -46,6 +47,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
   app.use('/dicom-web', dicomWebRouter(ctx));
+  app.use('/api', apiRouter(ctx));
   app.get('/', (_req, res) => {
     res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web\n');
   });

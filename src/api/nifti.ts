@@ -1,0 +1,124 @@
+/**
+ * /api/studies/{study}/series/{series}/nifti: the series as a NIfTI volume (GET, .nii.gz or
+ * .nii), its BIDS sidecar (GET nifti.json), and a volume in the series' space turned into a
+ * derived DICOM series in the same study (POST).
+ */
+import type { Request, Response } from 'express';
+import { createGzip } from 'node:zlib';
+import { Readable, pipeline } from 'node:stream';
+import { VeilgateError } from '../errors';
+import { requireUid } from '../dicomweb/params';
+import { DicomWebContext, baseUrl } from '../dicomweb/context';
+import { matchesType, parseAccept } from '../dicomweb/media-types';
+import { seriesNifti } from '../convert/series-nifti';
+import { readNifti, NiftiVolume } from '../convert/nifti';
+import { flipXY, matchGrid } from '../convert/geometry';
+import { sliceStack } from '../convert/series-geometry';
+import { volumeToDicomSeries } from '../convert/volume-to-dicom';
+import { parsePart10 } from '../dicom/parse';
+import { DicomJson } from '../dicom/json';
+import { TS } from '../dicom/transfer-syntax';
+import { ingest } from '../ingest/ingest';
+import { seriesPath } from '../metadata/urls';
+
+function scope(req: Request) {
+  return { study: requireUid(req.params.study, 'study'), series: requireUid(req.params.series, 'series') };
+}
+
+function volumeIndex(req: Request, count: number): number {
+  const v = req.query.volume === undefined ? '0' : String(req.query.volume);
+  if (!/^\d+$/.test(v) || Number(v) >= count) throw new VeilgateError('bad-request', `volume must be 0 to ${count - 1}: the series converts to ${count} volume(s)`);
+  return Number(v);
+}
+
+export function getNiftiHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { study, series } = scope(req);
+    const format = req.query.format === undefined ? 'nii.gz' : String(req.query.format);
+    if (format !== 'nii' && format !== 'nii.gz') throw new VeilgateError('bad-request', 'format must be nii or nii.gz');
+    const type = format === 'nii' ? 'application/octet-stream' : 'application/gzip';
+    const accept = parseAccept(req.headers.accept);
+    if (!accept.some((r) => matchesType(r.type, type) || (format === 'nii.gz' && matchesType(r.type, 'application/x-gzip')))) {
+      throw new VeilgateError('not-acceptable', `the volume is sent as ${type}`);
+    }
+    const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+    const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
+    res.status(200).type(type).setHeader('Content-Disposition', `attachment; filename="${series}.${format}"`);
+    res.setHeader('X-Volume-Count', String(conversion.volumes.length));
+    const body = Readable.from([Buffer.from(chosen.nii.data.buffer, chosen.nii.data.byteOffset, chosen.nii.data.byteLength)]);
+    if (format === 'nii') {
+      res.setHeader('Content-Length', String(chosen.nii.data.byteLength));
+      body.pipe(res);
+    } else {
+      pipeline(body, createGzip({ level: 6 }), res, () => undefined);
+    }
+  };
+}
+
+export function getSidecarHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { study, series } = scope(req);
+    const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+    const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
+    if (!chosen.json) throw new VeilgateError('not-found', 'no sidecar for this volume');
+    res.status(200).type('application/json').send(Buffer.from(chosen.json.data));
+  };
+}
+
+async function readBody(req: Request, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new VeilgateError('payload-too-large', `the volume is larger than the ${limit}-byte limit`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The grids a volume computed from the series may be on: the slice stack's and each NIfTI output's. */
+async function gridMatches(ctx: DicomWebContext, study: string, series: string, volume: NiftiVolume, metadata: DicomJson[]): Promise<boolean> {
+  const dims = volume.dims.slice(0, 3);
+  const fits = (maps: ReturnType<typeof matchGrid>, target: number[]) =>
+    !!maps && maps.every((m, axis) => dims[axis] === target[m.axis] && (m.sign > 0 ? m.offset === 0 : m.offset === target[m.axis] - 1));
+  const stack = sliceStack(metadata);
+  if (stack && fits(matchGrid(flipXY(volume.affine), stack.affine), [stack.columns, stack.rows, stack.slices.length])) return true;
+  const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+  return conversion.volumes.some((v) => {
+    const out = readNifti(v.nii.data);
+    return fits(matchGrid(volume.affine, out.affine), out.dims.slice(0, 3));
+  });
+}
+
+export function postNiftiHandler(ctx: DicomWebContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { study, series } = scope(req);
+    const instances = await ctx.index.instances({ study, series });
+    if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
+    const volume = readNifti(await readBody(req, ctx.config.maxInstanceBytes));
+    const metadata = (await ctx.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
+    if (!(await gridMatches(ctx, study, series, volume, metadata))) {
+      throw new VeilgateError('unprocessable', "the volume's grid (dimensions and affine) matches no grid of the series: send a volume computed in the series' space");
+    }
+    const first = instances[0];
+    const source = parsePart10(await ctx.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }])).dataset;
+    const description = typeof req.query.description === 'string' ? req.query.description : volume.description || 'NIfTI volume';
+    const datasets = volumeToDicomSeries({
+      volume,
+      source,
+      stack: sliceStack(metadata),
+      sourceSeriesUID: series,
+      sourceInstances: instances,
+      seriesDescription: `Derived: ${description}`,
+      derivationDescription: `Volume posted as NIfTI (${volume.dims.slice(0, 3).join('x')}, ${description}) and resliced onto its own grid`,
+    });
+    let seriesUID = '';
+    for (const dataset of datasets) {
+      const result = await ingest({ kind: 'derived', dataset, transferSyntaxUID: TS.ExplicitVRLittleEndian }, { source: `api ${req.socket.remoteAddress ?? ''}` }, ctx.ingestDeps);
+      if (!result.ok) throw result.error;
+      seriesUID = result.seriesUID;
+    }
+    res.status(201).type('application/json').setHeader('Location', baseUrl(ctx, req) + seriesPath(study, seriesUID));
+    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: baseUrl(ctx, req) + seriesPath(study, seriesUID), NumberOfInstances: datasets.length }));
+  };
+}
