@@ -71,7 +71,12 @@ export interface AxisMap {
  * not coincide within `tolerance` (mm, relative to a voxel).
  */
 export function matchGrid(a: Affine, b: Affine, tolerance = 1e-3): AxisMap[] | undefined {
-  const t = multiply(invert(b), a); // A's voxel indices → B's voxel indices
+  let t: Affine;
+  try {
+    t = multiply(invert(b), a); // A's voxel indices → B's voxel indices
+  } catch {
+    return undefined; // a degenerate grid matches nothing
+  }
   const maps: AxisMap[] = [];
   for (let c = 0; c < 3; c++) {
     const col = [t[0][c], t[1][c], t[2][c]];

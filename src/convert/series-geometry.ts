@@ -31,6 +31,8 @@ const numbers = (j: DicomJson, tag: string): number[] => (j[tag]?.Value ?? []).m
 export function sliceStack(metadata: DicomJson[]): SliceStack | undefined {
   const withGeometry = metadata.filter((m) => numbers(m, '00200032').length === 3 && numbers(m, '00200037').length === 6);
   if (withGeometry.length === 0) return undefined;
+  // A Siemens mosaic packs many slices in one image: its pixel grid is not a slice of the volume.
+  if (withGeometry.some((m) => (m['00080008']?.Value ?? []).includes('MOSAIC'))) return undefined;
   const first = withGeometry[0];
   const iop = numbers(first, '00200037');
   const rowDirection = iop.slice(0, 3) as Vec3;
@@ -50,6 +52,8 @@ export function sliceStack(metadata: DicomJson[]): SliceStack | undefined {
   const step: Vec3 = n > 1 ? [(last[0] - origin[0]) / (n - 1), (last[1] - origin[1]) / (n - 1), (last[2] - origin[2]) / (n - 1)] : normal;
   const gaps = slices.slice(1).map((s, i) => dot([s.position[0] - slices[i].position[0], s.position[1] - slices[i].position[1], s.position[2] - slices[i].position[2]], normal));
   const mean = norm(step);
+  // Several images at one position (repeats, echoes, time points) are no single slice stack.
+  if (n > 1 && mean < 1e-6) return undefined;
   return {
     slices,
     rows: Number(first['00280010']?.Value?.[0]),

@@ -24,6 +24,13 @@ async function convert(store: BlobStore, instances: StoredInstance[]): Promise<S
   if (result.exitCode !== 0 || volumes.length === 0) {
     throw new VeilgateError('unprocessable', `the series cannot be converted to NIfTI: ${problems.slice(0, 5).join('; ') || `dcm2niix exit ${result.exitCode}`}`);
   }
+  // Without its private slice count a Siemens mosaic is cut into as many tiles as fit: refuse the guess.
+  if (result.log.some((l) => /Guessing this is a mosaic/i.test(l))) {
+    throw new VeilgateError(
+      'unprocessable',
+      'Siemens mosaic without NumberOfImagesInMosaic (0019,xx0A): de-identification removed it; store the series with Retain Safe Private on (DEID_OPTIONS=retainSafePrivate) to convert it',
+    );
+  }
   // Uneven slice spacing is only acceptable once dcm2niix has resampled it to even spacing (_Eq).
   const uneven = result.log.some((l) => /Interslice distance varies|Missing images/i.test(l));
   if (uneven && !/_(Tilt_)?Eq_\d+\.nii$/.test(volumes[0].nii.name)) {

@@ -3,6 +3,9 @@
  * MR image per slice with its own ImagePositionPatient, the source's Frame of Reference,
  * DERIVED\SECONDARY image type, references to the source, and Rescale holding real values.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../paths';
 import { DataElement, Dataset, Tag, isPrivateTag } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
 import { encodeText, stringValue, uint16Element } from '../dicom/values';
@@ -14,6 +17,7 @@ import { NiftiVolume } from './nifti';
 import { SliceStack } from './series-geometry';
 
 const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
+const VEILGATE_VERSION: string = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')).version;
 const MR_IMAGE = '1.2.840.10008.5.1.4.1.1.4';
 
 /** Classic image SOP class for a source's class: CT and MR families only. */
@@ -36,6 +40,13 @@ const NOT_COPIED = new Set<Tag>([
   0x00181120, // GantryDetectorTilt: the derived grid's slices are placed by their own positions
 ]);
 
+/** Acquisition attributes of the classic CT and MR Image modules (and General Series/Equipment). */
+const CLASSIC_ACQUISITION = new Set<Tag>([
+  0x00180015, 0x00180020, 0x00180021, 0x00180022, 0x00180023, 0x00180024, 0x00180025, 0x00180060, 0x00180080,
+  0x00180081, 0x00180083, 0x00180084, 0x00180085, 0x00180086, 0x00180087, 0x00180089, 0x00180091, 0x00180093,
+  0x00180094, 0x00180095, 0x00181000, 0x00181020, 0x00181030, 0x00181314, 0x00185100,
+]);
+
 /** Type 2 attributes the IODs require that a source may lack: present, empty. */
 const TYPE2_DEFAULTS: [Tag, string][] = [
   [Tags.PatientName, 'PN'], [Tags.PatientID, 'LO'], [Tags.PatientBirthDate, 'DA'], [Tags.PatientSex, 'CS'],
@@ -49,6 +60,7 @@ const MR_DEFAULTS: [Tag, string, string][] = [
   [0x00180021, 'CS', 'NONE'], // SequenceVariant
   [0x00180022, 'CS', ''], // ScanOptions (Type 2)
   [0x00180023, 'CS', ''], // MRAcquisitionType (Type 2)
+  [0x00180080, 'DS', ''], // RepetitionTime (Type 2C)
   [0x00180081, 'DS', ''], // EchoTime (Type 2)
   [0x00180091, 'IS', ''], // EchoTrainLength (Type 2)
 ];
@@ -105,7 +117,7 @@ function quantise(v: NiftiVolume): { pixels: Int16Array; slope: number; intercep
 
 export function volumeToDicomSeries(input: DerivedSeriesInput): Dataset[] {
   const { volume, source, stack } = input;
-  if (volume.dims[3] > 1) throw new VeilgateError('cannot-understand', 'only a 3D volume can become a derived series');
+  if (volume.dims[3] > 1) throw new VeilgateError('unprocessable', 'only a 3D volume can become a derived series (this one has ' + volume.dims[3] + ' volumes)');
   const [ni, nj, nk] = volume.dims;
   if (ni > 65535 || nj > 65535) throw new VeilgateError('cannot-understand', 'the volume is too large for DICOM rows and columns');
   const sopClass = derivedSopClass(readUidValue(source.get(Tags.SOPClassUID)) ?? '', stringValue(source, Tags.Modality) ?? '');
@@ -114,10 +126,11 @@ export function volumeToDicomSeries(input: DerivedSeriesInput): Dataset[] {
   let rowStep = column(lps, 1);
   const sliceStep = column(lps, 2);
   let origin: Vec3 = [lps[0][3], lps[1][3], lps[2][3]];
-  // Keep the source's in-plane orientation where the volume runs the other way (dcm2niix
-  // flips rows), so the derived images look like the source images in any viewer.
+  // Keep the source's in-plane orientation where the volume runs the other way, so the derived
+  // images look like the source images in any viewer. Without a slice stack to compare with
+  // (mosaics, enhanced objects), follow dcm2niix, whose volumes run opposite to DICOM rows.
   const flipI = stack ? dot(colStep, stack.rowDirection) < 0 : false;
-  const flipJ = stack ? dot(rowStep, stack.columnDirection) < 0 : false;
+  const flipJ = stack ? dot(rowStep, stack.columnDirection) < 0 : true;
   const along = (p: Vec3, v: Vec3, n: number): Vec3 => [p[0] + v[0] * n, p[1] + v[1] * n, p[2] + v[2] * n];
   if (flipI) {
     origin = along(origin, colStep, ni - 1);
@@ -135,16 +148,25 @@ export function volumeToDicomSeries(input: DerivedSeriesInput): Dataset[] {
   const sourceSeriesNumber = Number(stringValue(source, Tags.SeriesNumber) ?? '0') || 0;
 
   const common: Dataset = new Map();
-  for (const [t, el] of source) if (!NOT_COPIED.has(t) && !isPrivateTag(t) && t >>> 16 !== 0x0002) common.set(t, el);
+  // An enhanced source's top level follows enhanced rules: of its acquisition attributes (group
+  // 0018) only those the classic image modules define carry over.
+  const enhanced = (readUidValue(source.get(Tags.SOPClassUID)) ?? '') !== sopClass && source.has(0x52009229);
+  for (const [t, el] of source) {
+    if (NOT_COPIED.has(t) || isPrivateTag(t) || t >>> 16 === 0x0002) continue;
+    if (enhanced && t >>> 16 === 0x0018 && !CLASSIC_ACQUISITION.has(t)) continue;
+    common.set(t, el);
+  }
   for (const [t, vr, value] of sopClass === MR_IMAGE ? MR_DEFAULTS : CT_DEFAULTS) if (!common.has(t)) common.set(t, text(t, vr, value));
   for (const [t, vr] of TYPE2_DEFAULTS) if (!common.has(t)) common.set(t, text(t, vr, ''));
+  // Laterality is needed for a paired body part; with the body part unknown, send it empty.
+  if (!common.has(0x00180015) && !common.has(0x00200060)) common.set(0x00200060, text(0x00200060, 'CS', ''));
   const put = (d: Dataset, el: DataElement) => d.set(el.tag, el);
   put(common, text(Tags.SOPClassUID, 'UI', sopClass));
   put(common, text(Tags.SeriesInstanceUID, 'UI', seriesUID));
   put(common, text(Tags.SeriesNumber, 'IS', String(sourceSeriesNumber + 1000)));
   put(common, text(Tags.SeriesDescription, 'LO', input.seriesDescription.slice(0, 64)));
-  // CT Image requires a third value: AXIAL for a stack of slices (PS3.3 C.8.2.1.1.1).
-  put(common, text(Tags.ImageType, 'CS', sopClass === CT_IMAGE ? 'DERIVED\\SECONDARY\\AXIAL' : 'DERIVED\\SECONDARY'));
+  // CT and MR images require a third value: AXIAL for a CT stack (PS3.3 C.8.2.1.1.1), OTHER for MR.
+  put(common, text(Tags.ImageType, 'CS', sopClass === CT_IMAGE ? 'DERIVED\\SECONDARY\\AXIAL' : 'DERIVED\\SECONDARY\\OTHER'));
   put(common, text(0x00082111, 'ST', input.derivationDescription.slice(0, 1024)));
   put(common, text(0x00200037, 'DS', ds(iop)));
   put(common, text(0x00280030, 'DS', ds([rowSpacing, colSpacing])));
@@ -157,6 +179,11 @@ export function volumeToDicomSeries(input: DerivedSeriesInput): Dataset[] {
   put(common, uint16Element(Tags.BitsStored, [16]));
   put(common, uint16Element(0x00280102, [15]));
   put(common, uint16Element(Tags.PixelRepresentation, [1]));
+  // The derived images are made by the gateway: it is their equipment (and readers such as
+  // dcm2niix must not apply the source vendor's private scaling rules to them).
+  put(common, text(0x00080070, 'LO', 'Veilgate'));
+  put(common, text(0x00081090, 'LO', 'Veilgate gateway'));
+  put(common, text(0x00181020, 'LO', VEILGATE_VERSION));
   put(common, text(0x00281052, 'DS', ds([intercept])));
   put(common, text(0x00281053, 'DS', ds([slope])));
   if (sopClass === CT_IMAGE) put(common, text(0x00281054, 'LO', 'HU'));
@@ -189,7 +216,8 @@ export function volumeToDicomSeries(input: DerivedSeriesInput): Dataset[] {
       }
     }
     put(d, { tag: Tags.PixelData, vr: 'OW', value: new Uint8Array(frame.buffer) });
-    const nearest = nearestSourceSlice(stack, position);
+    // Without a slice stack (enhanced or mosaic source) each slice came from the source image itself.
+    const nearest = nearestSourceSlice(stack, position) ?? input.sourceInstances[0];
     if (nearest) {
       const ref: Dataset = new Map([
         [0x00081150, text(0x00081150, 'UI', nearest.sopClassUID)],

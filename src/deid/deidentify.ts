@@ -16,7 +16,7 @@ import { DeidOptions, BASIC_PROFILE_CODE, optionCodes } from './options';
 import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
 import { shiftDA, shiftDT } from './dates';
 import { IdentifierMatcher, dateSpellings } from './clean-text';
-import { isSafePrivate } from './safe-private';
+import { safePrivate } from './safe-private';
 import { checkBurnedIn } from './burned-in';
 
 export interface DeidParams {
@@ -208,7 +208,17 @@ function processPrivate(el: DataElement, creators: Map<string, string>, encoding
   const e = elementOf(el.tag);
   if (e < 0x1000) return undefined; // creators are added back for the blocks that keep elements
   const creator = creators.get(`${groupOf(el.tag)}:${e >> 8}`);
-  if (!creator || !isSafePrivate(creator, groupOf(el.tag), e & 0xff)) return undefined;
+  const listed = creator ? safePrivate(creator, groupOf(el.tag), e & 0xff) : undefined;
+  if (!listed) {
+    // A private sequence may hold safe private attributes (Philips keeps its scale factors in
+    // per-frame private items): its items go through every rule, and it stays only if a
+    // private attribute of the safe list survives in them.
+    if (!el.items) return undefined;
+    const items = el.items.map((item) => processDataset(item, encoding, ctx, 'clean'));
+    return items.some(hasPrivateElement) ? { tag: el.tag, vr: 'SQ', items } : undefined;
+  }
+  // Sent in implicit VR, a private value is UN: the table says what it is.
+  if (el.vr === 'UN' && listed.vr && !el.items) el = { ...el, vr: listed.vr };
   // Binary private values may hide whole headers (PS3.15 E.3.10 Note 2): not kept.
   if (['OB', 'OW', 'UN', 'OF', 'OD', 'OL', 'OV'].includes(el.vr)) return undefined;
   if (el.items) return processSequence(el, encoding, ctx, 'clean');
@@ -216,6 +226,14 @@ function processPrivate(el: DataElement, creators: Map<string, string>, encoding
   if (el.vr === 'DA' || el.vr === 'DT') return handleDate(el, ctx);
   if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx);
   return el;
+}
+
+function hasPrivateElement(ds: Dataset): boolean {
+  for (const el of ds.values()) {
+    if (isPrivateTag(el.tag) && elementOf(el.tag) >= 0x1000) return true;
+    if (el.items?.some(hasPrivateElement)) return true;
+  }
+  return false;
 }
 
 function isOverlayOrCurve(t: Tag): boolean {
