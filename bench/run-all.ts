@@ -2,11 +2,13 @@
 import { main as core } from './core';
 import { main as deid } from './deid';
 import { main as dimse } from './dimse';
+import { main as nifti } from './nifti';
 
 async function runAll(): Promise<void> {
   await core();
   await deid();
   await dimse();
+  await nifti();
 }
 
 runAll().catch((e) => {

@@ -58,10 +58,15 @@ import(workerData.url).then(async ({ default: createModule }) => {
  * BIDS sidecar, file names from the series number and protocol.
  */
 export function runDcm2niix(files: Dcm2niixFile[], args = ['-z', 'n', '-b', 'y', '-ba', 'y', '-f', '%s_%p']): Promise<Dcm2niixResult> {
+  // The caller's buffers are transferred: it must not use them afterwards.
+  // Hand the file buffers over to the worker rather than copy them (a buffer that shares
+  // memory with others, as small pooled ones do, is copied first).
+  const owned = files.map((f) => ({ name: f.name, data: f.data.byteLength === f.data.buffer.byteLength ? f.data : new Uint8Array(f.data) }));
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, {
       eval: true,
-      workerData: { url: pathToFileURL(modulePath()).href, files, args },
+      workerData: { url: pathToFileURL(modulePath()).href, files: owned, args },
+      transferList: owned.map((f) => f.data.buffer as ArrayBuffer),
       resourceLimits: { maxOldGenerationSizeMb: 4096 },
     });
     worker.once('message', (m: Dcm2niixResult) => {
