@@ -16,7 +16,7 @@ import { deidentify, DeidParams } from '../src/deid/deidentify';
 import { DEFAULT_DEID_OPTIONS } from '../src/deid/options';
 import { randomUid, syntheticDataset, syntheticInstance } from '../src/synthetic/instances';
 import { identifyingInstance } from '../src/synthetic/identifying';
-import { mb, multipartBody } from './util';
+import { mb, multipartBody, runIfMain } from './util';
 
 const PHILIPS_CT = path.resolve(__dirname, '../../../shared/data/dcm_qa_ct/In/Philips/S21570/S2010');
 const STOW_INSTANCES = 300;
@@ -98,7 +98,4 @@ export async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runIfMain(module, main);

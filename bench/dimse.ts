@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { startGateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
-import { mb } from './util';
+import { mb, runIfMain } from './util';
 
 const INSTANCES = 500;
 const execFileAsync = promisify(execFile);
@@ -76,7 +76,4 @@ export async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runIfMain(module, main);

@@ -14,6 +14,7 @@ import { startGateway, Gateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { ingest } from '../src/ingest/ingest';
 import { importFolder } from '../src/cli/import';
+import { runIfMain } from './util';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
 
 const execFileAsync = promisify(execFile);
@@ -96,7 +97,4 @@ export async function main(): Promise<void> {
   }
 }
 
-if (require.main === module) main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runIfMain(module, main);

@@ -19,3 +19,12 @@ export function multipartBody(parts: Uint8Array[]): { body: Buffer; contentType:
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
 }
+
+/** Run a benchmark's main when its file is run directly (node dist/bench/x.js). */
+export function runIfMain(mod: NodeModule, main: () => Promise<void>): void {
+  if (require.main !== mod) return;
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

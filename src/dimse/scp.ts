@@ -67,6 +67,26 @@ function retrieveStatus(ops: SubOperations): number {
   return ops.failures > 0 || ops.warnings > 0 ? 0xb000 : Status.Success;
 }
 
+interface RetrieveResponse {
+  setStatus(s: number): void;
+  setRemaining(n: number): void;
+  setCompleted(n: number): void;
+  setWarnings(n: number): void;
+  setFailures(n: number): void;
+  setErrorComment(c: string): void;
+}
+
+/** A C-MOVE or C-GET response with its status and sub-operation counts. */
+function withCounts<R extends RetrieveResponse>(response: R, status: number, ops: SubOperations, comment?: string): R {
+  response.setStatus(status);
+  response.setRemaining(ops.remaining);
+  response.setCompleted(ops.completed);
+  response.setWarnings(ops.warnings);
+  response.setFailures(ops.failures);
+  if (comment) response.setErrorComment(comment.slice(0, 64));
+  return response;
+}
+
 function callerAllowed(allowed: string[], aeTitle: string, host: string): boolean {
   const h = host.replace(/^::ffff:/, '');
   return allowed.some((entry) => {
@@ -234,16 +254,8 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
 
     override cMoveRequest(request: MoveRequest, callback: Callback<'cMoveRequest'>): void {
       const destinationAe = String(request.getCommandDataset().getElement('MoveDestination') ?? '').trim();
-      const respond = (status: number, ops: SubOperations, comment?: string) => {
-        const response = CMoveResponse.fromRequest(request);
-        response.setStatus(status);
-        response.setRemaining(ops.remaining);
-        response.setCompleted(ops.completed);
-        response.setWarnings(ops.warnings);
-        response.setFailures(ops.failures);
-        if (comment) response.setErrorComment(comment.slice(0, 64));
-        callback([response]);
-      };
+      const respond = (status: number, ops: SubOperations, comment?: string) =>
+        callback([withCounts(CMoveResponse.fromRequest(request), status, ops, comment)]);
       const none: SubOperations = { remaining: 0, completed: 0, warnings: 0, failures: 0 };
       const destination = cfg.destinations[destinationAe];
       if (!destination) return respond(0xa801, none, 'move destination unknown');
@@ -260,16 +272,8 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
     }
 
     override cGetRequest(request: GetRequest, callback: Callback<'cGetRequest'>): void {
-      const respond = (status: number, ops: SubOperations, comment?: string) => {
-        const response = CGetResponse.fromRequest(request);
-        response.setStatus(status);
-        response.setRemaining(ops.remaining);
-        response.setCompleted(ops.completed);
-        response.setWarnings(ops.warnings);
-        response.setFailures(ops.failures);
-        if (comment) response.setErrorComment(comment.slice(0, 64));
-        callback([response]);
-      };
+      const respond = (status: number, ops: SubOperations, comment?: string) =>
+        callback([withCounts(CGetResponse.fromRequest(request), status, ops, comment)]);
       this.retrieve(request, async (instances, ops) => {
         // One C-STORE at a time on this association, each loaded only when its turn comes.
         for (const inst of instances) {
