@@ -3,12 +3,12 @@
  * value become match conditions, every key becomes a return key, and each match is answered
  * with exactly the keys asked for.
  */
-import dcmjs from 'dcmjs';
 import { Level, matchKeyByName } from '../query/attributes';
 import { Query, Condition } from '../query/query';
 import { DicomJson, JsonAttribute } from '../dicom/json';
 import { lookup, tagFor } from '../dicom/dictionary';
-import { tagHex } from '../dicom/dataset';
+import { Dataset, tagHex } from '../dicom/dataset';
+import { fromDicomJson } from '../dicom/from-json';
 import { QueryMatch } from '../index/index';
 import { VeilgateError } from '../errors';
 
@@ -59,20 +59,18 @@ export function findRequestFrom(identifier: Record<string, unknown>, limits: { m
   };
 }
 
-/** The naturalized elements (dcmjs form) of one C-FIND answer. */
-export function findResponseElements(match: QueryMatch, request: FindRequest, retrieveAeTitle: string): Record<string, unknown> {
+/** One C-FIND answer as a data set: exactly the keys asked for, in UTF-8. */
+export function findResponseDataset(match: QueryMatch, request: FindRequest, retrieveAeTitle: string): Dataset {
   const json: DicomJson = {};
   for (const tag of request.returnKeys) {
     const attr: JsonAttribute | undefined = match.json[tag];
     // Bulk data is not returned by a query; an absent attribute is returned empty.
     json[tag] = attr && attr.BulkDataURI === undefined && attr.InlineBinary === undefined ? attr : { vr: attr?.vr ?? vrOf(tag) };
   }
-  const elements = dcmjs.data.DicomMetaDictionary.naturalizeDataset(json) as Record<string, unknown>;
-  delete elements._vrMap;
-  elements.QueryRetrieveLevel = request.level;
-  elements.SpecificCharacterSet = 'ISO_IR 192';
-  elements.RetrieveAETitle = retrieveAeTitle;
-  return elements;
+  json['00080052'] = { vr: 'CS', Value: [request.level] };
+  json['00080005'] = { vr: 'CS', Value: ['ISO_IR 192'] };
+  json['00080054'] = { vr: 'AE', Value: [retrieveAeTitle] };
+  return fromDicomJson(json);
 }
 
 function vrOf(tag: string): string {

@@ -11,10 +11,11 @@ import { Index } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { IngestDeps, ingest } from '../ingest/ingest';
 import { VeilgateError, dicomStatusOf, DicomWarning } from '../errors';
-import { transferSyntax } from '../dicom/transfer-syntax';
+import { TS, transferSyntax } from '../dicom/transfer-syntax';
 import { log } from '../log';
 import { RawDataset } from './raw-dataset';
-import { findRequestFrom, findResponseElements } from './find';
+import { findRequestFrom, findResponseDataset } from './find';
+import { writeDataset } from '../dicom/write';
 import { instancesToRetrieve, storeRequestFor } from './retrieve';
 
 const { CEchoResponse, CFindResponse, CStoreResponse, CMoveResponse, CGetResponse } = responses;
@@ -228,6 +229,8 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
       } catch (e) {
         return fail(0xa900, e); // identifier does not match SOP class
       }
+      const association = (this as unknown as { association: Association }).association;
+      const syntax = acceptedSyntaxFor(association, request.getAffectedSopClassUid()) ?? TS.ImplicitVRLittleEndian;
       deps.index.search(find.query).then(
         (result) => {
           const seenPatients = new Set<string>();
@@ -239,7 +242,10 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
               seenPatients.add(pid);
             }
             const pending = CFindResponse.fromRequest(request);
-            pending.setDataset(new DimseDataset(findResponseElements(match, find, cfg.aeTitle)));
+            // Our own encoding (UIDs padded with NUL as PS3.5 requires), in the context's syntax.
+            const ds = findResponseDataset(match, find, cfg.aeTitle);
+            const bytes = Buffer.concat(writeDataset(ds, { explicit: syntax !== TS.ImplicitVRLittleEndian }).chunks);
+            pending.setDataset(new RawDataset(bytes, syntax));
             pending.setStatus(Status.Pending);
             answers.push(pending);
           }
@@ -320,6 +326,17 @@ function fitAcceptedSyntax(request: Awaited<ReturnType<typeof storeRequestFor>>,
   if (!accepted || !ds.canBecome(accepted)) return false;
   ds.setTransferSyntaxUid(accepted);
   return true;
+}
+
+/** The transfer syntax accepted for a SOP class on an association. */
+function acceptedSyntaxFor(association: Association, sopClassUid: string): string | undefined {
+  for (const { id } of association.getPresentationContexts()) {
+    const context = association.getPresentationContext(id);
+    if (context.getAbstractSyntaxUid() === sopClassUid && context.getResult() === PresentationContextResult.Accept) {
+      return context.getAcceptedTransferSyntaxUid();
+    }
+  }
+  return undefined;
 }
 
 /** C-STORE a batch to a C-MOVE destination on an association of its own. */

@@ -133,7 +133,8 @@ describe('DIMSE with dcmtk', () => {
   test('C-FIND at study and series level matches like QIDO-RS', async () => {
     const studies = await run('findscu', ['-S', '-v', ...peer('PACS'), '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID', '-k', 'PatientID', '-k', 'NumberOfStudyRelatedInstances', '-k', 'ModalitiesInStudy=CT']);
     expect(studies.code).toBe(0);
-    const studyUids = [...studies.output.matchAll(/\(0020,000d\) UI \[([0-9.]+)\]/g)].map((m) => m[1]).filter((u) => u.startsWith('2.25.'));
+    // An odd-length UID is padded with NUL (PS3.5 9.1), which findscu prints inside the brackets.
+    const studyUids = [...studies.output.matchAll(/\(0020,000d\) UI \[([0-9.]+)\0?\]/g)].map((m) => m[1]).filter((u) => u.startsWith('2.25.'));
     expect(studyUids).toHaveLength(2); // the two CTs; the MR series does not match CT
     const series = await run('findscu', ['-S', '-v', ...peer('PACS'), '-k', 'QueryRetrieveLevel=SERIES', '-k', `StudyInstanceUID=${studyUids[0]}`, '-k', 'SeriesInstanceUID', '-k', 'Modality', '-k', 'NumberOfSeriesRelatedInstances']);
     expect(series.output).toMatch(/\(0008,0060\) CS \[CT\]/);
