@@ -176,7 +176,7 @@ describe('DICOM JSON model', () => {
       '00080016': { vr: 'UI', Value: ['1.2.840.10008.5.1.4.1.1.2'] },
       '00080061': { vr: 'CS', Value: ['CT', 'MR'] },
       '00100010': { vr: 'PN', Value: [{ Alphabetic: 'Doe^Jane', Ideographic: '山田^太郎' }] },
-      '0020000D': { vr: 'UI', Value: ['2.25.123'] },
+      '0020000D': { vr: 'UI', Value: ['2.25.1234'] }, // odd length: padded
       '00201208': { vr: 'IS', Value: [28] },
       '00280010': { vr: 'US', Value: [512] },
       '00281052': { vr: 'DS', Value: [-1024.5] },
@@ -184,7 +184,7 @@ describe('DICOM JSON model', () => {
       '00400275': { vr: 'SQ', Value: [{ '00400009': { vr: 'SH', Value: ['S1'] } }] },
     };
     const ds = fromDicomJson(json);
-    expect(Buffer.from(ds.get(Tags.StudyInstanceUID)!.value!).toString('latin1')).toBe('2.25.123\0');
+    expect(Buffer.from(ds.get(Tags.StudyInstanceUID)!.value!).toString('latin1')).toBe('2.25.1234\0');
     const back = toDicomJson(new Map([...ds, [Tags.SpecificCharacterSet, { tag: Tags.SpecificCharacterSet, vr: 'CS', value: Buffer.from('ISO_IR 192') }]]), { bulkDataUri: () => undefined });
     delete back['00080005'];
     expect(back).toEqual(json);
