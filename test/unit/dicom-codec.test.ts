@@ -190,3 +190,17 @@ describe('DICOM JSON model', () => {
     expect(back).toEqual(json);
   });
 });
+
+describe('character sets', () => {
+  const { encodingFor, decodeText } = require('../../src/dicom/charset');
+  test('defined terms name their decoders', () => {
+    expect(encodingFor('ISO_IR 192')).toBe('utf-8');
+    expect(encodingFor('ISO_IR 100')).toBe('latin1');
+    expect(encodingFor('ISO_IR 144')).toBe('iso-8859-5');
+    expect(encodingFor('\\ISO 2022 IR 87')).toBe('iso-2022-jp');
+    expect(encodingFor(undefined)).toBe('latin1');
+    expect(decodeText(Buffer.from('Müller^Jürgen', 'utf8'), encodingFor('ISO_IR 192'))).toBe('Müller^Jürgen');
+    // ISO 8859-5: 0xBB 0xD5 0xDF 0xD5 is "Лепе" (Cyrillic).
+    expect(decodeText(Buffer.from([0xbb, 0xd5, 0xdf, 0xd5]), encodingFor('ISO_IR 144'))).toBe('Лепе');
+  });
+});
