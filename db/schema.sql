@@ -58,3 +58,22 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+
+-- Processing jobs (durable queue): one row per job, its state and result.
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  op TEXT NOT NULL,
+  study_uid TEXT NOT NULL,
+  series_uid TEXT NOT NULL,
+  params TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+  progress INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  result TEXT,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);

@@ -24,6 +24,8 @@ export interface Config {
   inlineBinaryMaxBytes: number;
   deid: DeidConfig;
   dimse: DimseConfig;
+  /** Processing jobs run at once (each in its own worker thread). */
+  jobConcurrency: number;
 }
 
 export interface DimseConfig {
@@ -60,6 +62,7 @@ export const defaults: Omit<Config, 'publicUrl'> = {
   qidoDefaultLimit: 1000,
   qidoMaxLimit: 10000,
   inlineBinaryMaxBytes: 0,
+  jobConcurrency: 1,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false },
   dimse: {
     enabled: true,
@@ -83,6 +86,7 @@ const ENV: Record<string, keyof Config> = {
   QIDO_DEFAULT_LIMIT: 'qidoDefaultLimit',
   QIDO_MAX_LIMIT: 'qidoMaxLimit',
   INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
+  JOB_CONCURRENCY: 'jobConcurrency',
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse'>> & {

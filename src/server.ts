@@ -12,6 +12,7 @@ import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
 import { apiRouter } from './api/router';
+import { JobRunner } from './processing/jobs/runner';
 import { log } from './log';
 import { DimseListener, startDimse } from './dimse/listener';
 
@@ -23,6 +24,7 @@ export interface Gateway {
   server: http.Server;
   /** The DIMSE listener, unless DIMSE_PORT=off. */
   dimse?: DimseListener;
+  runner: JobRunner;
   close(): Promise<void>;
 }
 
@@ -47,7 +49,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
   app.use('/dicom-web', dicomWebRouter(ctx));
-  app.use('/api', apiRouter(ctx));
+  const runner = new JobRunner(core, core.index.jobs, Math.max(1, config.jobConcurrency));
+  runner.start();
+  app.use('/api', apiRouter(ctx, runner));
   app.get('/', (_req, res) => {
     res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web\n');
   });
@@ -69,7 +73,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
     ...core,
     server,
     dimse,
+    runner,
     close: async () => {
+      await runner.stop();
       await dimse?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

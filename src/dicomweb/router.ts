@@ -39,8 +39,10 @@ export function dicomWebRouter(ctx: DicomWebContext): express.Router {
 
 /** Maps any error to its HTTP status with a plain-text message; never echoes request data into logs. */
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
-  const status = (err as { status?: number }).status === 404 ? 404 : httpStatusOf(err);
-  const message = status === 404 && !(err as { kind?: string }).kind ? 'no such resource' : messageOf(err);
+  // Errors from express itself (unknown route, malformed JSON body) carry their own 4xx status.
+  const own = (err as { status?: number; kind?: string }).kind ? undefined : (err as { status?: number }).status;
+  const status = own && own >= 400 && own < 500 ? own : httpStatusOf(err);
+  const message = own === 404 ? 'no such resource' : own && own < 500 ? 'malformed request' : messageOf(err);
   if (status >= 500) log.error('http-error', { method: req.method, status, error: (err as Error)?.name });
   if (res.headersSent) {
     res.destroy(); // a streamed response cannot change its status: cut it so the client sees it failed

@@ -6,6 +6,7 @@ import type { Query } from '../query/query';
 import type { Level } from '../query/attributes';
 import type { ByteRange } from '../dicom/write';
 import type { DicomJson } from '../dicom/json';
+import type { JobStore } from '../processing/jobs/job-store';
 
 export interface InstanceRecord {
   studyUID: string;
@@ -97,5 +98,7 @@ export interface Index {
   search(query: Query): Promise<QueryResult>;
   exists(level: Level, scope: Scope): Promise<boolean>;
   counts(): Promise<{ studies: number; series: number; instances: number }>;
+  /** The processing job queue, kept in the same database. */
+  readonly jobs: JobStore;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { compileCondition } from '../query/compile-sql';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
 import { projectRoot } from '../paths';
+import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
 
 interface InstanceRow {
   study_uid: string;
@@ -78,7 +79,10 @@ export class SqliteIndex implements Index {
     this.db.pragma('foreign_keys = ON');
     this.db.exec(fs.readFileSync(path.join(projectRoot(), 'db', 'schema.sql'), 'utf8'));
     this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
+    this.jobs = new SqliteJobStore(this.db);
   }
+
+  readonly jobs: SqliteJobStore;
 
   private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
     if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';

@@ -18,7 +18,9 @@ export interface TestGateway {
 export const SHARED_DATA = path.resolve(__dirname, '../../../shared/data');
 
 export async function startTestGateway(overrides: Partial<Config> = {}): Promise<TestGateway> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-test-'));
+  // A data directory the test passes in is the test's to remove; a fresh one is ours.
+  const ownDir = !overrides.dataDir;
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-test-'));
   const logLines: string[] = [];
   setLogSink((line) => logLines.push(line));
   // A free port for DIMSE too, unless the test says otherwise.
@@ -32,7 +34,7 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
     logLines,
     close: async () => {
       await gateway.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,65 @@
+/**
+ * /api/jobs: processing jobs on stored series. POST queues one (202 with its id and
+ * Location), GET reads one or lists them, DELETE cancels one.
+ */
+import express, { Request, Response } from 'express';
+import { VeilgateError } from '../errors';
+import { requireUid } from '../dicomweb/params';
+import { DicomWebContext, baseUrl } from '../dicomweb/context';
+import { JobRunner } from '../processing/jobs/runner';
+import { JobRecord } from '../processing/jobs/job-store';
+import { seriesPath } from '../metadata/urls';
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function view(job: JobRecord, req: Request, ctx: DicomWebContext) {
+  const base = baseUrl(ctx, req);
+  return {
+    id: job.id,
+    op: job.op,
+    input: { study: job.study, series: job.series },
+    params: job.params,
+    state: job.state,
+    progress: job.progress,
+    error: job.error,
+    created: job.createdAt,
+    started: job.startedAt,
+    finished: job.finishedAt,
+    seconds: job.startedAt && job.finishedAt ? (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000 : undefined,
+    result: job.result?.series.map((s) => ({ ...s, retrieveURL: base + seriesPath(job.study, s.seriesInstanceUID) })),
+  };
+}
+
+function jobId(req: Request): string {
+  const id = String(req.params.id);
+  if (!JOB_ID.test(id)) throw new VeilgateError('bad-request', 'job id is malformed');
+  return id;
+}
+
+export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
+  const r = express.Router();
+  r.post('/', express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
+    const body = req.body as { op?: unknown; input?: { study?: unknown; series?: unknown }; params?: unknown } | undefined;
+    if (!body || typeof body !== 'object' || typeof body.op !== 'string') throw new VeilgateError('bad-request', 'body must be JSON { "op", "input": { "study", "series" }, "params" }');
+    const study = requireUid(body.input?.study, 'input study');
+    const series = requireUid(body.input?.series, 'input series');
+    const job = await runner.submit(body.op, study, series, body.params);
+    res.status(202).setHeader('Location', `${ctx.config.publicUrl}/api/jobs/${job.id}`);
+    res.json(view(job, req, ctx));
+  });
+  r.get('/', (req: Request, res: Response) => {
+    const limit = Math.min(1000, Number(req.query.limit ?? 100) || 100);
+    res.json(ctx.index.jobs.list(limit).map((j) => view(j, req, ctx)));
+  });
+  r.get('/:id', (req: Request, res: Response) => {
+    const job = ctx.index.jobs.get(jobId(req));
+    if (!job) throw new VeilgateError('not-found', 'no such job');
+    res.json(view(job, req, ctx));
+  });
+  r.delete('/:id', (req: Request, res: Response) => {
+    const job = runner.cancel(jobId(req));
+    if (!job) throw new VeilgateError('not-found', 'no such job');
+    res.json(view(job, req, ctx));
+  });
+  return r;
+}

@@ -1,0 +1,30 @@
+/** Durable job records: the queue lives in the index database, so a restart finds it. */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobRecord {
+  id: string;
+  op: string;
+  study: string;
+  series: string;
+  params: Record<string, unknown>;
+  state: JobState;
+  progress: number;
+  attempts: number;
+  error?: string;
+  /** What the job made: the new series and instances. */
+  result?: { series: { seriesInstanceUID: string; kind: 'image' | 'segmentation'; instances: number }[] };
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface JobStore {
+  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params'>): JobRecord;
+  get(id: string): JobRecord | undefined;
+  list(limit: number): JobRecord[];
+  /** Take the oldest queued job and mark it running, atomically. */
+  claimNext(): JobRecord | undefined;
+  update(id: string, changes: Partial<Pick<JobRecord, 'state' | 'progress' | 'error' | 'result' | 'finishedAt'>>): void;
+  /** After a restart: jobs left running were interrupted; queue them again or fail them. */
+  recoverInterrupted(maxAttempts: number): { requeued: number; failed: number };
+}

@@ -1,0 +1,97 @@
+/**
+ * The job runner: takes queued jobs in order, runs up to `concurrency` at once, records
+ * progress and outcome, and cancels on request. After a restart, jobs that were running are
+ * queued again (or failed, once they have been interrupted too often).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import { VeilgateError, messageOf } from '../../errors';
+import { log } from '../../log';
+import { validateOperation } from '../operations';
+import { JobRecord, JobStore } from './job-store';
+import { JobDeps, runJob } from './run-job';
+
+const MAX_ATTEMPTS = 2;
+
+export class JobRunner {
+  private readonly running = new Map<string, Worker | undefined>();
+  private readonly cancelled = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: JobDeps,
+    private readonly store: JobStore,
+    private readonly concurrency: number,
+  ) {}
+
+  start(): void {
+    const recovered = this.store.recoverInterrupted(MAX_ATTEMPTS);
+    if (recovered.requeued || recovered.failed) log.info('jobs-recovered', recovered);
+    this.pump();
+  }
+
+  async submit(op: string, study: string, series: string, rawParams: unknown): Promise<JobRecord> {
+    const params = validateOperation(op, rawParams);
+    if (!(await this.deps.index.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
+    const reference = params.reference as { study: string; series: string } | undefined;
+    if (reference && !(await this.deps.index.exists('series', reference))) throw new VeilgateError('not-found', 'no such reference series');
+    const job = this.store.create({ id: randomUUID(), op, study, series, params });
+    this.pump();
+    return job;
+  }
+
+  cancel(id: string): JobRecord | undefined {
+    const job = this.store.get(id);
+    if (!job) return undefined;
+    if (job.state === 'queued' || job.state === 'running') {
+      this.cancelled.add(id);
+      this.store.update(id, { state: 'cancelled', finishedAt: new Date().toISOString() });
+      void this.running.get(id)?.terminate();
+    }
+    return this.store.get(id);
+  }
+
+  /** Stop taking jobs and stop running ones; they run again at the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.running.values()].map((w) => w?.terminate()));
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running.size < this.concurrency) {
+      const job = this.store.claimNext();
+      if (!job) return;
+      this.running.set(job.id, undefined);
+      void this.execute(job);
+    }
+  }
+
+  private async execute(job: JobRecord): Promise<void> {
+    const started = Date.now();
+    try {
+      const result = await runJob(
+        job,
+        this.deps,
+        (worker) => {
+          this.running.set(job.id, worker);
+          if (this.cancelled.has(job.id)) void worker.terminate(); // cancelled while the volume was loading
+        },
+        (progress) => this.cancelled.has(job.id) || this.store.update(job.id, { progress }),
+      );
+      if (!this.cancelled.has(job.id)) {
+        this.store.update(job.id, { state: 'done', progress: 100, result, finishedAt: new Date().toISOString() });
+      }
+      log.info('job', { id: job.id, op: job.op, outcome: 'done', seconds: (Date.now() - started) / 1000 });
+    } catch (e) {
+      if (this.stopped) return; // interrupted: recovered at the next start
+      if (!this.cancelled.has(job.id)) {
+        this.store.update(job.id, { state: 'failed', error: messageOf(e), finishedAt: new Date().toISOString() });
+      }
+      log.info('job', { id: job.id, op: job.op, outcome: this.cancelled.has(job.id) ? 'cancelled' : 'failed' });
+    } finally {
+      this.running.delete(job.id);
+      this.cancelled.delete(job.id);
+      this.pump();
+    }
+  }
+}

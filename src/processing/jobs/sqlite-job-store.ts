@@ -1,0 +1,94 @@
+/** JobStore on the index's SQLite database. */
+import Database from 'better-sqlite3';
+import { JobRecord, JobStore } from './job-store';
+
+interface Row {
+  id: string;
+  op: string;
+  study_uid: string;
+  series_uid: string;
+  params: string;
+  state: JobRecord['state'];
+  progress: number;
+  attempts: number;
+  error: string | null;
+  result: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+function toRecord(r: Row): JobRecord {
+  return {
+    id: r.id,
+    op: r.op,
+    study: r.study_uid,
+    series: r.series_uid,
+    params: JSON.parse(r.params),
+    state: r.state,
+    progress: r.progress,
+    attempts: r.attempts,
+    error: r.error ?? undefined,
+    result: r.result ? JSON.parse(r.result) : undefined,
+    createdAt: r.created_at,
+    startedAt: r.started_at ?? undefined,
+    finishedAt: r.finished_at ?? undefined,
+  };
+}
+
+export class SqliteJobStore implements JobStore {
+  constructor(private readonly db: Database.Database) {}
+
+  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params'>): JobRecord {
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, seq, op, study_uid, series_uid, params, state, created_at)
+         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM jobs), ?, ?, ?, ?, 'queued', ?)`,
+      )
+      .run(job.id, job.op, job.study, job.series, JSON.stringify(job.params), now);
+    return this.get(job.id)!;
+  }
+
+  get(id: string): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return row && toRecord(row);
+  }
+
+  list(limit: number): JobRecord[] {
+    return (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRecord);
+  }
+
+  claimNext(): JobRecord | undefined {
+    const claim = this.db.transaction(() => {
+      const row = this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1`).get() as { id: string } | undefined;
+      if (!row) return undefined;
+      this.db
+        .prepare(`UPDATE jobs SET state = 'running', progress = 0, attempts = attempts + 1, started_at = ? WHERE id = ?`)
+        .run(new Date().toISOString(), row.id);
+      return row.id;
+    });
+    const id = claim();
+    return id ? this.get(id) : undefined;
+  }
+
+  update(id: string, changes: Partial<Pick<JobRecord, 'state' | 'progress' | 'error' | 'result' | 'finishedAt'>>): void {
+    const sets: string[] = [];
+    const values: (string | number | null)[] = [];
+    if (changes.state !== undefined) (sets.push('state = ?'), values.push(changes.state));
+    if (changes.progress !== undefined) (sets.push('progress = ?'), values.push(Math.round(changes.progress)));
+    if (changes.error !== undefined) (sets.push('error = ?'), values.push(changes.error));
+    if (changes.result !== undefined) (sets.push('result = ?'), values.push(JSON.stringify(changes.result)));
+    if (changes.finishedAt !== undefined) (sets.push('finished_at = ?'), values.push(changes.finishedAt));
+    if (!sets.length) return;
+    this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+  }
+
+  recoverInterrupted(maxAttempts: number): { requeued: number; failed: number } {
+    const failed = this.db
+      .prepare(`UPDATE jobs SET state = 'failed', error = 'interrupted by a restart too many times', finished_at = ? WHERE state = 'running' AND attempts >= ?`)
+      .run(new Date().toISOString(), maxAttempts).changes;
+    const requeued = this.db.prepare(`UPDATE jobs SET state = 'queued', progress = 0 WHERE state = 'running'`).run().changes;
+    return { requeued, failed };
+  }
+}
