@@ -49,7 +49,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
   app.use('/dicom-web', dicomWebRouter(ctx));
-  const runner = new JobRunner(core, core.index.jobs, Math.max(1, config.jobConcurrency));
+  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency));
   runner.start();
   app.use('/api', apiRouter(ctx, runner));
   app.get('/', (_req, res) => {

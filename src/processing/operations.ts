@@ -10,7 +10,7 @@ import { gaussian, median } from './filters';
 import { clip, minMax, zscore } from './normalize';
 import { HU_PRESETS, close, connectedComponents, largestComponent, open, otsu, regionGrow, threshold } from './segment';
 
-export const OPERATIONS = ['resample', 'normalize', 'denoise', 'segment'] as const;
+export const OPERATIONS = ['resample', 'normalize', 'denoise', 'segment', 'model'] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
 /** What a segment is, for the SEG's category and type codes (SNOMED CT). */
@@ -106,6 +106,10 @@ export function validateOperation(op: string, raw: unknown): Record<string, unkn
       if (!Number.isInteger(radius) || radius > 5) throw bad('radius must be an integer from 1 to 5');
       return { method, radius };
     }
+    case 'model': {
+      if (typeof p.model !== 'string') throw bad('model must name a model folder under models/');
+      return { model: p.model };
+    }
     case 'segment': {
       const method = oneOf(p, 'method', SEGMENT_METHODS, 'threshold');
       const post = (p.post ?? []) as unknown[];
@@ -173,6 +177,8 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
         volume: params.method === 'median' ? median(volume, params.radius as number) : gaussian(volume, params.sigma as number),
         description,
       };
+    case 'model':
+      throw new VeilgateError('unprocessable', 'a model runs asynchronously: use runModelOperation');
     case 'segment': {
       let mask: LabelVolume;
       let algorithmName: string;
@@ -220,4 +226,16 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
     }
   }
   throw bad(`unknown op ${op}`);
+}
+
+/** The segments a model's labels stand for, from its config. */
+export function modelSegments(name: string, labels: { value: number; structure: string; label?: string }[]): SegmentInfo[] {
+  return labels.map((l) => ({
+    number: l.value,
+    label: l.label ?? STRUCTURES[l.structure].label,
+    algorithm: 'AUTOMATIC',
+    algorithmName: `ONNX model ${name}`.slice(0, 64),
+    category: STRUCTURES[l.structure].category,
+    type: STRUCTURES[l.structure].type,
+  }));
 }

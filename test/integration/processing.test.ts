@@ -140,6 +140,29 @@ describe('processing jobs', () => {
     }
   });
 
+  test('an ONNX model built by the test runs by sliding window and comes back as a SEG', async () => {
+    expect((await submit('model', { model: 'nothing-here' })).status).toBe(404);
+    const folder = path.join(gw.dataDir, 'models', 'threshold');
+    fs.mkdirSync(folder, { recursive: true });
+    // The model sees (clip(HU) + 0) * 0.001 and marks values above 300.5 HU; patches of 64×64×8 overlap.
+    const made = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/make_threshold_model.py'), path.join(folder, 'model.onnx'), '0.3005']);
+    expect(made.stderr.toString()).toBe('');
+    fs.writeFileSync(
+      path.join(folder, 'model.json'),
+      JSON.stringify({ patchSize: [64, 64, 8], input: 'image', output: 'logits', preprocessing: { clip: [-1024, 3071], scale: 0.001 }, labels: [{ value: 1, structure: 'bone' }] }),
+    );
+    const res = await submit('model', { model: 'threshold' });
+    expect(res.status).toBe(202);
+    const job = await finished(((await res.json()) as JobView).id);
+    expect([job.state, job.error]).toEqual(['done', undefined]);
+    const source = await download(series, path.join(work, 'model-source'));
+    const [seg] = await download(job.result![0].seriesInstanceUID, path.join(work, 'model-seg'));
+    const check = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/check_processing.py')], { input: JSON.stringify({ source, segs: { model: seg } }), encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(JSON.parse(check.stdout).model).toEqual({ frames_match: true, empty_slices_match: true });
+    expect(await dciodvfyErrors(seg)).toEqual([]);
+  });
+
   test('a queued job can be cancelled and never runs', async () => {
     const a = (await (await submit('denoise', { method: 'median', radius: 1 })).json()) as JobView;
     const b = (await (await submit('denoise', { method: 'gaussian', sigma: 1 })).json()) as JobView;

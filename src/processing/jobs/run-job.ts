@@ -27,6 +27,8 @@ export interface JobDeps {
   index: Index;
   store: BlobStore;
   ingestDeps: IngestDeps;
+  /** Models live under <dataDir>/models. */
+  dataDir: string;
 }
 
 /** The compiled worker: beside this file when running from dist/, else in dist/ (tests run the sources). */
@@ -39,19 +41,22 @@ async function seriesVolume(deps: JobDeps, study: string, series: string): Promi
   return fromNifti(readNifti(conversion.volumes[0].nii.data));
 }
 
-function compute(op: string, params: Record<string, unknown>, volume: Volume, referenceGrid: Grid | undefined, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<OperationResult> {
+function compute(op: string, params: Record<string, unknown>, volume: Volume, referenceGrid: Grid | undefined, dataDir: string, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<OperationResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerFile(), {
-      workerData: { op, params, volume: { dims: volume.dims, affine: volume.affine, data: volume.data.buffer }, referenceGrid },
+      workerData: { op, params, volume: { dims: volume.dims, affine: volume.affine, data: volume.data.buffer }, referenceGrid, dataDir },
       transferList: [volume.data.buffer as ArrayBuffer],
     });
     onWorker(worker);
     let done = false;
-    worker.on('message', (m: { type: string; progress?: number; result?: OperationResult }) => {
+    worker.on('message', (m: { type: string; progress?: number; result?: OperationResult; message?: string }) => {
       if (m.type === 'progress') onProgress(m.progress!);
       else if (m.type === 'result') {
         done = true;
         resolve(m.result!);
+      } else if (m.type === 'error') {
+        done = true;
+        reject(new VeilgateError('unprocessable', m.message ?? 'the computation failed'));
       }
     });
     worker.once('error', (e) => reject(e instanceof VeilgateError ? e : new VeilgateError('unprocessable', (e as Error).message)));
@@ -74,7 +79,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
     referenceGrid = { dims: ref.dims, affine: ref.affine };
   }
   onProgress(15);
-  const result = await compute(job.op, job.params, volume, referenceGrid, onWorker, (p) => onProgress(15 + p * 0.6));
+  const result = await compute(job.op, job.params, volume, referenceGrid, deps.dataDir, onWorker, (p) => onProgress(15 + p * 0.6));
   onProgress(80);
 
   const metadata = (await deps.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);

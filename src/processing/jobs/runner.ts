@@ -8,6 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { VeilgateError, messageOf } from '../../errors';
 import { log } from '../../log';
 import { validateOperation } from '../operations';
+import { loadModelConfig } from '../model';
 import { JobRecord, JobStore } from './job-store';
 import { JobDeps, runJob } from './run-job';
 
@@ -33,6 +34,7 @@ export class JobRunner {
   async submit(op: string, study: string, series: string, rawParams: unknown): Promise<JobRecord> {
     const params = validateOperation(op, rawParams);
     if (!(await this.deps.index.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
+    if (op === 'model') loadModelConfig(this.deps.dataDir, params.model as string); // 404 or 400 now, not when it runs
     const reference = params.reference as { study: string; series: string } | undefined;
     if (reference && !(await this.deps.index.exists('series', reference))) throw new VeilgateError('not-found', 'no such reference series');
     const job = this.store.create({ id: randomUUID(), op, study, series, params });
