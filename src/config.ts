@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_DEID_OPTIONS, DeidOptions, parseOptionList } from './deid/options';
+import { JobRule, validateRules } from './processing/jobs/rules';
 
 export interface Config {
   host: string;
@@ -26,6 +27,10 @@ export interface Config {
   dimse: DimseConfig;
   /** Processing jobs run at once (each in its own worker thread). */
   jobConcurrency: number;
+  /** Jobs queued when a series arrives (config file only; off by default). */
+  jobRules: JobRule[];
+  /** A series is judged by the rules once no instance has arrived for this long. */
+  jobRulesQuietSeconds: number;
 }
 
 export interface DimseConfig {
@@ -63,6 +68,8 @@ export const defaults: Omit<Config, 'publicUrl'> = {
   qidoMaxLimit: 10000,
   inlineBinaryMaxBytes: 0,
   jobConcurrency: 1,
+  jobRules: [],
+  jobRulesQuietSeconds: 10,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false },
   dimse: {
     enabled: true,
@@ -87,6 +94,7 @@ const ENV: Record<string, keyof Config> = {
   QIDO_MAX_LIMIT: 'qidoMaxLimit',
   INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
   JOB_CONCURRENCY: 'jobConcurrency',
+  JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse'>> & {
@@ -170,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...fileConfig,
     deid: deidConfig(fileConfig.deid, env),
     dimse: dimseConfig(fileConfig.dimse, env),
+    jobRules: validateRules(fileConfig.jobRules ?? []),
   };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];

@@ -13,6 +13,7 @@ import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
 import { apiRouter } from './api/router';
 import { JobRunner } from './processing/jobs/runner';
+import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
 import { DimseListener, startDimse } from './dimse/listener';
 
@@ -51,6 +52,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.use('/dicom-web', dicomWebRouter(ctx));
   const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency));
   runner.start();
+  const rules = new IngestRules(config.jobRules, core.index, runner, config.jobRulesQuietSeconds * 1000);
+  core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
   app.use('/api', apiRouter(ctx, runner));
   app.get('/', (_req, res) => {
     res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web\n');
@@ -75,6 +78,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     dimse,
     runner,
     close: async () => {
+      rules.stop();
       await runner.stop();
       await dimse?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -46,6 +46,8 @@ export interface IngestDeps {
   /** De-identification of external sources; null only in benchmarks that measure its cost. */
   deid: DeidParams | null;
   linkage?: LinkageFile;
+  /** Told of every instance an external source stored (job rules listen). */
+  onExternalStored?: (study: string, series: string) => void;
 }
 
 /**
@@ -133,6 +135,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
     }
     if (outcome === 'duplicate') await deps.store.delete(blobKey).catch(() => undefined);
     if (outcome === 'inserted' && 'linkage' in deid) deps.linkage?.record(deid.linkage);
+    if (outcome === 'inserted' && input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
     return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
   });
 }

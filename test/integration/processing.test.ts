@@ -201,3 +201,32 @@ describe('jobs survive a restart', () => {
     }
   });
 });
+
+describe('job rules on ingest', () => {
+  test('a CT series of at least 20 slices gets its body mask; a single image does not', async () => {
+    const rule = { modality: 'CT', minInstances: 20, jobs: [{ op: 'segment', params: { method: 'threshold', low: -500, high: 3000, post: ['largest'], structure: 'tissue' } }] };
+    const gw = await startTestGateway({ jobRules: [rule], jobRulesQuietSeconds: 1 });
+    try {
+      const stow = (file: string) => fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: fs.readFileSync(file) });
+      const folder = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
+      for (const f of fs.readdirSync(folder).filter((n) => n !== 'DIRFILE')) await stow(path.join(folder, f));
+      await stow(path.join(SHARED_DATA, 'pydicom/CT_small.dcm'));
+      const until = Date.now() + 60_000;
+      let jobs = gw.gateway.index.jobs.list(10);
+      while ((jobs.length === 0 || jobs.some((j) => j.state === 'queued' || j.state === 'running')) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 250));
+        jobs = gw.gateway.index.jobs.list(10);
+      }
+      await new Promise((r) => setTimeout(r, 1500)); // past the quiet period of CT_small too
+      jobs = gw.gateway.index.jobs.list(10);
+      expect(jobs.map((j) => [j.op, j.state])).toEqual([['segment', 'done']]);
+      const instances = (await (await fetch(`${gw.url}/studies/${jobs[0].study}/series/${jobs[0].series}/instances`)).json()) as Json[];
+      expect(instances).toHaveLength(28); // the job is on the 28-slice series
+      // The SEG the rule made did not trigger the rule again.
+      const segs = (await (await fetch(`${gw.url}/series?Modality=SEG`)).json()) as Json[];
+      expect(segs).toHaveLength(1);
+    } finally {
+      await gw.close();
+    }
+  });
+});

@@ -22,6 +22,8 @@ export interface JobStore {
   create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params'>): JobRecord;
   get(id: string): JobRecord | undefined;
   list(limit: number): JobRecord[];
+  /** Jobs on one series, any state. */
+  forSeries(study: string, series: string): JobRecord[];
   /** Take the oldest queued job and mark it running, atomically. */
   claimNext(): JobRecord | undefined;
   update(id: string, changes: Partial<Pick<JobRecord, 'state' | 'progress' | 'error' | 'result' | 'finishedAt'>>): void;

@@ -59,6 +59,10 @@ export class SqliteJobStore implements JobStore {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRecord);
   }
 
+  forSeries(study: string, series: string): JobRecord[] {
+    return (this.db.prepare('SELECT * FROM jobs WHERE study_uid = ? AND series_uid = ? ORDER BY seq').all(study, series) as Row[]).map(toRecord);
+  }
+
   claimNext(): JobRecord | undefined {
     const claim = this.db.transaction(() => {
       const row = this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1`).get() as { id: string } | undefined;
