@@ -2,12 +2,16 @@
 /** The veilgate command line: `veilgate import <folder>` (also `npm run import -- <folder>`). */
 import { loadConfig } from '../config';
 import { formatSummary, importFolder } from './import';
+import { parseJobArgs, runJobCommand } from './job';
 
 const USAGE = `usage: veilgate import <folder>
+       veilgate job <op> --study UID --series UID [--params JSON]
 
-Imports every DICOM file under <folder> into the gateway's data directory (DATA_DIR,
-default ./data) through the same ingest path as STOW-RS. Run it while the server is
-stopped or running: SQLite and the file store are safe for both.`;
+import: every DICOM file under <folder> goes into the gateway's data directory (DATA_DIR,
+default ./data) through the same ingest path as STOW-RS.
+job: runs a processing operation (resample, normalize, denoise, segment, model) on a stored
+series and publishes its result in the same study, as POST /api/jobs does.
+Both work while the server is stopped or running: SQLite and the file store are safe for both.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -15,6 +19,11 @@ async function main(argv: string[]): Promise<number> {
     const summary = await importFolder(args[0], loadConfig(), { progress: process.stderr.isTTY });
     console.log(formatSummary(summary));
     return summary.rejected.length ? 2 : 0;
+  }
+  if (command === 'job') {
+    const job = await runJobCommand(parseJobArgs(args), loadConfig(), { progress: process.stderr.isTTY });
+    console.log(JSON.stringify({ id: job.id, state: job.state, error: job.error, result: job.result }, null, 2));
+    return job.state === 'done' ? 0 : 1;
   }
   console.error(USAGE);
   return 64;

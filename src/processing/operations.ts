@@ -114,7 +114,9 @@ export function validateOperation(op: string, raw: unknown): Record<string, unkn
       const method = oneOf(p, 'method', SEGMENT_METHODS, 'threshold');
       const post = (p.post ?? []) as unknown[];
       if (!Array.isArray(post) || !post.every((x) => POST.includes(x as (typeof POST)[number]))) throw bad(`post must be a list of ${POST.join(', ')}`);
-      const structure = (p.structure ?? (typeof p.preset === 'string' ? p.preset : 'tissue')) as string;
+      // A preset names its structure too (bone, lung, ...), unless one is given.
+      const presetStructure = typeof p.preset === 'string' && STRUCTURES[p.preset] ? p.preset : 'tissue';
+      const structure = (p.structure ?? presetStructure) as string;
       if (!STRUCTURES[structure]) throw bad(`structure must be one of ${Object.keys(STRUCTURES).join(', ')}`);
       const out: Record<string, unknown> = { method, post, structure };
       if (method === 'threshold') {

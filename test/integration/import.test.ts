@@ -43,4 +43,28 @@ describe('veilgate import', () => {
     expect(out).toMatch(/^29 files: 28 stored, 0 duplicates, 1 rejected$/m);
     expect(out).toMatch(/rejected DIRFILE: SOPClassUID is missing/);
   });
+
+  test('veilgate job runs an operation on a stored series and records it', async () => {
+    const config = loadConfig({}, { dataDir });
+    await importFolder(folder, config);
+    const index = new SqliteIndex(dataDir);
+    const [match] = (await index.search({ level: 'series', scope: {}, conditions: [], includeFields: [], limit: 1, offset: 0, fuzzy: false })).rows;
+    await index.close();
+    const cli = path.resolve(__dirname, '../../dist/src/cli/main.js');
+    const out = execFileSync(process.execPath, [cli, 'job', 'segment', '--study', match.studyUID, '--series', match.seriesUID!, '--params', '{"method":"threshold","preset":"bone"}'], {
+      env: { ...process.env, DATA_DIR: dataDir },
+      encoding: 'utf8',
+    });
+    const job = JSON.parse(out) as { state: string; result: { series: { kind: string; instances: number }[] } };
+    expect(job.state).toBe('done');
+    expect(job.result.series).toEqual([expect.objectContaining({ kind: 'segmentation', instances: 1 })]);
+    let bad: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [cli, 'job', 'segment', '--study', match.studyUID, '--series', match.seriesUID!, '--params', '{"preset":"nope"}'], { env: { ...process.env, DATA_DIR: dataDir }, encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      bad = e as { status: number; stderr: string };
+    }
+    expect(bad?.status).toBe(1);
+    expect(bad?.stderr).toMatch(/preset must be one of/);
+  });
 });
