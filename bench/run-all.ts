@@ -3,12 +3,14 @@ import { main as core } from './core';
 import { main as deid } from './deid';
 import { main as dimse } from './dimse';
 import { main as nifti } from './nifti';
+import { main as processing } from './processing';
 
 async function runAll(): Promise<void> {
   await core();
   await deid();
   await dimse();
   await nifti();
+  await processing();
 }
 
 runAll().catch((e) => {

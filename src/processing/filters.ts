@@ -62,6 +62,32 @@ export function gaussian(v: Volume, sigmaMm: number): Volume {
   return { dims: v.dims, affine: v.affine, data: data === v.data ? new Float32Array(v.data) : data };
 }
 
+/** The k-th smallest value (Hoare's quickselect, in place): a median without a full sort. */
+function select(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
 export function median(v: Volume, radius: number): Volume {
   if (!Number.isInteger(radius) || radius < 1) throw new Error('radius must be a positive integer');
   const [nx, ny, nz] = v.dims;
@@ -80,8 +106,7 @@ export function median(v: Volume, radius: number): Volume {
             for (let dx = -radius; dx <= radius; dx++) window[w++] = v.data[yy + reflect(x + dx, nx)];
           }
         }
-        window.sort();
-        out[p++] = window[mid];
+        out[p++] = select(window, mid);
       }
     }
   }
