@@ -12,7 +12,7 @@ import { startGateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { ingest } from '../src/ingest/ingest';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
-import { MB, mb, ms, percentile, multipartBody, runIfMain } from './util';
+import { mb, ms, percentile, multipartBody, runIfMain } from './util';
 
 const STOW_INSTANCES = 500;
 const STOW_BATCH = 50;

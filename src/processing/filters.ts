@@ -28,7 +28,7 @@ function gaussianKernel(sigma: number): Float64Array {
 
 /** Convolve along one axis (0, 1, 2) with a symmetric kernel. */
 function convolveAxis(data: Float32Array, dims: [number, number, number], axis: number, kernel: Float64Array): Float32Array {
-  const [nx, ny, nz] = dims;
+  const [nx, ny] = dims;
   const strides = [1, nx, nx * ny];
   const n = dims[axis];
   const stride = strides[axis];

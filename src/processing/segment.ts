@@ -65,6 +65,20 @@ const NEIGHBOURS: [number, number, number][] = [
   [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1],
 ];
 
+/** Call `fn` with the index of each of voxel i's 6 neighbours inside the volume. */
+function forEachNeighbour(i: number, [nx, ny, nz]: [number, number, number], fn: (j: number) => void): void {
+  const x = i % nx;
+  const y = Math.floor(i / nx) % ny;
+  const z = Math.floor(i / (nx * ny));
+  for (const [dx, dy, dz] of NEIGHBOURS) {
+    const xx = x + dx;
+    const yy = y + dy;
+    const zz = z + dz;
+    if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+    fn(xx + nx * (yy + ny * zz));
+  }
+}
+
 /** Voxels 6-connected to the seeds whose value is within `tolerance` of the mean seed value. */
 export function regionGrow(v: Volume, seeds: [number, number, number][], tolerance: number): LabelVolume {
   const [nx, ny, nz] = v.dims;
@@ -83,28 +97,18 @@ export function regionGrow(v: Volume, seeds: [number, number, number][], toleran
     }
   }
   while (queue.length) {
-    const i = queue.pop()!;
-    const x = i % nx;
-    const y = Math.floor(i / nx) % ny;
-    const z = Math.floor(i / (nx * ny));
-    for (const [dx, dy, dz] of NEIGHBOURS) {
-      const xx = x + dx;
-      const yy = y + dy;
-      const zz = z + dz;
-      if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-      const j = index(xx, yy, zz);
+    forEachNeighbour(queue.pop()!, v.dims, (j) => {
       if (!data[j] && Math.abs(v.data[j] - reference) <= tolerance) {
         data[j] = 1;
         queue.push(j);
       }
-    }
+    });
   }
   return { dims: v.dims, affine: v.affine, data };
 }
 
 /** 6-connected components of a mask, labelled 1..n in scan order; sizes[label] is its voxel count. */
 export function connectedComponents(mask: LabelVolume): { labels: Uint16Array | Uint32Array; count: number; sizes: number[] } {
-  const [nx, ny, nz] = mask.dims;
   const labels = new Uint32Array(mask.data.length);
   const sizes = [0];
   let count = 0;
@@ -116,22 +120,13 @@ export function connectedComponents(mask: LabelVolume): { labels: Uint16Array | 
     labels[start] = count;
     stack.push(start);
     while (stack.length) {
-      const i = stack.pop()!;
       size++;
-      const x = i % nx;
-      const y = Math.floor(i / nx) % ny;
-      const z = Math.floor(i / (nx * ny));
-      for (const [dx, dy, dz] of NEIGHBOURS) {
-        const xx = x + dx;
-        const yy = y + dy;
-        const zz = z + dz;
-        if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-        const j = xx + nx * (yy + ny * zz);
+      forEachNeighbour(stack.pop()!, mask.dims, (j) => {
         if (mask.data[j] && !labels[j]) {
           labels[j] = count;
           stack.push(j);
         }
-      }
+      });
     }
     sizes.push(size);
   }
