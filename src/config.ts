@@ -14,6 +14,10 @@ export interface Config {
   dataDir: string;
   /** Base URL clients reach the gateway at; RetrieveURL and BulkDataURI are built from it. */
   publicUrl: string;
+  /** Set when PUBLIC_URL was given: otherwise a proxy's Forwarded / X-Forwarded-* headers say it. */
+  publicUrlFixed: boolean;
+  /** Origins a browser may call DICOMweb and /api from ("*" for any); none by default. */
+  corsOrigins: string[];
   /** Largest single instance accepted, in bytes. */
   maxInstanceBytes: number;
   /** Largest STOW-RS request body, in bytes. */
@@ -58,7 +62,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -67,6 +71,7 @@ export const defaults: Omit<Config, 'publicUrl'> = {
   qidoDefaultLimit: 1000,
   qidoMaxLimit: 10000,
   inlineBinaryMaxBytes: 0,
+  corsOrigins: [],
   jobConcurrency: 1,
   jobRules: [],
   jobRulesQuietSeconds: 10,
@@ -191,8 +196,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       throw new Error(`configuration: ${key} must be a non-negative integer`);
     }
   }
+  if (env.CORS_ORIGINS) merged.corsOrigins = env.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!Array.isArray(merged.corsOrigins) || !(merged.corsOrigins as unknown[]).every((o) => typeof o === 'string')) {
+    throw new Error('configuration: corsOrigins must be a list of origins');
+  }
   const config = merged as unknown as Config;
   config.dataDir = path.resolve(config.dataDir);
+  config.publicUrlFixed = !!config.publicUrl;
   if (!config.publicUrl) config.publicUrl = `http://${config.host}:${config.port}`;
   config.publicUrl = config.publicUrl.replace(/\/+$/, '');
   return config;

@@ -11,6 +11,7 @@ import { Index } from './index/index';
 import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
+import { cors } from './dicomweb/cors';
 import { apiRouter } from './api/router';
 import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
@@ -49,6 +50,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
+  // CORS first, so preflight requests are answered before any route.
+  app.use(['/dicom-web', '/api'], cors(config.corsOrigins));
   app.use('/dicom-web', dicomWebRouter(ctx));
   const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency));
   runner.start();

@@ -5,7 +5,7 @@
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
-import { DicomWebContext, baseUrl } from '../dicomweb/context';
+import { DicomWebContext, baseUrl, publicBase } from '../dicomweb/context';
 import { JobRunner } from '../processing/jobs/runner';
 import { JobRecord } from '../processing/jobs/job-store';
 import { seriesPath } from '../metadata/urls';
@@ -44,7 +44,7 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
     const study = requireUid(body.input?.study, 'input study');
     const series = requireUid(body.input?.series, 'input series');
     const job = await runner.submit(body.op, study, series, body.params);
-    res.status(202).setHeader('Location', `${ctx.config.publicUrl}/api/jobs/${job.id}`);
+    res.status(202).setHeader('Location', `${publicBase(ctx, req)}/api/jobs/${job.id}`);
     res.json(view(job, req, ctx));
   });
   r.get('/', (req: Request, res: Response) => {

@@ -7,6 +7,7 @@ import { DicomWebContext, baseUrl } from './context';
 import { parseAccept, matchesType } from './media-types';
 import { parseQido } from './qido-params';
 import { requireUid } from './params';
+import { sendJson } from './json-response';
 
 function warning(req: Request, text: string): string {
   return `299 ${req.hostname ?? 'veilgate'}: "${text.replace(/"/g, "'")}"`;
@@ -41,6 +42,6 @@ export function qidoHandler(ctx: DicomWebContext, level: Level) {
             : instancePath(m.studyUID, m.seriesUID!, m.sopInstanceUID!);
       return { ...m.json, '00081190': { vr: 'UR', Value: [base + url] } };
     });
-    res.status(200).type('application/dicom+json').send(JSON.stringify(body));
+    sendJson(req, res, JSON.stringify(body));
   };
 }

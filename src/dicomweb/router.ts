@@ -6,6 +6,7 @@ import { DicomWebContext } from './context';
 import { stowHandler } from './stow';
 import { qidoHandler } from './qido';
 import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from './wado';
+import { capabilitiesHandler } from './capabilities';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -13,6 +14,8 @@ const INSTANCE = `${SERIES}/instances/:instance`;
 
 export function dicomWebRouter(ctx: DicomWebContext): express.Router {
   const r = express.Router();
+  r.get('/', capabilitiesHandler(ctx));
+  r.options('/', capabilitiesHandler(ctx));
   r.post('/studies', stowHandler(ctx));
   r.post(STUDY, stowHandler(ctx));
 

@@ -14,6 +14,8 @@ import { DicomWebContext, baseUrl } from './context';
 import { MediaRange, matchesType, parseAccept } from './media-types';
 import { MultipartWriter } from './multipart-writer';
 import { requireUid } from './params';
+import archiver from 'archiver';
+import { sendJson } from './json-response';
 
 function scopeOf(req: Request): { level: Level; scope: Scope } {
   const scope: Scope = { study: requireUid(req.params.study, 'study') };
@@ -41,12 +43,28 @@ function allowsStoredSyntax(range: MediaRange, stored: string): boolean {
   return ts === '*' || (ts ?? TS.ExplicitVRLittleEndian) === stored;
 }
 
+/** A study or series as a zip of its instance files (stored transfer syntax), streamed. */
+async function sendZip(ctx: DicomWebContext, res: Response, instances: StoredInstance[], name: string): Promise<void> {
+  res.status(200).type('application/zip').setHeader('Content-Disposition', `attachment; filename="${name}.zip"`);
+  const zip = archiver('zip', { store: true, zip64: true } as archiver.ArchiverOptions);
+  zip.pipe(res);
+  for (const inst of instances) {
+    // One entry per instance, in a folder per series, streamed from the store as the zip is written.
+    zip.append(ctx.store.stream(inst.blobKey), { name: `${inst.seriesUID}/${inst.sopInstanceUID}.dcm` });
+  }
+  await zip.finalize();
+}
+
 export function retrieveHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const instances = await instancesOrNotFound(ctx, req);
     const accept = parseAccept(req.headers.accept);
+    if (accept[0]?.type === 'application/zip') {
+      const { scope } = scopeOf(req);
+      return sendZip(ctx, res, instances, scope.instance ?? scope.series ?? scope.study);
+    }
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
-    if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom"');
+    if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip');
     for (const inst of instances) {
       if (!offered.some((r) => allowsStoredSyntax(r, inst.transferSyntaxUID))) {
         const name = transferSyntax(inst.transferSyntaxUID)?.name ?? inst.transferSyntaxUID;
@@ -77,8 +95,7 @@ export function metadataHandler(ctx: DicomWebContext) {
     const { level, scope } = scopeOf(req);
     const docs = await ctx.index.metadata(scope);
     if (docs.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
-    const body = resolveStoredUris(`[${docs.join(',')}]`, baseUrl(ctx, req));
-    res.status(200).type('application/dicom+json').send(body);
+    sendJson(req, res, resolveStoredUris(`[${docs.join(',')}]`, baseUrl(ctx, req)));
   };
 }
 
