@@ -15,6 +15,8 @@ import { MediaRange, matchesType, parseAccept } from './media-types';
 import { MultipartWriter } from './multipart-writer';
 import { requireUid } from './params';
 import archiver from 'archiver';
+import { canDecode, decodeFrame, pixelDescription } from '../imaging/decode';
+import { DicomJson } from '../dicom/json';
 import { sendJson } from './json-response';
 
 function scopeOf(req: Request): { level: Level; scope: Scope } {
@@ -154,7 +156,11 @@ function frameNumbers(list: string, count: number): number[] {
   return out;
 }
 
-/** Frames in their stored encoding (transcoding is a later capability). */
+/**
+ * Frames as stored (the compressed bitstream, or native pixels), or decoded to native pixels
+ * (application/octet-stream, Explicit VR Little Endian) when the client asks for that and the
+ * stored syntax can be decoded. Only the requested frames are read and decoded.
+ */
 export function framesHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { scope } = scopeOf(req);
@@ -163,24 +169,37 @@ export function framesHandler(ctx: DicomWebContext) {
     if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no addressable frames');
     const numbers = frameNumbers(String(req.params.frames), inst.frames.length);
     const storedType = transferSyntax(inst.transferSyntaxUID)?.frameMediaType ?? 'application/octet-stream';
-    const accept = parseAccept(req.headers.accept);
-    const ok = accept.some((r) => {
-      if (r.type === '*/*' || r.type === 'multipart/*') return true;
-      if (r.type !== 'multipart/related') return false;
-      const ts = r.params['transfer-syntax'];
-      const type = (r.params.type ?? 'application/octet-stream').toLowerCase();
-      if (ts === '*' || ts === inst.transferSyntaxUID) return true;
-      return ts === undefined && matchesType(type, storedType) && (storedType !== 'application/octet-stream' || inst.transferSyntaxUID === TS.ExplicitVRLittleEndian);
-    });
-    if (!ok) {
-      throw new VeilgateError('not-acceptable', `frames are stored as ${storedType} (transfer syntax ${inst.transferSyntaxUID}); accept that or transfer-syntax=*`);
+    const native = storedType === 'application/octet-stream';
+    const choice = chooseFrameEncoding(parseAccept(req.headers.accept), inst.transferSyntaxUID, storedType);
+    if (!choice) {
+      throw new VeilgateError('not-acceptable', `frames are stored as ${storedType} (transfer syntax ${inst.transferSyntaxUID}); accept that, transfer-syntax=*, or application/octet-stream`);
     }
+    const decode = choice === 'decoded' && !native;
+    const pixels = decode ? pixelDescription(JSON.parse((await ctx.index.metadata(scope))[0]) as DicomJson) : undefined;
+    const type = decode ? 'application/octet-stream' : storedType;
+    const ts = decode ? TS.ExplicitVRLittleEndian : inst.transferSyntaxUID;
     const mp = new MultipartWriter(res);
-    res.status(200).setHeader('Content-Type', mp.contentType(storedType));
+    res.status(200).setHeader('Content-Type', mp.contentType(type));
     for (const n of numbers) {
-      const body = await ctx.store.read(inst.blobKey, spans(inst.frames[n - 1]));
-      await mp.part({ 'Content-Type': `${storedType}; transfer-syntax=${inst.transferSyntaxUID}`, 'Content-Length': String(body.length) }, body);
+      let body: Uint8Array = await ctx.store.read(inst.blobKey, spans(inst.frames[n - 1]));
+      if (decode) body = await decodeFrame(body, inst.transferSyntaxUID, pixels!);
+      await mp.part({ 'Content-Type': `${type}; transfer-syntax=${ts}`, 'Content-Length': String(body.length) }, body);
     }
     await mp.end();
   };
+}
+
+/** Pick, in the client's order of preference, the stored encoding or decoded native pixels. */
+function chooseFrameEncoding(accept: MediaRange[], stored: string, storedType: string): 'stored' | 'decoded' | undefined {
+  for (const r of accept) {
+    if (r.type === '*/*' || r.type === 'multipart/*') return 'stored';
+    if (r.type !== 'multipart/related') continue;
+    const ts = r.params['transfer-syntax'];
+    const type = (r.params.type ?? 'application/octet-stream').toLowerCase();
+    if (ts === '*' || ts === stored) return 'stored';
+    if (ts === undefined && storedType !== 'application/octet-stream' && matchesType(type, storedType) && type !== 'application/octet-stream') return 'stored';
+    const wantsNative = matchesType(type, 'application/octet-stream') && (ts === undefined || ts === TS.ExplicitVRLittleEndian);
+    if (wantsNative) return storedType === 'application/octet-stream' || canDecode(stored) ? 'decoded' : undefined;
+  }
+  return undefined;
 }
