@@ -7,6 +7,7 @@ import { stowHandler } from './stow';
 import { qidoHandler } from './qido';
 import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from './wado';
 import { capabilitiesHandler } from './capabilities';
+import { renderedHandler } from './rendered';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -34,6 +35,10 @@ export function dicomWebRouter(ctx: DicomWebContext): express.Router {
   r.get(`${INSTANCE}/metadata`, metadataHandler(ctx));
   r.get(`${INSTANCE}/bulk/:path`, bulkdataHandler(ctx));
   r.get(`${INSTANCE}/frames/:frames`, framesHandler(ctx));
+  for (const base of [STUDY, SERIES, INSTANCE, `${INSTANCE}/frames/:frames`]) {
+    r.get(`${base}/rendered`, renderedHandler(ctx, false));
+    r.get(`${base}/thumbnail`, renderedHandler(ctx, true));
+  }
 
   r.use((req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error('not found'), { status: 404 })));
   r.use(errorHandler);

@@ -1,0 +1,82 @@
+/**
+ * WADO-RS rendered and thumbnail resources (PS3.18 10.4.1.1.3, 8.3.5.1): a frame as JPEG,
+ * PNG or GIF, windowed (`window=center,width[,function]`), scaled (`viewport=width,height`),
+ * with `quality` for JPEG. A study or series renders its middle instance; an instance its
+ * first frame. Thumbnails are the same image fitted in 128×128 unless a viewport is given.
+ */
+import type { Request, Response } from 'express';
+import { VeilgateError } from '../errors';
+import { DicomJson } from '../dicom/json';
+import { transferSyntax } from '../dicom/transfer-syntax';
+import { StoredInstance } from '../index/index';
+import { decodeFrame, pixelDescription } from '../imaging/decode';
+import { RenderOptions, Window, renderFrame } from '../imaging/render';
+import { DicomWebContext } from './context';
+import { matchesType, parseAccept } from './media-types';
+import { requireUid } from './params';
+
+const FORMATS: [string, RenderOptions['format']][] = [
+  ['image/jpeg', 'jpeg'],
+  ['image/png', 'png'],
+  ['image/gif', 'gif'],
+];
+
+function format(req: Request): [string, RenderOptions['format']] {
+  for (const r of parseAccept(req.headers.accept)) {
+    const hit = FORMATS.find(([type]) => matchesType(r.type, type));
+    if (hit) return hit;
+  }
+  throw new VeilgateError('not-acceptable', 'rendered images are image/jpeg, image/png or image/gif');
+}
+
+function numbers(value: unknown, name: string, count: number[]): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = String(value).split(',');
+  if (!count.includes(parts.length) || parts.slice(0, 2).some((p) => !Number.isFinite(Number(p)))) throw new VeilgateError('bad-request', `${name} is malformed`);
+  return parts.map(Number);
+}
+
+function options(req: Request, thumbnail: boolean, f: RenderOptions['format']): RenderOptions {
+  const w = numbers(req.query.window, 'window', [2, 3]);
+  const fnName = w && String(req.query.window).split(',')[2]?.toUpperCase();
+  if (fnName && !['LINEAR', 'LINEAR_EXACT', 'SIGMOID'].includes(fnName)) throw new VeilgateError('bad-request', 'window function must be linear, linear_exact or sigmoid');
+  const window: Window | undefined = w ? { center: w[0], width: w[1], fn: (fnName ?? 'LINEAR') as Window['fn'] } : undefined;
+  if (window && !(window.width > 0)) throw new VeilgateError('bad-request', 'window width must be positive');
+  const v = numbers(req.query.viewport, 'viewport', [2, 6]);
+  if (v && (v[0] < 1 || v[1] < 1 || v[0] > 4096 || v[1] > 4096)) throw new VeilgateError('bad-request', 'viewport must be 1 to 4096 pixels each way');
+  const viewport = v ? { width: Math.round(v[0]), height: Math.round(v[1]) } : thumbnail ? { width: 128, height: 128 } : undefined;
+  const q = req.query.quality === undefined ? undefined : Number(req.query.quality);
+  if (q !== undefined && !(Number.isInteger(q) && q >= 1 && q <= 100)) throw new VeilgateError('bad-request', 'quality must be 1 to 100');
+  return { format: f, window, viewport, quality: q };
+}
+
+async function target(ctx: DicomWebContext, req: Request): Promise<{ inst: StoredInstance; frame: number }> {
+  const study = requireUid(req.params.study, 'study');
+  const series = req.params.series !== undefined ? requireUid(req.params.series, 'series') : undefined;
+  const instance = req.params.instance !== undefined ? requireUid(req.params.instance, 'instance') : undefined;
+  const all = await ctx.index.instances({ study, series, instance });
+  if (!all.length) throw new VeilgateError('not-found', 'no such resource');
+  // The middle instance of the (first) series stands for a series or a study.
+  const first = all.filter((i) => i.seriesUID === all[0].seriesUID && i.frames);
+  const inst = instance ? all[0] : first[Math.floor(first.length / 2)] ?? all[0];
+  const frame = req.params.frames !== undefined ? Number(String(req.params.frames).split(',')[0]) : 1;
+  if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no image');
+  if (!Number.isInteger(frame) || frame < 1 || frame > inst.frames.length) throw new VeilgateError('not-found', `frame ${req.params.frames} does not exist`);
+  return { inst, frame };
+}
+
+export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const [type, f] = format(req);
+    const opts = options(req, thumbnail, f);
+    const { inst, frame } = await target(ctx, req);
+    const meta = JSON.parse((await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
+    const p = pixelDescription(meta);
+    const ranges = inst.frames![frame - 1];
+    let pixels: Uint8Array = await ctx.store.read(inst.blobKey, ranges.map((r) => ({ start: r.offset, end: r.offset + r.length - 1 })));
+    if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
+    const image = await renderFrame(pixels, p, meta, opts);
+    res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');
+    res.send(image);
+  };
+}

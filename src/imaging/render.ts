@@ -1,0 +1,126 @@
+/**
+ * Rendering of one frame for WADO-RS rendered and thumbnail resources (PS3.18 8.3.5.1, 9.5):
+ * Modality LUT (Rescale), VOI windowing (the request's window, else the object's first
+ * Window Center/Width, else the frame's range; LINEAR, LINEAR_EXACT or SIGMOID, PS3.3
+ * C.11.2.1.2), MONOCHROME1 inverted, colour as RGB; encoded by sharp.
+ */
+import sharp from 'sharp';
+import { VeilgateError } from '../errors';
+import { DicomJson } from '../dicom/json';
+import { PixelDescription } from './decode';
+
+export interface Window {
+  center: number;
+  width: number;
+  fn: 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+}
+
+export interface RenderOptions {
+  format: 'jpeg' | 'png' | 'gif';
+  window?: Window;
+  /** Fit within this size (keeping the aspect ratio). */
+  viewport?: { width: number; height: number };
+  quality?: number;
+}
+
+function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
+  const n = p.rows * p.columns * p.samplesPerPixel;
+  const out = new Float64Array(n);
+  const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+  const signed = p.pixelRepresentation === 1;
+  for (let i = 0; i < n; i++) {
+    let v: number;
+    if (p.bitsAllocated === 8) v = signed ? view.getInt8(i) : view.getUint8(i);
+    else if (p.bitsAllocated === 16) v = signed ? view.getInt16(i * 2, true) : view.getUint16(i * 2, true);
+    else if (p.bitsAllocated === 32) v = signed ? view.getInt32(i * 4, true) : view.getUint32(i * 4, true);
+    else throw new VeilgateError('not-acceptable', `${p.bitsAllocated}-bit pixels cannot be rendered`);
+    // Bits above BitsStored carry nothing (or overlays): mask them, with sign extension if signed.
+    if (p.bitsStored < p.bitsAllocated) {
+      const mask = 2 ** p.bitsStored;
+      v = ((v % mask) + mask) % mask;
+      if (signed && v >= mask / 2) v -= mask;
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** The window the object suggests, if any (first Window Center/Width, with its function). */
+export function defaultWindow(meta: DicomJson): Window | undefined {
+  const center = Number(meta['00281050']?.Value?.[0]);
+  const width = Number(meta['00281051']?.Value?.[0]);
+  if (!Number.isFinite(center) || !(width > 0)) return undefined;
+  const fn = String(meta['00281056']?.Value?.[0] ?? 'LINEAR').toUpperCase();
+  return { center, width, fn: fn === 'SIGMOID' || fn === 'LINEAR_EXACT' ? fn : 'LINEAR' };
+}
+
+/** PS3.3 C.11.2.1.2: output in [0, 255]. */
+function voi(x: number, w: Window): number {
+  if (w.fn === 'SIGMOID') return 255 / (1 + Math.exp((-4 * (x - w.center)) / w.width));
+  if (w.fn === 'LINEAR_EXACT') {
+    if (x <= w.center - w.width / 2) return 0;
+    if (x > w.center + w.width / 2) return 255;
+    return ((x - w.center) / w.width + 0.5) * 255;
+  }
+  if (w.width <= 1) return x < w.center - 0.5 ? 0 : 255;
+  if (x <= w.center - 0.5 - (w.width - 1) / 2) return 0;
+  if (x > w.center - 0.5 + (w.width - 1) / 2) return 255;
+  return ((x - (w.center - 0.5)) / (w.width - 1) + 0.5) * 255;
+}
+
+export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta: DicomJson, o: RenderOptions): Promise<Buffer> {
+  const photometric = p.photometricInterpretation.toUpperCase();
+  let channels: 1 | 3;
+  let out: Uint8Array;
+  if (p.samplesPerPixel === 3) {
+    if (p.bitsAllocated !== 8) throw new VeilgateError('not-acceptable', 'only 8-bit colour can be rendered');
+    channels = 3;
+    const n = p.rows * p.columns;
+    out = new Uint8Array(n * 3);
+    const planar = p.planarConfiguration === 1;
+    for (let i = 0; i < n; i++) {
+      const at = (c: number) => (planar ? pixels[c * n + i] : pixels[i * 3 + c]);
+      let [r, g, b] = [at(0), at(1), at(2)];
+      if (photometric.startsWith('YBR_FULL')) {
+        // PS3.3 C.7.6.3.1.2: YCbCr (full range) to RGB.
+        const [y, cb, cr] = [r, g, b];
+        r = y + 1.402 * (cr - 128);
+        g = y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128);
+        b = y + 1.772 * (cb - 128);
+      }
+      out[i * 3] = Math.max(0, Math.min(255, Math.round(r)));
+      out[i * 3 + 1] = Math.max(0, Math.min(255, Math.round(g)));
+      out[i * 3 + 2] = Math.max(0, Math.min(255, Math.round(b)));
+    }
+  } else if (photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2') {
+    channels = 1;
+    const slope = Number(meta['00281053']?.Value?.[0] ?? 1) || 1;
+    const intercept = Number(meta['00281052']?.Value?.[0] ?? 0) || 0;
+    const values = samples(pixels, p).map((v) => v * slope + intercept);
+    let window = o.window ?? defaultWindow(meta);
+    if (!window) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of values) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      window = { center: (lo + hi) / 2, width: Math.max(1, hi - lo), fn: 'LINEAR_EXACT' };
+    }
+    out = new Uint8Array(values.length);
+    const invert = photometric === 'MONOCHROME1';
+    for (let i = 0; i < values.length; i++) {
+      const g = Math.round(voi(values[i], window));
+      out[i] = invert ? 255 - g : g;
+    }
+  } else {
+    throw new VeilgateError('not-acceptable', `${photometric} images are not rendered yet`);
+  }
+  let image = sharp(Buffer.from(out.buffer, out.byteOffset, out.byteLength), { raw: { width: p.columns, height: p.rows, channels } });
+  if (o.viewport) image = image.resize(o.viewport.width, o.viewport.height, { fit: 'inside' });
+  // sharp writes sRGB unless told: a greyscale frame stays one channel (a third of the bytes).
+  if (channels === 1) image = image.toColourspace('b-w');
+  if (o.format === 'png') return image.png().toBuffer();
+  if (o.format === 'gif') return image.gif().toBuffer();
+  return image.jpeg({ quality: o.quality ?? 90 }).toBuffer();
+}

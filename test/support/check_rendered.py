@@ -1,0 +1,28 @@
+"""Reference rendering with numpy (PS3.3 C.11.2.1.2 linear window) to compare with the gateway's PNGs.
+
+stdin: JSON [{"dicom": path, "png": path, "window": [center, width] or null}]
+stdout: JSON [{"max_difference": n, "shape_ok": bool}]
+"""
+import json
+import sys
+
+import numpy as np
+import pydicom
+from PIL import Image
+
+out = []
+for case in json.load(sys.stdin):
+    ds = pydicom.dcmread(case["dicom"])
+    png = np.asarray(Image.open(case["png"]))
+    if ds.SamplesPerPixel == 3:
+        ref = ds.pixel_array.astype(np.int32)
+    else:
+        x = ds.pixel_array.astype(np.float64) * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
+        c, w = case["window"]
+        y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255
+        y = np.where(x <= c - 0.5 - (w - 1) / 2, 0, np.where(x > c - 0.5 + (w - 1) / 2, 255, y))
+        ref = np.floor(y + 0.5).astype(np.int32)
+        if ds.PhotometricInterpretation == "MONOCHROME1":
+            ref = 255 - ref
+    out.append({"shape_ok": png.shape == ref.shape, "max_difference": int(np.abs(png.astype(np.int32) - ref).max()) if png.shape == ref.shape else -1})
+json.dump(out, sys.stdout)
