@@ -36,6 +36,7 @@ export const Tags = {
   PerformedProcedureStepStartTime: tag(0x0040, 0x0245),
   SamplesPerPixel: tag(0x0028, 0x0002),
   PhotometricInterpretation: tag(0x0028, 0x0004),
+  PlanarConfiguration: tag(0x0028, 0x0006),
   NumberOfFrames: tag(0x0028, 0x0008),
   Rows: tag(0x0028, 0x0010),
   Columns: tag(0x0028, 0x0011),

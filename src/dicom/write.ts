@@ -37,7 +37,7 @@ const SCRATCH = 64 * 1024;
 
 class ChunkWriter {
   /** Implicit VR (a DIMSE peer may accept only that) writes no VR and always a 4-byte length. */
-  constructor(readonly explicit = true) {}
+  constructor(public explicit = true) {}
 
   chunks: Uint8Array[] = [];
   private scratch = Buffer.allocUnsafe(SCRATCH);
@@ -158,7 +158,10 @@ function metaGroup(input: FileMetaInput): Dataset {
   return m;
 }
 
-/** Serialise a data set as a Part 10 file: zeroed preamble, rebuilt meta group, Explicit VR LE. */
+/**
+ * Serialise a data set as a Part 10 file: zeroed preamble, rebuilt meta group, then the data
+ * set in Explicit VR LE (or Implicit VR LE when the meta names that syntax).
+ */
 export function writePart10(dataset: Dataset, meta: FileMetaInput): WrittenFile {
   const out: WrittenFile = { chunks: [], size: 0, bulk: new Map() };
   const metaWriter = new ChunkWriter();
@@ -174,6 +177,8 @@ export function writePart10(dataset: Dataset, meta: FileMetaInput): WrittenFile 
   groupLength.writeUInt32LE(metaBytes.length);
   w.bytes(groupLength);
   w.bytes(metaBytes);
+  // The meta group is always explicit; the data set follows its transfer syntax.
+  w.explicit = meta.transferSyntaxUID !== '1.2.840.10008.1.2';
   writeElements(w, dataset, '', out);
   out.chunks = w.finish();
   out.size = w.offset;

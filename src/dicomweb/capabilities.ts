@@ -9,7 +9,7 @@ import { MATCH_KEYS } from '../query/attributes';
 
 const TRANSFER_SYNTAXES = {
   stored: 'uncompressed as Explicit VR Little Endian; compressed as received',
-  retrieve: 'as stored (transfer-syntax=* or the stored UID); application/dicom without transfer-syntax means Explicit VR Little Endian',
+  retrieve: 'as stored (transfer-syntax=* or the stored UID), or transcoded to Explicit or Implicit VR Little Endian (application/dicom without transfer-syntax means Explicit VR Little Endian)',
 };
 
 export function capabilitiesHandler(ctx: DicomWebContext) {

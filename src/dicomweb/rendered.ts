@@ -9,7 +9,8 @@ import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
 import { transferSyntax } from '../dicom/transfer-syntax';
 import { StoredInstance } from '../index/index';
-import { decodeFrame, pixelDescription } from '../imaging/decode';
+import { decodeFrame, decodedDescription, pixelDescription } from '../imaging/decode';
+import { readPalette } from '../imaging/palette';
 import { RenderOptions, Window, renderFrame } from '../imaging/render';
 import { DicomWebContext } from './context';
 import { matchesType, parseAccept } from './media-types';
@@ -71,10 +72,19 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     const opts = options(req, thumbnail, f);
     const { inst, frame } = await target(ctx, req);
     const meta = JSON.parse((await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
-    const p = pixelDescription(meta);
+    let p = pixelDescription(meta);
     const ranges = inst.frames![frame - 1];
     let pixels: Uint8Array = await ctx.store.read(inst.blobKey, ranges.map((r) => ({ start: r.offset, end: r.offset + r.length - 1 })));
-    if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
+    if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) {
+      pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
+      p = decodedDescription(p, inst.transferSyntaxUID);
+    }
+    if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') {
+      opts.palette = await readPalette(meta, async (tag) => {
+        const r = inst.bulk[tag];
+        return r ? ctx.store.read(inst.blobKey, [{ start: r.offset, end: r.offset + r.length - 1 }]) : undefined;
+      });
+    }
     const image = await renderFrame(pixels, p, meta, opts);
     res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');
     res.send(image);

@@ -18,6 +18,7 @@ import archiver from 'archiver';
 import { canDecode, decodeFrame, pixelDescription } from '../imaging/decode';
 import { DicomJson } from '../dicom/json';
 import { sendJson } from './json-response';
+import { canTranscode, transcodeInstance } from '../imaging/transcode';
 
 function scopeOf(req: Request): { level: Level; scope: Scope } {
   const scope: Scope = { study: requireUid(req.params.study, 'study') };
@@ -67,25 +68,44 @@ export function retrieveHandler(ctx: DicomWebContext) {
     }
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
     if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip');
-    for (const inst of instances) {
-      if (!offered.some((r) => allowsStoredSyntax(r, inst.transferSyntaxUID))) {
-        const name = transferSyntax(inst.transferSyntaxUID)?.name ?? inst.transferSyntaxUID;
-        throw new VeilgateError(
-          'not-acceptable',
-          `an instance is stored as ${name} (${inst.transferSyntaxUID}) and transcoding is not available; accept transfer-syntax=* or ${inst.transferSyntaxUID}`,
-        );
-      }
+    // Every instance's syntax is settled before the first byte goes out, so a 406 is still possible.
+    const plan = instances.map((inst) => ({ inst, target: outgoingSyntax(offered, inst.transferSyntaxUID) }));
+    const refused = plan.find((p) => !p.target);
+    if (refused) {
+      const stored = refused.inst.transferSyntaxUID;
+      throw new VeilgateError(
+        'not-acceptable',
+        `an instance is stored as ${transferSyntax(stored)?.name ?? stored} (${stored}) and cannot be sent in the transfer syntax asked for; accept transfer-syntax=*, ${stored}, or ${TS.ExplicitVRLittleEndian}`,
+      );
     }
     const mp = new MultipartWriter(res);
     res.status(200).setHeader('Content-Type', mp.contentType('application/dicom'));
-    for (const inst of instances) {
-      await mp.part(
-        { 'Content-Type': `application/dicom; transfer-syntax=${inst.transferSyntaxUID}`, 'Content-Length': String(inst.size) },
-        ctx.store.stream(inst.blobKey),
-      );
+    for (const { inst, target } of plan) {
+      if (target === inst.transferSyntaxUID) {
+        await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(inst.size) }, ctx.store.stream(inst.blobKey));
+        continue;
+      }
+      const file = await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
+      const [meta] = await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID });
+      const body = Buffer.concat(await transcodeInstance(file, inst.transferSyntaxUID, target!, inst.frames, JSON.parse(meta) as DicomJson));
+      await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(body.length) }, body);
     }
     await mp.end();
   };
+}
+
+/**
+ * The syntax an instance goes out in: as stored when a range allows it, else the first
+ * uncompressed syntax asked for that the stored one can be transcoded to.
+ */
+function outgoingSyntax(offered: MediaRange[], stored: string): string | undefined {
+  if (offered.some((r) => allowsStoredSyntax(r, stored))) return stored;
+  for (const r of offered) {
+    if (r.type !== 'multipart/related' || !matchesType((r.params.type ?? 'application/dicom').toLowerCase(), 'application/dicom')) continue;
+    const asked = r.params['transfer-syntax'] ?? TS.ExplicitVRLittleEndian;
+    if (asked !== '*' && canTranscode(stored, asked)) return asked;
+  }
+  return undefined;
 }
 
 export function metadataHandler(ctx: DicomWebContext) {

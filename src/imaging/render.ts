@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
 import { PixelDescription } from './decode';
+import { Palette, applyPalette } from './palette';
 
 export interface Window {
   center: number;
@@ -21,6 +22,8 @@ export interface RenderOptions {
   /** Fit within this size (keeping the aspect ratio). */
   viewport?: { width: number; height: number };
   quality?: number;
+  /** The lookup tables of a PALETTE COLOR image. */
+  palette?: Palette;
 }
 
 function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
@@ -28,19 +31,20 @@ function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
   const out = new Float64Array(n);
   const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const signed = p.pixelRepresentation === 1;
+  if (p.bitsAllocated === 32) {
+    for (let i = 0; i < n; i++) out[i] = signed ? view.getInt32(i * 4, true) : view.getUint32(i * 4, true);
+    return out;
+  }
+  if (p.bitsAllocated !== 8 && p.bitsAllocated !== 16) throw new VeilgateError('not-acceptable', `${p.bitsAllocated}-bit pixels cannot be rendered`);
+  // Bits above BitsStored carry nothing (or overlays): mask them, and sign-extend from the
+  // stored high bit when signed. Integer operations: this loop runs once per pixel.
+  const bits = Math.min(p.bitsStored, p.bitsAllocated);
+  const mask = (1 << bits) - 1;
+  const shift = 32 - bits;
+  const wide = p.bitsAllocated === 16;
   for (let i = 0; i < n; i++) {
-    let v: number;
-    if (p.bitsAllocated === 8) v = signed ? view.getInt8(i) : view.getUint8(i);
-    else if (p.bitsAllocated === 16) v = signed ? view.getInt16(i * 2, true) : view.getUint16(i * 2, true);
-    else if (p.bitsAllocated === 32) v = signed ? view.getInt32(i * 4, true) : view.getUint32(i * 4, true);
-    else throw new VeilgateError('not-acceptable', `${p.bitsAllocated}-bit pixels cannot be rendered`);
-    // Bits above BitsStored carry nothing (or overlays): mask them, with sign extension if signed.
-    if (p.bitsStored < p.bitsAllocated) {
-      const mask = 2 ** p.bitsStored;
-      v = ((v % mask) + mask) % mask;
-      if (signed && v >= mask / 2) v -= mask;
-    }
-    out[i] = v;
+    const v = (wide ? view.getUint16(i * 2, true) : pixels[i]) & mask;
+    out[i] = signed ? (v << shift) >> shift : v;
   }
   return out;
 }
@@ -53,6 +57,8 @@ export function defaultWindow(meta: DicomJson): Window | undefined {
   const fn = String(meta['00281056']?.Value?.[0] ?? 'LINEAR').toUpperCase();
   return { center, width, fn: fn === 'SIGMOID' || fn === 'LINEAR_EXACT' ? fn : 'LINEAR' };
 }
+
+const CT_SOFT_TISSUE: Window = { center: 40, width: 400, fn: 'LINEAR' };
 
 /** PS3.3 C.11.2.1.2: output in [0, 255]. */
 function voi(x: number, w: Window): number {
@@ -73,13 +79,15 @@ export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta:
   let channels: 1 | 3;
   let out: Uint8Array;
   if (p.samplesPerPixel === 3) {
-    if (p.bitsAllocated !== 8) throw new VeilgateError('not-acceptable', 'only 8-bit colour can be rendered');
     channels = 3;
     const n = p.rows * p.columns;
     out = new Uint8Array(n * 3);
     const planar = p.planarConfiguration === 1;
+    // Deeper colour is shown by its top 8 stored bits.
+    const values = p.bitsAllocated === 8 ? pixels : samples(pixels, p);
+    const scale = p.bitsStored > 8 ? 2 ** (p.bitsStored - 8) : 1;
     for (let i = 0; i < n; i++) {
-      const at = (c: number) => (planar ? pixels[c * n + i] : pixels[i * 3 + c]);
+      const at = (c: number) => Math.floor(values[planar ? c * n + i : i * 3 + c] / scale);
       let [r, g, b] = [at(0), at(1), at(2)];
       if (photometric.startsWith('YBR_FULL')) {
         // PS3.3 C.7.6.3.1.2: YCbCr (full range) to RGB.
@@ -92,12 +100,18 @@ export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta:
       out[i * 3 + 1] = Math.max(0, Math.min(255, Math.round(g)));
       out[i * 3 + 2] = Math.max(0, Math.min(255, Math.round(b)));
     }
+  } else if (photometric === 'PALETTE COLOR') {
+    if (!o.palette) throw new VeilgateError('unprocessable', 'a palette colour image needs its lookup tables');
+    channels = 3;
+    out = applyPalette(samples(pixels, p), o.palette);
   } else if (photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2') {
     channels = 1;
     const slope = Number(meta['00281053']?.Value?.[0] ?? 1) || 1;
     const intercept = Number(meta['00281052']?.Value?.[0] ?? 0) || 0;
     const values = samples(pixels, p).map((v) => v * slope + intercept);
     let window = o.window ?? defaultWindow(meta);
+    // A CT without a suggested window is shown in the soft-tissue preset (HU), as viewers do.
+    if (!window && String(meta['00080060']?.Value?.[0] ?? '') === 'CT') window = CT_SOFT_TISSUE;
     if (!window) {
       let lo = Infinity;
       let hi = -Infinity;

@@ -215,12 +215,15 @@ describe('DICOMweb errors and edge cases', () => {
     expect(warn.headers.get('warning')).toMatch(/^299 .*not supported for matching: InstitutionName/);
   });
 
-  test('a compressed instance goes out as stored only when the Accept allows it', async () => {
+  test('a compressed instance goes out as stored when the Accept allows it, else transcoded or 406', async () => {
     const jpeg = fs.readFileSync(path.join(SHARED_DATA, 'pydicom/MR_small_jpeg_ls_lossless.dcm'));
     const res = await stow(jpeg, 'application/dicom');
     expect(res.status).toBe(200);
     const url = value((await res.json()) as Json, '00081190') as string;
-    expect((await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } })).status).toBe(406);
+    const plain = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } });
+    expect(plain.status).toBe(200);
+    expect(Buffer.from(await plain.arrayBuffer()).includes(Buffer.from('transfer-syntax=1.2.840.10008.1.2.1\r\n'))).toBe(true);
+    expect((await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' } })).status).toBe(406);
     const ok = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/^multipart\/related; type="application\/dicom"; boundary=/);

@@ -25,7 +25,7 @@ async function png(url: string, name: string): Promise<string> {
   return file;
 }
 
-function compare(cases: { dicom: string; png: string; window: [number, number] | null }[]) {
+function compare(cases: { dicom: string; png: string; window: [number, number] | null; frame?: number }[]) {
   const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/check_rendered.py')], { input: JSON.stringify(cases), encoding: 'utf8' });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as { shape_ok: boolean; max_difference: number }[];
@@ -66,6 +66,14 @@ describe('rendered images', () => {
     const url = await store(gw, 'pydicom/SC_rgb_small_odd.dcm');
     const file = await png(`${url}/rendered`, 'rgb.png');
     expect(compare([{ dicom: path.join(SHARED_DATA, 'pydicom/SC_rgb_small_odd.dcm'), png: file, window: null }])).toEqual([{ shape_ok: true, max_difference: 0 }]);
+  });
+
+  test('palette colour (a label map segmentation) comes out through its lookup tables', async () => {
+    const source = 'highdicom/data/test_files/seg_image_sm_control_labelmap_palette_color.dcm';
+    const url = await store(gw, source);
+    const cases = [];
+    for (const frame of [1, 10, 20]) cases.push({ dicom: path.join(SHARED_DATA, source), png: await png(`${url}/frames/${frame}/rendered`, `palette-${frame}.png`), window: null, frame });
+    expect(compare(cases)).toEqual(cases.map(() => ({ shape_ok: true, max_difference: 0 })));
   });
 
   test('a compressed instance renders like its uncompressed copy', async () => {

@@ -1,6 +1,6 @@
 """Reference rendering with numpy (PS3.3 C.11.2.1.2 linear window) to compare with the gateway's PNGs.
 
-stdin: JSON [{"dicom": path, "png": path, "window": [center, width] or null}]
+stdin: JSON [{"dicom": path, "png": path, "window": [center, width] or null, "frame": n (1-based, optional)}]
 stdout: JSON [{"max_difference": n, "shape_ok": bool}]
 """
 import json
@@ -9,15 +9,22 @@ import sys
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.pixel_data_handlers.util import apply_color_lut
 
 out = []
 for case in json.load(sys.stdin):
     ds = pydicom.dcmread(case["dicom"])
     png = np.asarray(Image.open(case["png"]))
-    if ds.SamplesPerPixel == 3:
-        ref = ds.pixel_array.astype(np.int32)
+    frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
+    pixels = ds.pixel_array[case.get("frame", 1) - 1] if frames > 1 else ds.pixel_array
+    if ds.PhotometricInterpretation == "PALETTE COLOR":
+        ref = apply_color_lut(pixels, ds).astype(np.int32)
+        if int(ds.RedPaletteColorLookupTableDescriptor[2]) == 16:
+            ref = ref >> 8
+    elif ds.SamplesPerPixel == 3:
+        ref = pixels.astype(np.int32)
     else:
-        x = ds.pixel_array.astype(np.float64) * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
+        x = pixels.astype(np.float64) * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
         c, w = case["window"]
         y = ((x - (c - 0.5)) / (w - 1) + 0.5) * 255
         y = np.where(x <= c - 0.5 - (w - 1) / 2, 0, np.where(x > c - 0.5 + (w - 1) / 2, 255, y))
