@@ -4,6 +4,7 @@ import { main as deid } from './deid';
 import { main as dimse } from './dimse';
 import { main as nifti } from './nifti';
 import { main as processing } from './processing';
+import { main as viewer } from './viewer';
 
 async function runAll(): Promise<void> {
   await core();
@@ -11,6 +12,7 @@ async function runAll(): Promise<void> {
   await dimse();
   await nifti();
   await processing();
+  await viewer();
 }
 
 runAll().catch((e) => {
