@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { startGateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
-import { mb, runIfMain } from './util';
+import { hasCommand, mb, runIfMain } from './util';
 
 const INSTANCES = 500;
 const execFileAsync = promisify(execFile);
@@ -27,15 +27,6 @@ async function storescu(port: number, calledAe: string, dir: string, bytes: numb
   const rate = INSTANCES / s;
   console.log(`c-store ${label}: ${INSTANCES} instances, ${mb(bytes)} MB in ${s.toFixed(2)} s -> ${rate.toFixed(1)} instances/s, ${(bytes / 2 ** 20 / s).toFixed(1)} MB/s`);
   return rate;
-}
-
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function main(): Promise<void> {

@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks. */
+import { execFileSync } from 'node:child_process';
 import { randomUid } from '../src/synthetic/instances';
 
 export const MB = 1024 * 1024; // "MB" below means 2^20 bytes
@@ -27,4 +28,14 @@ export function runIfMain(mod: NodeModule, main: () => Promise<void>): void {
     console.error(e);
     process.exit(1);
   });
+}
+
+/** Whether a command is on the PATH (benchmarks against optional peers skip when it is not). */
+export function hasCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -27,7 +27,7 @@ import { encodeText } from '../src/dicom/values';
 import { writePart10 } from '../src/dicom/write';
 import { TS } from '../src/dicom/transfer-syntax';
 import { syntheticDataset } from '../src/synthetic/instances';
-import { ms, mb, multipartBody, percentile, runIfMain } from './util';
+import { hasCommand, ms, mb, multipartBody, percentile, runIfMain } from './util';
 
 const N = Number(process.env.VIEWER_BENCH_N ?? 200);
 const WARMUP = 10;
@@ -242,15 +242,6 @@ function printTable(ours: Results, theirs: Results | undefined): void {
   console.log(line(head));
   console.log('|' + widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? head[i].length + 2 : w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
-}
-
-function hasCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Upload the CT series (one STOW per file, in file order) and the multi-frame object; returns the stored references. */

@@ -108,24 +108,37 @@ export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta:
     channels = 1;
     const slope = Number(meta['00281053']?.Value?.[0] ?? 1) || 1;
     const intercept = Number(meta['00281052']?.Value?.[0] ?? 0) || 0;
-    const values = samples(pixels, p).map((v) => v * slope + intercept);
+    const stored = samples(pixels, p);
     let window = o.window ?? defaultWindow(meta);
     // A CT without a suggested window is shown in the soft-tissue preset (HU), as viewers do.
     if (!window && String(meta['00080060']?.Value?.[0] ?? '') === 'CT') window = CT_SOFT_TISSUE;
     if (!window) {
       let lo = Infinity;
       let hi = -Infinity;
-      for (const v of values) {
+      for (const v of stored) {
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
+      [lo, hi] = [lo * slope + intercept, hi * slope + intercept].sort((a, b) => a - b);
       window = { center: (lo + hi) / 2, width: Math.max(1, hi - lo), fn: 'LINEAR_EXACT' };
     }
-    out = new Uint8Array(values.length);
+    const w = window;
     const invert = photometric === 'MONOCHROME1';
-    for (let i = 0; i < values.length; i++) {
-      const g = Math.round(voi(values[i], window));
-      out[i] = invert ? 255 - g : g;
+    const grey = (v: number) => {
+      const g = Math.round(voi(v * slope + intercept, w));
+      return invert ? 255 - g : g;
+    };
+    out = new Uint8Array(stored.length);
+    if (p.bitsAllocated <= 16) {
+      // One table entry per possible stored value: the window is evaluated 2^BitsStored times,
+      // not once per pixel.
+      const bits = Math.min(p.bitsStored, p.bitsAllocated);
+      const offset = p.pixelRepresentation === 1 ? 2 ** (bits - 1) : 0;
+      const table = new Uint8Array(2 ** bits);
+      for (let k = 0; k < table.length; k++) table[k] = grey(k - offset);
+      for (let i = 0; i < stored.length; i++) out[i] = table[stored[i] + offset];
+    } else {
+      for (let i = 0; i < stored.length; i++) out[i] = grey(stored[i]);
     }
   } else {
     throw new VeilgateError('not-acceptable', `${photometric} images are not rendered yet`);
