@@ -13,6 +13,7 @@ import { IngestDeps } from './ingest/ingest';
 import { dicomWebRouter } from './dicomweb/router';
 import { cors } from './dicomweb/cors';
 import { apiRouter } from './api/router';
+import { viewerRouter } from './viewer/router';
 import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
@@ -58,8 +59,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
   const rules = new IngestRules(config.jobRules, core.index, runner, config.jobRulesQuietSeconds * 1000);
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
   app.use('/api', apiRouter(ctx, runner));
+  app.use('/viewer', viewerRouter(ctx));
   app.get('/', (_req, res) => {
-    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web\n');
+    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/\n');
   });
   const server = http.createServer(app);
   server.requestTimeout = 0; // large STOW uploads may take long; the socket timeout still applies

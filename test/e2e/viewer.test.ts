@@ -1,0 +1,247 @@
+/**
+ * The built-in OHIF viewer at /viewer, driven end to end in Debian's Chromium with
+ * playwright-core: real CT and SEG data go in through STOW-RS (and so through
+ * de-identification), the study list finds them, images are drawn and the SEG's segment
+ * shows in the segmentation panel. The HTTP-level checks run without a browser.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../support/gateway';
+import { viewerRouter } from '../../src/viewer/router';
+import type { DicomWebContext } from '../../src/dicomweb/context';
+
+type Json = Record<string, { Value?: unknown[] }>;
+const CHROMIUM = '/usr/bin/chromium';
+const CT_DIR = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
+const SEG_DIR = path.join(SHARED_DATA, 'dcmqi/data/segmentations');
+
+/** STOW-RS the files in one request; returns the (de-identified) Study Instance UID. */
+async function stow(gw: TestGateway, files: string[]): Promise<string> {
+  const { body, contentType } = multipartBody(files.map((f) => fs.readFileSync(f)));
+  const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const json = (await res.json()) as Json;
+  expect([res.status, json['00081198']]).toEqual([200, undefined]);
+  const urls = json['00081199'].Value!.map((i) => String((i as Json)['00081190'].Value![0]));
+  expect(urls).toHaveLength(files.length);
+  return /\/studies\/([^/]+)\//.exec(urls[0])![1];
+}
+
+describe('viewer over HTTP', () => {
+  let gw: TestGateway;
+  beforeAll(async () => (gw = await startTestGateway()));
+  afterAll(() => gw.close());
+  const origin = () => gw.url.replace(/\/dicom-web$/, '');
+
+  test('/viewer redirects to /viewer/, which is OHIF with its public path rewritten', async () => {
+    const redirect = await fetch(`${origin()}/viewer?x=1`, { redirect: 'manual' });
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([301, '/viewer/?x=1']);
+    const html = await (await fetch(`${origin()}/viewer/`)).text();
+    expect(html).toContain('window.PUBLIC_URL="/viewer/"');
+    expect(html).toContain('src="/viewer/app-config.js"');
+    expect(html).not.toMatch(/(?:src|href)="\/(?!viewer\/)/);
+  });
+
+  test('app-config.js points at this server, and at the proxy’s view of it', async () => {
+    const direct = await (await fetch(`${origin()}/viewer/app-config.js`)).text();
+    expect(direct).toContain(`"wadoRoot": "${gw.url}"`);
+    expect(direct).toContain(`"qidoRoot": "${gw.url}"`);
+    expect(direct).toContain('"routerBasename": "/viewer"');
+    const config = new Function('window', `${direct}; return window.config;`)({}) as {
+      dataSources: { configuration: Record<string, unknown> }[];
+    };
+    expect(config.dataSources).toHaveLength(1);
+    expect(config.dataSources[0].configuration).toMatchObject({
+      wadoUriRoot: gw.url,
+      qidoSupportsIncludeField: true,
+      imageRendering: 'wadors',
+      enableStudyLazyLoad: true,
+      supportsFuzzyMatching: true,
+      supportsWildcard: true,
+      omitQuotationForMultipartRequest: true,
+      bulkDataURI: { enabled: true },
+    });
+    const proxied = await fetch(`${origin()}/viewer/app-config.js`, {
+      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'pacs.example.org', 'X-Forwarded-Prefix': '/gw' },
+    });
+    const text = await proxied.text();
+    expect(text).toContain('"wadoRoot": "https://pacs.example.org/gw/dicom-web"');
+    expect(text).toContain('"routerBasename": "/gw/viewer"');
+  });
+
+  test('app routes answer index.html, bundles get a computed public path, missing files 404', async () => {
+    const route = await fetch(`${origin()}/viewer/viewer?StudyInstanceUIDs=1.2.3`);
+    expect([route.status, route.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    const html = await route.text();
+    const app = /src="\/viewer\/(app\.bundle\.[\w]+\.js)"/.exec(html)![1];
+    const bundle = await (await fetch(`${origin()}/viewer/${app}`)).text();
+    expect(bundle).not.toContain('__webpack_require__.p = "/";');
+    expect(bundle).toContain('window.PUBLIC_URL');
+    expect((await fetch(`${origin()}/viewer/no-such-chunk.js`)).status).toBe(404);
+  });
+
+  test('without @ohif/app, /viewer is a 404 that says so', async () => {
+    const app = express();
+    app.use('/viewer', viewerRouter({} as DicomWebContext, { distDir: null }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const res = await fetch(`http://127.0.0.1:${port}/viewer/`);
+      expect(res.status).toBe(404);
+      expect(await res.text()).toMatch(/@ohif\/app is missing/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+const haveChromium = fs.existsSync(CHROMIUM);
+if (!haveChromium) {
+  // eslint-disable-next-line no-console
+  console.warn(`viewer browser tests skipped: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`);
+}
+
+(haveChromium ? describe : describe.skip)(`viewer in Chromium (${haveChromium ? CHROMIUM : 'skipped: no ' + CHROMIUM})`, () => {
+  let gw: TestGateway;
+  let browser: BrowserContext;
+  let userDataDir: string;
+  let ctStudy: string;
+  let segStudy: string;
+  let origin: string;
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    origin = gw.url.replace(/\/dicom-web$/, '');
+    ctStudy = await stow(
+      gw,
+      fs
+        .readdirSync(CT_DIR)
+        .filter((n) => n !== 'DIRFILE')
+        .map((n) => path.join(CT_DIR, n)),
+    );
+    // Three CT slices and the SEG made on them: the SEG's references to its source images
+    // are remapped with the same keyed UID mapping, so they still resolve.
+    segStudy = await stow(gw, [...['01', '02', '03'].map((n) => path.join(SEG_DIR, `ct-3slice/${n}.dcm`)), path.join(SEG_DIR, 'liver.dcm')]);
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-chromium-'));
+    browser = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      viewport: { width: 1400, height: 900 },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await gw?.close();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  /** A fresh tab that records page errors and requests leaving this server. */
+  async function open(url: string): Promise<{ page: Page; errors: string[]; foreign: string[] }> {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    const foreign: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('request', (r) => {
+      if (!r.url().startsWith(origin) && !/^(blob|data):/.test(r.url())) foreign.push(r.url());
+    });
+    await page.goto(url);
+    return { page, errors, foreign };
+  }
+
+  /** Dismiss the investigational-use banner and the first-visit tour when they show. */
+  async function dismissOverlays(page: Page): Promise<void> {
+    const confirm = page.locator('[data-cy=confirm-and-hide-button]');
+    if (await confirm.isVisible()) await confirm.click();
+    const skip = page.getByText('Skip all', { exact: true });
+    if (await skip.isVisible()) await skip.click();
+  }
+
+  /** Statistics of what the first cornerstone canvas shows (a 2D canvas the renderer copies into). */
+  async function canvasStats(page: Page): Promise<{ width: number; height: number; stdev: number; litFraction: number }> {
+    return page.evaluate(() => {
+      const canvas = document.querySelector('canvas.cornerstone-canvas') as HTMLCanvasElement | null;
+      if (!canvas || !canvas.width || !canvas.height) return { width: 0, height: 0, stdev: 0, litFraction: 0 };
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      let sum = 0;
+      let sum2 = 0;
+      let lit = 0;
+      const n = data.length / 4;
+      for (let i = 0; i < data.length; i += 4) {
+        const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+        sum += y;
+        sum2 += y * y;
+        if (y > 50) lit++;
+      }
+      const mean = sum / n;
+      return { width: canvas.width, height: canvas.height, stdev: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), litFraction: lit / n };
+    });
+  }
+
+  /** VIEWER_SCREENSHOTS=/some/dir keeps a screenshot of each case, to see what the browser saw. */
+  async function keepScreenshot(page: Page, name: string): Promise<void> {
+    const dir = process.env.VIEWER_SCREENSHOTS;
+    if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`) });
+  }
+
+  async function waitForImage(page: Page): Promise<{ stdev: number; litFraction: number }> {
+    let stats = await canvasStats(page);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      stats = await canvasStats(page);
+      if (stats.stdev > 10 && stats.litFraction > 0.005) return stats;
+      await page.waitForTimeout(500);
+    }
+    throw new Error(`the viewport stayed blank: ${JSON.stringify(stats)}`);
+  }
+
+  test('the study list shows the stored CT study, which opens and is drawn', async () => {
+    const [study] = (await (await fetch(`${gw.url}/studies?StudyInstanceUID=${ctStudy}`)).json()) as Json[];
+    const pseudonym = String((study['00100010'].Value![0] as { Alphabetic: string }).Alphabetic);
+    expect(pseudonym).toMatch(/^VG-/);
+
+    const { page, errors, foreign } = await open(`${origin}/viewer/`);
+    await page.getByText(pseudonym, { exact: true }).first().click({ timeout: 60_000 });
+    await dismissOverlays(page);
+    await page.getByRole('button', { name: 'Basic Viewer' }).click();
+    await page.waitForURL((u) => u.pathname === '/viewer/viewer' && u.searchParams.get('StudyInstanceUIDs') === ctStudy, { timeout: 30_000 });
+    const stats = await waitForImage(page);
+    expect(stats.stdev).toBeGreaterThan(10);
+    await dismissOverlays(page);
+    await keepScreenshot(page, 'viewer-ct');
+    // The series is in the study browser with its 28 instances.
+    await expect(page.locator('[data-cy=studyBrowser-panel]').getByText('28', { exact: true }).first().isVisible()).resolves.toBe(true);
+    expect(errors).toEqual([]);
+    expect(foreign).toEqual([]);
+    await page.close();
+  }, 150_000);
+
+  test('a DICOM SEG on its CT series loads and its segment is listed in the segmentation panel', async () => {
+    // A deep link into the app: served as index.html, routed by OHIF.
+    const { page, errors, foreign } = await open(`${origin}/viewer/viewer?StudyInstanceUIDs=${segStudy}`);
+    await waitForImage(page);
+    await dismissOverlays(page);
+    const segThumbnail = page.locator('[data-cy=series-modality-label]', { hasText: /^SEG$/ }).first();
+    await segThumbnail.waitFor({ timeout: 30_000 });
+    await dismissOverlays(page);
+    await segThumbnail.dblclick();
+    // OHIF asks before hydrating a SEG into the viewport.
+    const yes = page.getByRole('button', { name: 'Yes', exact: true });
+    await yes.waitFor({ timeout: 30_000 });
+    await yes.click();
+    const panelButton = page.locator('[data-cy=panelSegmentation-btn]');
+    const segmentLabel = page.getByText('Liver', { exact: true });
+    for (const deadline = Date.now() + 30_000; !(await segmentLabel.first().isVisible()) && Date.now() < deadline; ) {
+      if (await panelButton.isVisible()) await panelButton.click();
+      await page.waitForTimeout(1000);
+    }
+    await expect(segmentLabel.first().isVisible()).resolves.toBe(true);
+    await keepScreenshot(page, 'viewer-seg');
+    expect(errors).toEqual([]);
+    expect(foreign).toEqual([]);
+    await page.close();
+  }, 150_000);
+});
