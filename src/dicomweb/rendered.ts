@@ -51,15 +51,20 @@ function options(req: Request, thumbnail: boolean, f: RenderOptions['format']): 
   return { format: f, window, viewport, quality: q };
 }
 
+const SEGMENTATION_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.66.4', '1.2.840.10008.5.1.4.1.1.66.7']);
+
 async function target(ctx: DicomWebContext, req: Request): Promise<{ inst: StoredInstance; frame: number }> {
   const study = requireUid(req.params.study, 'study');
-  const series = req.params.series !== undefined ? requireUid(req.params.series, 'series') : undefined;
+  const seriesUID = req.params.series !== undefined ? requireUid(req.params.series, 'series') : undefined;
   const instance = req.params.instance !== undefined ? requireUid(req.params.instance, 'instance') : undefined;
-  const all = await ctx.index.instances({ study, series, instance });
+  const all = await ctx.index.instances({ study, series: seriesUID, instance });
   if (!all.length) throw new VeilgateError('not-found', 'no such resource');
-  // The middle instance of the (first) series stands for a series or a study.
-  const first = all.filter((i) => i.seriesUID === all[0].seriesUID && i.frames);
-  const inst = instance ? all[0] : first[Math.floor(first.length / 2)] ?? all[0];
+  // The middle instance of a series stands for it; a study is shown by its first image series,
+  // segmentations (derived overlays) only when there is nothing else.
+  const images = all.filter((i) => i.frames);
+  const pick = images.find((i) => !SEGMENTATION_CLASSES.has(i.sopClassUID)) ?? images[0] ?? all[0];
+  const series = images.filter((i) => i.seriesUID === pick.seriesUID);
+  const inst = instance ? all[0] : series[Math.floor(series.length / 2)] ?? pick;
   const frame = req.params.frames !== undefined ? Number(String(req.params.frames).split(',')[0]) : 1;
   if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no image');
   if (!Number.isInteger(frame) || frame < 1 || frame > inst.frames.length) throw new VeilgateError('not-found', `frame ${req.params.frames} does not exist`);

@@ -35,6 +35,11 @@ function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
     for (let i = 0; i < n; i++) out[i] = signed ? view.getInt32(i * 4, true) : view.getUint32(i * 4, true);
     return out;
   }
+  if (p.bitsAllocated === 1) {
+    // Bit-packed (segmentation masks): the first pixel in the least significant bit.
+    for (let i = 0; i < n; i++) out[i] = (pixels[i >> 3] >> (i & 7)) & 1;
+    return out;
+  }
   if (p.bitsAllocated !== 8 && p.bitsAllocated !== 16) throw new VeilgateError('not-acceptable', `${p.bitsAllocated}-bit pixels cannot be rendered`);
   // Bits above BitsStored carry nothing (or overlays): mask them, and sign-extend from the
   // stored high bit when signed. Integer operations: this loop runs once per pixel.

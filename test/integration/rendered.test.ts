@@ -25,7 +25,7 @@ async function png(url: string, name: string): Promise<string> {
   return file;
 }
 
-function compare(cases: { dicom: string; png: string; window: [number, number] | null; frame?: number }[]) {
+function compare(cases: { dicom: string; png: string; window: [number, number] | null | 'mask'; frame?: number }[]) {
   const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/check_rendered.py')], { input: JSON.stringify(cases), encoding: 'utf8' });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as { shape_ok: boolean; max_difference: number }[];
@@ -73,6 +73,24 @@ describe('rendered images', () => {
     const url = await store(gw, source);
     const cases = [];
     for (const frame of [1, 10, 20]) cases.push({ dicom: path.join(SHARED_DATA, source), png: await png(`${url}/frames/${frame}/rendered`, `palette-${frame}.png`), window: null, frame });
+    expect(compare(cases)).toEqual(cases.map(() => ({ shape_ok: true, max_difference: 0 })));
+  });
+
+  test('a study with a segmentation is shown by its image series; the binary segment renders as a mask', async () => {
+    const dir = path.join(SHARED_DATA, 'dcmqi/data/segmentations');
+    const ct = fs.readdirSync(path.join(dir, 'ct-3slice')).map((f) => path.join('dcmqi/data/segmentations/ct-3slice', f));
+    for (const f of ct) await store(gw, f);
+    const seg = await store(gw, 'dcmqi/data/segmentations/liver.dcm');
+    const study = seg.replace(/\/series\/.*$/, '');
+    const thumb = await png(`${study}/thumbnail`, 'study-thumb.png');
+    const meta = await sharp(thumb).stats();
+    // The CT (varied greys), not the SEG (black and white only).
+    expect(meta.channels[0].max - meta.channels[0].min).toBeGreaterThan(0);
+    const grey = await sharp(thumb).raw().toBuffer();
+    expect(new Set(grey).size).toBeGreaterThan(10);
+    const frames = [1, 2];
+    const cases = [];
+    for (const f of frames) cases.push({ dicom: path.join(dir, 'liver.dcm'), png: await png(`${seg}/frames/${f}/rendered`, `seg-${f}.png`), window: 'mask' as const, frame: f });
     expect(compare(cases)).toEqual(cases.map(() => ({ shape_ok: true, max_difference: 0 })));
   });
 

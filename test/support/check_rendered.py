@@ -1,6 +1,6 @@
 """Reference rendering with numpy (PS3.3 C.11.2.1.2 linear window) to compare with the gateway's PNGs.
 
-stdin: JSON [{"dicom": path, "png": path, "window": [center, width] or null, "frame": n (1-based, optional)}]
+stdin: JSON [{"dicom": path, "png": path, "window": [center, width], null (colour) or "mask" (binary), "frame": n (1-based, optional)}]
 stdout: JSON [{"max_difference": n, "shape_ok": bool}]
 """
 import json
@@ -21,6 +21,8 @@ for case in json.load(sys.stdin):
         ref = apply_color_lut(pixels, ds).astype(np.int32)
         if int(ds.RedPaletteColorLookupTableDescriptor[2]) == 16:
             ref = ref >> 8
+    elif case["window"] == "mask":
+        ref = pixels.astype(np.int32) * 255  # a binary segment: 0 black, 1 white
     elif ds.SamplesPerPixel == 3:
         ref = pixels.astype(np.int32)
     else:
