@@ -13,6 +13,7 @@ import { randomUid } from '../synthetic/instances';
 import { LabelVolume } from '../processing/volume';
 import { resampleLabels } from '../processing/resample';
 import { SegmentInfo } from '../processing/operations';
+import { dicomLab, segmentRgb } from './segment-colour';
 import { flipXY } from './geometry';
 import { SliceStack } from './series-geometry';
 
@@ -142,6 +143,7 @@ export function labelsToSegmentation(input: SegmentationInput): Dataset {
         },
         '00620008': { vr: 'CS', Value: [s.algorithm] },
         '00620009': { vr: 'LO', Value: [s.algorithmName] },
+        '0062000D': { vr: 'US', Value: dicomLab(segmentRgb(s.structure, s.number)) },
         '0062000F': { vr: 'SQ', Value: [code(s.type.value, 'SCT', s.type.meaning)] },
       })),
     },

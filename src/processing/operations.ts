@@ -37,6 +37,8 @@ export interface SegmentInfo {
   algorithmName: string;
   category: Code;
   type: Code;
+  /** The structure's key (bone, lung, …) when the segment is one structure: picks its display colour. */
+  structure?: string;
 }
 
 export type OperationResult =
@@ -145,9 +147,10 @@ export function validateOperation(op: string, raw: unknown): Record<string, unkn
 function describe(op: string, params: Record<string, unknown>): string {
   const shown = Object.entries(params)
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  return `${op} ${shown}`.trim();
+  // "denoise: method=gaussian sigma=1": the series description a viewer lists.
+  return shown ? `${op}: ${shown}` : op;
 }
 
 /**
@@ -205,8 +208,9 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
         else components = true;
         algorithmName += `, ${step}`;
       }
-      const segment = (n: number, suffix = ''): SegmentInfo => ({
+      const segment = (n: number, suffix = '', named = true): SegmentInfo => ({
         number: n,
+        structure: named ? (params.structure as string) : undefined,
         label: `${structure.label}${suffix}`,
         algorithm: params.method === 'region-grow' ? 'SEMIAUTOMATIC' : 'AUTOMATIC',
         algorithmName: algorithmName.slice(0, 64),
@@ -222,7 +226,8 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
       return {
         kind: 'segmentation',
         labels: { dims: mask.dims, affine: mask.affine, data: labels },
-        segments: Array.from({ length: cc.count }, (_, i) => segment(i + 1, ` ${i + 1}`)),
+        // Components are told apart by colour, so each takes the next colour of the palette.
+        segments: Array.from({ length: cc.count }, (_, i) => segment(i + 1, ` ${i + 1}`, false)),
         description,
       };
     }
@@ -239,5 +244,6 @@ export function modelSegments(name: string, labels: { value: number; structure: 
     algorithmName: `ONNX model ${name}`.slice(0, 64),
     category: STRUCTURES[l.structure].category,
     type: STRUCTURES[l.structure].type,
+    structure: l.structure,
   }));
 }

@@ -2,18 +2,27 @@
  * The built-in OHIF viewer at /viewer, driven end to end in Debian's Chromium with
  * playwright-core: real CT and SEG data go in through STOW-RS (and so through
  * de-identification), the study list finds them, images are drawn and the SEG's segment
- * shows in the segmentation panel. The HTTP-level checks run without a browser.
+ * shows in the segmentation panel. The gateway's own processing results (a segment job's SEG
+ * and a denoise job's derived series) are listed next to their source and open too. The
+ * HTTP-level checks run without a browser.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
+import sharp from 'sharp';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../support/gateway';
 import { viewerRouter } from '../../src/viewer/router';
 import type { DicomWebContext } from '../../src/dicomweb/context';
 
 type Json = Record<string, { Value?: unknown[] }>;
+interface JobView {
+  id: string;
+  state: string;
+  error?: string;
+  result?: { seriesInstanceUID: string; kind: string; instances: number }[];
+}
 const CHROMIUM = '/usr/bin/chromium';
 const CT_DIR = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
 const SEG_DIR = path.join(SHARED_DATA, 'dcmqi/data/segmentations');
@@ -140,17 +149,22 @@ if (!haveChromium) {
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  /** A fresh tab that records page errors and requests leaving this server. */
-  async function open(url: string): Promise<{ page: Page; errors: string[]; foreign: string[] }> {
+  /** A fresh tab that records page errors, console errors and requests leaving the server it opens. */
+  async function open(url: string): Promise<{ page: Page; errors: string[]; foreign: string[]; consoleErrors: string[] }> {
     const page = await browser.newPage();
+    const home = new URL(url).origin;
     const errors: string[] = [];
     const foreign: string[] = [];
+    const consoleErrors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
     page.on('request', (r) => {
-      if (!r.url().startsWith(origin) && !/^(blob|data):/.test(r.url())) foreign.push(r.url());
+      if (!r.url().startsWith(home) && !/^(blob|data):/.test(r.url())) foreign.push(r.url());
     });
     await page.goto(url);
-    return { page, errors, foreign };
+    return { page, errors, foreign, consoleErrors };
   }
 
   /** Dismiss the investigational-use banner and the first-visit tour when they show. */
@@ -188,6 +202,16 @@ if (!haveChromium) {
     if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`) });
   }
 
+  /** The image id (a WADO-RS URL) the active cornerstone viewport shows, through OHIF's services. */
+  async function currentImageId(page: Page): Promise<string> {
+    return page.evaluate(() => {
+      const services = (window as unknown as { services?: Record<string, any> }).services; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const viewportId = services?.viewportGridService?.getActiveViewportId?.();
+      const viewport = viewportId && services?.cornerstoneViewportService?.getCornerstoneViewport?.(viewportId);
+      return String(viewport?.getCurrentImageId?.() ?? '');
+    });
+  }
+
   async function waitForImage(page: Page): Promise<{ stdev: number; litFraction: number }> {
     let stats = await canvasStats(page);
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
@@ -212,6 +236,11 @@ if (!haveChromium) {
     expect(stats.stdev).toBeGreaterThan(10);
     await dismissOverlays(page);
     await keepScreenshot(page, 'viewer-ct');
+    // The screenshot of the viewport (what a user sees, not only the canvas buffer) is not blank.
+    const shot = await page.locator('canvas.cornerstone-canvas').first().screenshot();
+    const { channels } = await sharp(shot).stats();
+    expect(channels[0].stdev).toBeGreaterThan(10);
+    expect(channels[0].max - channels[0].min).toBeGreaterThan(100);
     // The series is in the study browser with its 28 instances.
     await expect(page.locator('[data-cy=studyBrowser-panel]').getByText('28', { exact: true }).first().isVisible()).resolves.toBe(true);
     expect(errors).toEqual([]);
@@ -244,4 +273,133 @@ if (!haveChromium) {
     expect(foreign).toEqual([]);
     await page.close();
   }, 150_000);
+
+  describe('the gateway’s own processing results', () => {
+    let jobsGw: TestGateway;
+    let study: string;
+    let source: string;
+
+    /** POST /api/jobs on the source series; the job's id. */
+    async function submit(op: string, params: unknown): Promise<string> {
+      const res = await fetch(`${jobsGw.url.replace(/\/dicom-web$/, '')}/api/jobs`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ op, input: { study, series: source }, params }),
+      });
+      const job = (await res.json()) as JobView;
+      expect([res.status, res.headers.get('location')?.endsWith(`/api/jobs/${job.id}`), ['queued', 'running'].includes(job.state)]).toEqual([202, true, true]);
+      return job.id;
+    }
+
+    /** Polls GET /api/jobs/{id} until the job is over. */
+    async function finished(id: string, timeoutMs = 120_000): Promise<JobView> {
+      for (const deadline = Date.now() + timeoutMs; ; ) {
+        const job = (await (await fetch(`${jobsGw.url.replace(/\/dicom-web$/, '')}/api/jobs/${id}`)).json()) as JobView;
+        if (['done', 'failed', 'cancelled'].includes(job.state)) return job;
+        if (Date.now() > deadline) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+
+    beforeAll(async () => {
+      // A gateway of its own, so the CT study of the cases above keeps its single series.
+      jobsGw = await startTestGateway();
+      study = await stow(
+        jobsGw,
+        fs
+          .readdirSync(CT_DIR)
+          .filter((n) => n !== 'DIRFILE')
+          .map((n) => path.join(CT_DIR, n)),
+      );
+      const series = (await (await fetch(`${jobsGw.url}/studies/${study}/series`)).json()) as Json[];
+      expect(series).toHaveLength(1);
+      source = String(series[0]['0020000E'].Value![0]);
+    }, 120_000);
+
+    afterAll(async () => {
+      await jobsGw?.close();
+    });
+
+    test('a segment job’s SEG and a denoise job’s derived series show next to their source, and both open', async () => {
+      const segJob = await submit('segment', { method: 'threshold', preset: 'bone', post: ['largest'], structure: 'bone' });
+      const denoiseJob = await submit('denoise', { method: 'gaussian', sigma: 1 });
+      const [seg, denoised] = [await finished(segJob), await finished(denoiseJob)];
+      expect([seg.state, seg.error, denoised.state, denoised.error]).toEqual(['done', undefined, 'done', undefined]);
+      expect([seg.result![0].kind, seg.result![0].instances]).toEqual(['segmentation', 1]);
+      expect([denoised.result![0].kind, denoised.result![0].instances]).toEqual(['image', 28]);
+      const segSeries = seg.result![0].seriesInstanceUID;
+      const denoisedSeries = denoised.result![0].seriesInstanceUID;
+
+      // What the gateway says about them: their series descriptions, and the SEG's segment label.
+      const qido = (await (await fetch(`${jobsGw.url}/studies/${study}/series?includefield=0008103E`)).json()) as Json[];
+      const described = new Map(qido.map((s) => [String(s['0020000E'].Value![0]), { modality: String(s['00080060'].Value![0]), description: String(s['0008103E']?.Value?.[0] ?? '') }]));
+      expect(described.size).toBe(3);
+      expect([described.get(segSeries)?.modality, described.get(denoisedSeries)?.modality]).toEqual(['SEG', 'CT']);
+      const segDescription = described.get(segSeries)!.description;
+      const denoisedDescription = described.get(denoisedSeries)!.description;
+      expect(segDescription).toMatch(/^segment: /);
+      expect(denoisedDescription).toMatch(/^denoise: /);
+      const [segMetadata] = (await (await fetch(`${jobsGw.url}/studies/${study}/series/${segSeries}/metadata`)).json()) as Json[];
+      const segmentLabels = segMetadata['00620002'].Value!.map((item) => String((item as Json)['00620005'].Value![0]));
+      expect(segmentLabels).toEqual(['Bone']);
+
+      const { page, errors, foreign, consoleErrors } = await open(`${jobsGw.url.replace(/\/dicom-web$/, '')}/viewer/viewer?StudyInstanceUIDs=${study}`);
+      const failure = (what: string) => `${what}; page errors: ${JSON.stringify(errors)}; console errors: ${JSON.stringify(consoleErrors)}`;
+      try {
+        await waitForImage(page);
+        await dismissOverlays(page);
+
+        // The study browser lists the source, the derived series and the SEG, by the gateway's descriptions.
+        const browserPanel = page.locator('[data-cy=studyBrowser-panel]');
+        const descriptionLabels = browserPanel.locator('[data-cy=series-description-label]');
+        for (const deadline = Date.now() + 30_000; (await descriptionLabels.count()) < 3 && Date.now() < deadline; ) await page.waitForTimeout(500);
+        const shown = await descriptionLabels.allInnerTexts();
+        expect(shown.length).toBeGreaterThanOrEqual(3);
+        expect(shown.map((t) => t.trim())).toEqual(expect.arrayContaining([segDescription, denoisedDescription]));
+        const modalities = (await browserPanel.locator('[data-cy=series-modality-label]').allInnerTexts()).map((t) => t.trim()).sort();
+        expect(modalities).toEqual(['CT', 'CT', 'SEG']);
+        await keepScreenshot(page, 'viewer-jobs-list');
+
+        // The denoised series, double-clicked, is what the viewport shows, and it is drawn.
+        await dismissOverlays(page);
+        await descriptionLabels.filter({ hasText: denoisedDescription }).first().dblclick();
+        let imageId = '';
+        for (const deadline = Date.now() + 30_000; !imageId.includes(denoisedSeries) && Date.now() < deadline; ) {
+          await page.waitForTimeout(500);
+          imageId = await currentImageId(page);
+        }
+        expect(imageId).toContain(`/series/${denoisedSeries}/`);
+        const stats = await waitForImage(page);
+        expect(stats.stdev).toBeGreaterThan(10);
+        await keepScreenshot(page, 'viewer-jobs-denoised');
+
+        // The SEG loads onto its source and its segment is listed in the segmentation panel. (The
+        // gateway's SEG has no RecommendedDisplayCIELabValue, an optional attribute, so OHIF shows a
+        // warning toast and gives the segment its default colour.)
+        await dismissOverlays(page);
+        await browserPanel.locator('[data-cy=series-modality-label]', { hasText: /^SEG$/ }).first().dblclick();
+        const yes = page.getByRole('button', { name: 'Yes', exact: true });
+        await yes.waitFor({ timeout: 30_000 });
+        await yes.click();
+        const panelButton = page.locator('[data-cy=panelSegmentation-btn]');
+        const segmentLabel = page.getByText(segmentLabels[0], { exact: true });
+        for (const deadline = Date.now() + 30_000; !(await segmentLabel.first().isVisible()) && Date.now() < deadline; ) {
+          if (await panelButton.isVisible()) await panelButton.click();
+          await page.waitForTimeout(1000);
+        }
+        await keepScreenshot(page, 'viewer-jobs-seg');
+        // OHIF reports SEG import problems as toasts: none at all for the gateway's own SEG (each
+        // segment carries its RecommendedDisplayCIELabValue).
+        const toasts = await page.locator('[data-sonner-toast][data-type=error], [data-sonner-toast][data-type=warning]').allInnerTexts();
+        expect(toasts).toEqual([]);
+        expect(await segmentLabel.first().isVisible()).toBe(true);
+        expect(errors).toEqual([]);
+        expect(foreign).toEqual([]);
+      } catch (e) {
+        throw new Error(failure(String((e as Error).message ?? e)));
+      } finally {
+        await page.close();
+      }
+    }, 240_000);
+  });
 });

@@ -97,7 +97,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
       stack,
       sourceSeriesUID: series,
       sourceInstances: instances,
-      seriesDescription: `${job.op}: ${result.description}`,
+      seriesDescription: result.description,
       derivationDescription: `Veilgate job ${job.id}: ${result.description}`,
     });
   } else {
@@ -110,7 +110,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
         stack,
         sourceMetadata: metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID) ?? metadata[0],
         sourceSeriesUID: series,
-        seriesDescription: `${job.op}: ${result.description}`,
+        seriesDescription: result.description,
         seriesNumber: sourceSeriesNumber + 2000,
       }),
     ];
