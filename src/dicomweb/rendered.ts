@@ -11,6 +11,7 @@ import { transferSyntax } from '../dicom/transfer-syntax';
 import { StoredInstance } from '../index/index';
 import { decodeFrame, decodedDescription, pixelDescription } from '../imaging/decode';
 import { readPalette } from '../imaging/palette';
+import { readLut } from '../imaging/lut';
 import { RenderOptions, Window, renderFrame } from '../imaging/render';
 import { DicomWebContext } from './context';
 import { matchesType, parseAccept } from './media-types';
@@ -84,11 +85,15 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
       pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
       p = decodedDescription(p, inst.transferSyntaxUID);
     }
-    if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') {
-      opts.palette = await readPalette(meta, async (tag) => {
-        const r = inst.bulk[tag];
-        return r ? ctx.store.read(inst.blobKey, [{ start: r.offset, end: r.offset + r.length - 1 }]) : undefined;
-      });
+    const readBulk = async (path: string) => {
+      const r = inst.bulk[path];
+      return r ? ctx.store.read(inst.blobKey, [{ start: r.offset, end: r.offset + r.length - 1 }]) : undefined;
+    };
+    if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') opts.palette = await readPalette(meta, readBulk);
+    const voiItem = (meta['00283010']?.Value?.[0] ?? undefined) as DicomJson | undefined;
+    if (!opts.window && voiItem) {
+      const negativeInput = p.pixelRepresentation === 1 || Number(meta['00281052']?.Value?.[0] ?? 0) < 0;
+      opts.voiLut = await readLut(voiItem['00283002'], voiItem['00283006'], () => readBulk('00283010.0.00283006'), negativeInput);
     }
     const image = await renderFrame(pixels, p, meta, opts);
     res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');

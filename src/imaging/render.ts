@@ -9,6 +9,7 @@ import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
 import { PixelDescription } from './decode';
 import { Palette, applyPalette } from './palette';
+import { LutData, lutIndex } from './lut';
 
 export interface Window {
   center: number;
@@ -24,6 +25,8 @@ export interface RenderOptions {
   quality?: number;
   /** The lookup tables of a PALETTE COLOR image. */
   palette?: Palette;
+  /** The object's first VOI LUT (PS3.3 C.11.2.1.3), used when no window is asked for or suggested. */
+  voiLut?: LutData;
 }
 
 function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
@@ -115,9 +118,10 @@ export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta:
     const intercept = Number(meta['00281052']?.Value?.[0] ?? 0) || 0;
     const stored = samples(pixels, p);
     let window = o.window ?? defaultWindow(meta);
+    const voiLut = window ? undefined : o.voiLut;
     // A CT without a suggested window is shown in the soft-tissue preset (HU), as viewers do.
-    if (!window && String(meta['00080060']?.Value?.[0] ?? '') === 'CT') window = CT_SOFT_TISSUE;
-    if (!window) {
+    if (!window && !voiLut && String(meta['00080060']?.Value?.[0] ?? '') === 'CT') window = CT_SOFT_TISSUE;
+    if (!window && !voiLut) {
       let lo = Infinity;
       let hi = -Infinity;
       for (const v of stored) {
@@ -129,8 +133,10 @@ export async function renderFrame(pixels: Uint8Array, p: PixelDescription, meta:
     }
     const w = window;
     const invert = photometric === 'MONOCHROME1';
+    const lutTop = voiLut ? 2 ** voiLut.bits - 1 : 1;
     const grey = (v: number) => {
-      const g = Math.round(voi(v * slope + intercept, w));
+      const x = v * slope + intercept;
+      const g = voiLut ? Math.round((voiLut.values[lutIndex(voiLut, x)] * 255) / lutTop) : Math.round(voi(x, w!));
       return invert ? 255 - g : g;
     };
     out = new Uint8Array(stored.length);

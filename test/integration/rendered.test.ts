@@ -25,7 +25,7 @@ async function png(url: string, name: string): Promise<string> {
   return file;
 }
 
-function compare(cases: { dicom: string; png: string; window: [number, number] | null | 'mask'; frame?: number }[]) {
+function compare(cases: { dicom: string; png: string; window: [number, number] | null | 'mask' | 'voi-lut'; frame?: number }[]) {
   const r = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/check_rendered.py')], { input: JSON.stringify(cases), encoding: 'utf8' });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as { shape_ok: boolean; max_difference: number }[];
@@ -92,6 +92,20 @@ describe('rendered images', () => {
     const cases = [];
     for (const f of frames) cases.push({ dicom: path.join(dir, 'liver.dcm'), png: await png(`${seg}/frames/${f}/rendered`, `seg-${f}.png`), window: 'mask' as const, frame: f });
     expect(compare(cases)).toEqual(cases.map(() => ({ shape_ok: true, max_difference: 0 })));
+  });
+
+  test('a VOI LUT Sequence is applied when no window is asked for or suggested, as pydicom applies it', async () => {
+    const file = path.join(work, 'ct-voi-lut.dcm');
+    const made = spawnSync('/usr/bin/python3', [path.join(__dirname, '../support/make_voi_lut.py'), path.join(SHARED_DATA, 'pydicom/CT_small.dcm'), file], { encoding: 'utf8' });
+    expect(made.status).toBe(0);
+    const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: fs.readFileSync(file) });
+    expect(res.status).toBe(200);
+    const url = String(((await res.json()) as Json)['00081199'].Value!.map((i) => (i as Json)['00081190'].Value![0])[0]);
+    const lut = await png(`${url}/rendered`, 'ct-voi-lut.png');
+    expect(compare([{ dicom: file, png: lut, window: 'voi-lut' }])).toEqual([{ shape_ok: true, max_difference: 0 }]);
+    // An explicit window still wins over the LUT.
+    const windowed = await png(`${url}/rendered?window=40,400`, 'ct-voi-window.png');
+    expect(compare([{ dicom: file, png: windowed, window: [40, 400] }])).toEqual([{ shape_ok: true, max_difference: 0 }]);
   });
 
   test('a compressed instance renders like its uncompressed copy', async () => {
