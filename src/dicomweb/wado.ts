@@ -86,8 +86,7 @@ export function retrieveHandler(ctx: DicomWebContext) {
         continue;
       }
       const file = await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
-      const [meta] = await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID });
-      const body = Buffer.concat(await transcodeInstance(file, inst.transferSyntaxUID, target!, inst.frames, JSON.parse(meta) as DicomJson));
+      const body = Buffer.concat(await transcodeInstance(file, inst.transferSyntaxUID, target!, inst.frames));
       await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(body.length) }, body);
     }
     await mp.end();

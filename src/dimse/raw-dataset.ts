@@ -15,6 +15,8 @@ export class RawDataset extends DimseDataset {
     transferSyntaxUid: string,
     /** Elements the DIMSE layer reads (SOPClassUID, SOPInstanceUID for a C-STORE request). */
     elements: Record<string, string> = {},
+    /** Decodes a compressed instance to a plain syntax (data set bytes), when the peer accepts only that. */
+    private readonly decodeTo?: { can: (target: string) => boolean; run: (target: string) => Buffer },
   ) {
     super(elements, transferSyntaxUid);
   }
@@ -31,6 +33,11 @@ export class RawDataset extends DimseDataset {
       return;
     }
     if (!this.canBecome(transferSyntaxUid)) throw new Error(`cannot transcode ${from} to ${transferSyntaxUid}`);
+    if (this.decodeTo?.can(transferSyntaxUid) && !this.isPlain(from)) {
+      this.bytes = this.decodeTo.run(transferSyntaxUid);
+      super.setTransferSyntaxUid(transferSyntaxUid);
+      return;
+    }
     const ds: Dataset = parseDataset(this.bytes, from);
     this.bytes = Buffer.concat(writeDataset(ds, { explicit: transferSyntaxUid === TS.ExplicitVRLittleEndian }).chunks);
     super.setTransferSyntaxUid(transferSyntaxUid);
@@ -48,9 +55,18 @@ export class RawDataset extends DimseDataset {
     throw new Error('a raw data set is sent as it is, never rebuilt from elements');
   }
 
-  /** Encode as another plain little-endian syntax when the peer accepted only that one. */
+  /**
+   * Encode as another plain little-endian syntax when the peer accepted only that one: by
+   * re-encoding a plain data set, or by decoding a compressed one where a decoder was given.
+   */
   canBecome(transferSyntaxUid: string): boolean {
-    const plain = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian] as string[];
-    return transferSyntaxUid === this.getTransferSyntaxUid() || (plain.includes(transferSyntaxUid) && plain.includes(this.getTransferSyntaxUid()));
+    const from = this.getTransferSyntaxUid();
+    if (transferSyntaxUid === from) return true;
+    if (!this.isPlain(transferSyntaxUid)) return false;
+    return this.isPlain(from) || Boolean(this.decodeTo?.can(transferSyntaxUid));
+  }
+
+  private isPlain(uid: string): boolean {
+    return uid === TS.ExplicitVRLittleEndian || uid === TS.ImplicitVRLittleEndian;
   }
 }

@@ -9,6 +9,9 @@ import { isSafeUid } from '../dicom/uid';
 import { MATCH_KEYS } from '../query/attributes';
 import { VeilgateError } from '../errors';
 import { RawDataset } from './raw-dataset';
+import { transferSyntax } from '../dicom/transfer-syntax';
+import { canDecode, codecsReady } from '../imaging/decode';
+import { canTranscode, transcodeInstanceNow } from '../imaging/transcode';
 
 function uidList(value: unknown): string[] {
   const list = String(value ?? '')
@@ -62,14 +65,30 @@ async function seriesInstances(index: Index, series: string): Promise<StoredInst
   return hit.rows.length ? index.instances({ study: hit.rows[0].studyUID, series }) : [];
 }
 
-/** A C-STORE request for a stored instance: its data set bytes as stored, after the file meta group. */
+/**
+ * A C-STORE request for a stored instance: its data set bytes as stored, after the file meta
+ * group. A compressed instance can still go to a peer that accepts only uncompressed data: it
+ * is decoded then, once the association says so (the codecs are loaded here, beforehand).
+ */
 export async function storeRequestFor(inst: StoredInstance, store: BlobStore): Promise<InstanceType<typeof requests.CStoreRequest>> {
   const file = await store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
-  // Stored files are ours: preamble, DICM, then (0002,0000) whose value is the meta group's length.
-  const datasetStart = 144 + file.readUInt32LE(140);
-  const dataset = new RawDataset(file.subarray(datasetStart), inst.transferSyntaxUID, {
-    SOPClassUID: inst.sopClassUID,
-    SOPInstanceUID: inst.sopInstanceUID,
-  });
+  const compressed = Boolean(transferSyntax(inst.transferSyntaxUID)?.encapsulated) && canDecode(inst.transferSyntaxUID);
+  if (compressed) await codecsReady();
+  const dataset = new RawDataset(
+    datasetBytes(file),
+    inst.transferSyntaxUID,
+    { SOPClassUID: inst.sopClassUID, SOPInstanceUID: inst.sopInstanceUID },
+    compressed
+      ? {
+          can: (target) => canTranscode(inst.transferSyntaxUID, target),
+          run: (target) => datasetBytes(Buffer.concat(transcodeInstanceNow(file, inst.transferSyntaxUID, target, inst.frames))),
+        }
+      : undefined,
+  );
   return new requests.CStoreRequest(dataset);
+}
+
+/** Files written by us: preamble, DICM, then (0002,0000) whose value is the meta group's length. */
+function datasetBytes(file: Buffer): Buffer {
+  return file.subarray(144 + file.readUInt32LE(140));
 }

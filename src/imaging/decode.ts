@@ -62,11 +62,21 @@ export function canDecode(transferSyntaxUID: string): boolean {
   return transferSyntaxUID in DECODERS;
 }
 
+/** The WebAssembly codecs load once; after this resolves, decodeFrameNow may be called. */
+export function codecsReady(): Promise<void> {
+  return initialise();
+}
+
 /** Decode one frame; colour comes out interleaved (planar configuration 0). */
 export async function decodeFrame(encoded: Uint8Array, transferSyntaxUID: string, p: PixelDescription): Promise<Uint8Array> {
+  await initialise();
+  return decodeFrameNow(encoded, transferSyntaxUID, p);
+}
+
+/** decodeFrame for callers that cannot wait (a DIMSE sub-operation); codecsReady() must have resolved. */
+export function decodeFrameNow(encoded: Uint8Array, transferSyntaxUID: string, p: PixelDescription): Uint8Array {
   const decode = DECODERS[transferSyntaxUID];
   if (!decode) throw new VeilgateError('not-acceptable', `frames stored as ${transferSyntaxUID} cannot be decoded here`);
-  await initialise();
   const context = new Context({
     width: p.columns,
     height: p.rows,

@@ -5,14 +5,13 @@
  * One instance is held in memory at a time; callers stream the result.
  */
 import { Dataset } from '../dicom/dataset';
-import { DicomJson } from '../dicom/json';
 import { parsePart10, readUidValue } from '../dicom/parse';
 import { Tags } from '../dicom/tags';
 import { TS, transferSyntax } from '../dicom/transfer-syntax';
-import { stringElement, stringValue, uint16Element } from '../dicom/values';
+import { numberValue, stringElement, stringValue, uint16Element } from '../dicom/values';
 import { ByteRange, writePart10 } from '../dicom/write';
 import { VeilgateError } from '../errors';
-import { canDecode, decodeFrame, decodedDescription, pixelDescription } from './decode';
+import { PixelDescription, canDecode, codecsReady, decodeFrameNow, decodedDescription } from './decode';
 
 export const UNCOMPRESSED_TARGETS: readonly string[] = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian];
 
@@ -33,24 +32,43 @@ const LOSSY_METHOD: Record<string, string> = {
   '1.2.840.10008.1.2.4.203': 'ISO_15444_15',
 };
 
-/**
- * The Part 10 bytes of `file` (stored in `stored`, frames at `frames`) in `target`.
- * `meta` is the instance's PS3.18 JSON, which gives the pixel description.
- */
-export async function transcodeInstance(file: Uint8Array, stored: string, target: string, frames: ByteRange[][] | undefined, meta: DicomJson): Promise<Uint8Array[]> {
+/** The pixel description of a parsed data set (as pixelDescription gives it from JSON). */
+function pixelDescriptionOf(ds: Dataset): PixelDescription {
+  const n = (t: number, fallback = 0) => numberValue(ds, t) ?? fallback;
+  const bitsAllocated = n(Tags.BitsAllocated, 16);
+  return {
+    rows: n(Tags.Rows),
+    columns: n(Tags.Columns),
+    bitsAllocated,
+    bitsStored: n(Tags.BitsStored, bitsAllocated),
+    samplesPerPixel: n(Tags.SamplesPerPixel, 1),
+    pixelRepresentation: n(Tags.PixelRepresentation),
+    planarConfiguration: n(Tags.PlanarConfiguration),
+    photometricInterpretation: stringValue(ds, Tags.PhotometricInterpretation) ?? 'MONOCHROME2',
+  };
+}
+
+/** The Part 10 bytes of `file` (stored in `stored`, frames at `frames`) in `target`. */
+export async function transcodeInstance(file: Uint8Array, stored: string, target: string, frames: ByteRange[][] | undefined): Promise<Uint8Array[]> {
+  if (transferSyntax(stored)?.encapsulated) await codecsReady();
+  return transcodeInstanceNow(file, stored, target, frames);
+}
+
+/** transcodeInstance without waiting: for compressed sources, codecsReady() must have resolved. */
+export function transcodeInstanceNow(file: Uint8Array, stored: string, target: string, frames: ByteRange[][] | undefined): Uint8Array[] {
   if (!canTranscode(stored, target)) throw new VeilgateError('not-acceptable', `an instance stored as ${stored} cannot be sent as ${target}`);
   const parsed = parsePart10(file);
   const ds: Dataset = parsed.dataset;
   const pixel = ds.get(Tags.PixelData);
   if (pixel?.fragments) {
     if (!frames?.length) throw new VeilgateError('unprocessable', 'the stored instance has no frame offsets to decode');
-    const p = pixelDescription(meta);
+    const p = pixelDescriptionOf(ds);
     const decoded = decodedDescription(p, stored);
     const frameBytes = (p.rows * p.columns * p.samplesPerPixel * p.bitsAllocated) / 8;
     const native = new Uint8Array(frameBytes * frames.length);
     for (let i = 0; i < frames.length; i++) {
       const encoded = concat(frames[i].map((r) => file.subarray(r.offset, r.offset + r.length)));
-      native.set(await decodeFrame(encoded, stored, p), i * frameBytes);
+      native.set(decodeFrameNow(encoded, stored, p), i * frameBytes);
     }
     ds.set(Tags.PixelData, { tag: Tags.PixelData, vr: p.bitsAllocated > 8 ? 'OW' : 'OB', value: native });
     ds.delete(Tags.ExtendedOffsetTable);
