@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+CREATE INDEX IF NOT EXISTS instances_blob ON instances(blob_key);
 
 -- Processing jobs (durable queue): one row per job, its state and result.
 CREATE TABLE IF NOT EXISTS jobs (

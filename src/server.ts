@@ -17,6 +17,7 @@ import { viewerRouter } from './viewer/router';
 import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
+import { sweepOrphans } from './maintenance/orphan-sweep';
 import { DimseListener, startDimse } from './dimse/listener';
 
 export interface Gateway {
@@ -28,6 +29,8 @@ export interface Gateway {
   /** The DIMSE listener, unless DIMSE_PORT=off. */
   dimse?: DimseListener;
   runner: JobRunner;
+  /** The start-up sweep for files no index row refers to (see maintenance/orphan-sweep.ts). */
+  sweep: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ export function openCore(config: Config): { index: Index; store: BlobStore; inge
 }
 
 export async function startGateway(config: Config): Promise<Gateway> {
+  const startedAt = Date.now();
   const core = openCore(config);
   const app = express();
   app.disable('x-powered-by');
@@ -76,13 +80,21 @@ export async function startGateway(config: Config): Promise<Gateway> {
   }
   log.info('listening', { url: `${config.publicUrl}/dicom-web`, dataDir: config.dataDir });
   const dimse = config.dimse.enabled ? await startDimse({ config, ...core }) : undefined;
+  let closing = false;
+  const sweep = sweepOrphans(core.index, core.store, startedAt, () => closing).then(
+    (r) => (r.quarantined ? log.warn('orphans-quarantined', { ...r }) : log.info('orphan-sweep', { ...r })),
+    (e) => log.error('orphan-sweep-failed', { error: String((e as Error).message ?? e) }),
+  );
   return {
     config,
     ...core,
     server,
     dimse,
     runner,
+    sweep,
     close: async () => {
+      closing = true;
+      await sweep;
       rules.stop();
       await runner.stop();
       await dimse?.close();

@@ -98,6 +98,8 @@ export interface Index {
   search(query: Query): Promise<QueryResult>;
   exists(level: Level, scope: Scope): Promise<boolean>;
   counts(): Promise<{ studies: number; series: number; instances: number }>;
+  /** Whether an indexed instance refers to this blob. */
+  hasBlob(key: string): Promise<boolean>;
   /** The processing job queue, kept in the same database. */
   readonly jobs: JobStore;
   close(): Promise<void>;

@@ -224,6 +224,10 @@ export class SqliteIndex implements Index {
     return { studies: one('studies'), series: one('series'), instances: one('instances') };
   }
 
+  async hasBlob(key: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

@@ -20,4 +20,8 @@ export interface BlobStore {
   read(key: string, spans: ByteSpan[]): Promise<Buffer>;
   exists(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /** Every blob, with its last-modified time (ms since the epoch), for maintenance sweeps. */
+  list(): AsyncIterable<{ key: string; modified: number }>;
+  /** Move a blob out of the store into a quarantine area, kept for an administrator to inspect. */
+  quarantine(key: string): Promise<void>;
 }

@@ -14,10 +14,12 @@ const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly tmp: string;
+  private readonly orphans: string;
 
   constructor(dataDir: string) {
     this.root = path.join(dataDir, 'files');
     this.tmp = path.join(dataDir, 'tmp');
+    this.orphans = path.join(dataDir, 'orphans');
     fs.mkdirSync(this.root, { recursive: true });
     fs.mkdirSync(this.tmp, { recursive: true });
     // Left-over temporary files are puts that a crash interrupted: nothing refers to them.
@@ -83,5 +85,24 @@ export class FsBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await fsp.rm(this.pathOf(key), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ key: string; modified: number }> {
+    const walk = async function* (dir: string, prefix: string): AsyncGenerator<{ key: string; modified: number }> {
+      for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (entry.isDirectory()) yield* walk(full, key);
+        else if (entry.isFile()) yield { key, modified: (await fsp.stat(full)).mtimeMs };
+      }
+    };
+    yield* walk(this.root, '');
+  }
+
+  async quarantine(key: string): Promise<void> {
+    const from = this.pathOf(key);
+    const to = path.join(this.orphans, key);
+    await fsp.mkdir(path.dirname(to), { recursive: true });
+    await fsp.rename(from, to);
   }
 }
