@@ -6,6 +6,7 @@
 import type { Request, Response } from 'express';
 import { createGzip } from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
+import { readWholeBody } from '../dicomweb/stow';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
 import { DicomWebContext, baseUrl } from '../dicomweb/context';
@@ -13,7 +14,7 @@ import { matchesType, parseAccept } from '../dicomweb/media-types';
 import { seriesNifti } from '../convert/series-nifti';
 import { readNifti, NiftiVolume } from '../convert/nifti';
 import { flipXY, matchGrid } from '../convert/geometry';
-import { sliceStack } from '../convert/series-geometry';
+import { SliceStack, sliceStack } from '../convert/series-geometry';
 import { volumeToDicomSeries } from '../convert/volume-to-dicom';
 import { parsePart10 } from '../dicom/parse';
 import { DicomJson } from '../dicom/json';
@@ -65,23 +66,11 @@ export function getSidecarHandler(ctx: DicomWebContext) {
   };
 }
 
-async function readBody(req: Request, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new VeilgateError('payload-too-large', `the volume is larger than the ${limit}-byte limit`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 /** The grids a volume computed from the series may be on: the slice stack's and each NIfTI output's. */
-async function gridMatches(ctx: DicomWebContext, study: string, series: string, volume: NiftiVolume, metadata: DicomJson[]): Promise<boolean> {
+async function gridMatches(ctx: DicomWebContext, study: string, series: string, volume: NiftiVolume, stack: SliceStack | undefined): Promise<boolean> {
   const dims = volume.dims.slice(0, 3);
   const fits = (maps: ReturnType<typeof matchGrid>, target: number[]) =>
     !!maps && maps.every((m, axis) => dims[axis] === target[m.axis] && (m.sign > 0 ? m.offset === 0 : m.offset === target[m.axis] - 1));
-  const stack = sliceStack(metadata);
   if (stack && fits(matchGrid(flipXY(volume.affine), stack.affine), [stack.columns, stack.rows, stack.slices.length])) return true;
   const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
   return conversion.volumes.some((v) => {
@@ -95,9 +84,10 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     const { study, series } = scope(req);
     const instances = await ctx.index.instances({ study, series });
     if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
-    const volume = readNifti(await readBody(req, ctx.config.maxInstanceBytes));
+    const volume = readNifti(await readWholeBody(req, ctx.config.maxInstanceBytes, 'the volume'));
     const metadata = (await ctx.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
-    if (!(await gridMatches(ctx, study, series, volume, metadata))) {
+    const stack = sliceStack(metadata);
+    if (!(await gridMatches(ctx, study, series, volume, stack))) {
       throw new VeilgateError('unprocessable', "the volume's grid (dimensions and affine) matches no grid of the series: send a volume computed in the series' space");
     }
     const first = instances[0];
@@ -106,7 +96,7 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     const datasets = volumeToDicomSeries({
       volume,
       source,
-      stack: sliceStack(metadata),
+      stack,
       sourceSeriesUID: series,
       sourceInstances: instances,
       seriesDescription: `Derived: ${description}`,
@@ -118,7 +108,8 @@ export function postNiftiHandler(ctx: DicomWebContext) {
       if (!result.ok) throw result.error;
       seriesUID = result.seriesUID;
     }
-    res.status(201).type('application/json').setHeader('Location', baseUrl(ctx, req) + seriesPath(study, seriesUID));
-    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: baseUrl(ctx, req) + seriesPath(study, seriesUID), NumberOfInstances: datasets.length }));
+    const retrieveURL = baseUrl(ctx, req) + seriesPath(study, seriesUID);
+    res.status(201).type('application/json').setHeader('Location', retrieveURL);
+    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: retrieveURL, NumberOfInstances: datasets.length }));
   };
 }

@@ -9,7 +9,7 @@ import { DicomJson } from '../dicom/json';
 import { fromDicomJson } from '../dicom/from-json';
 import { Tags } from '../dicom/tags';
 import { VeilgateError } from '../errors';
-import { randomUid } from '../synthetic/instances';
+import { randomUid } from '../dicom/uid';
 import { LabelVolume } from '../processing/volume';
 import { resampleLabels } from '../processing/resample';
 import { SegmentInfo } from '../processing/operations';
@@ -17,7 +17,7 @@ import { dicomLab, segmentRgb } from './segment-colour';
 import { flipXY } from './geometry';
 import { SliceStack } from './series-geometry';
 
-export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 
 /** Attributes of the patient and study carried over from the source, as JSON. */
 const FROM_SOURCE = [

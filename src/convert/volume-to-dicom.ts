@@ -11,7 +11,7 @@ import { Tags } from '../dicom/tags';
 import { encodeText, stringValue, uint16Element } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { VeilgateError } from '../errors';
-import { randomUid } from '../synthetic/instances';
+import { randomUid } from '../dicom/uid';
 import { Vec3, column, dot, flipXY, norm, scale } from './geometry';
 import { NiftiVolume } from './nifti';
 import { SliceStack } from './series-geometry';

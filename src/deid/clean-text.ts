@@ -28,12 +28,11 @@ export function dateSpellings(ymd: string): string[] {
   const yy = y.slice(2);
   const nm = String(Number(mo));
   const nd = String(Number(d));
-  const out = [
+  return [
     `${y}${mo}${d}`, `${y}-${mo}-${d}`, `${y}/${mo}/${d}`, `${y}.${mo}.${d}`,
     `${d}/${mo}/${y}`, `${mo}/${d}/${y}`, `${d}.${mo}.${y}`, `${d}-${mo}-${y}`,
     `${nd}/${nm}/${y}`, `${nm}/${nd}/${y}`, `${nd}.${nm}.${y}`, `${d}/${mo}/${yy}`, `${mo}/${d}/${yy}`,
   ];
-  return out;
 }
 
 /**

@@ -8,7 +8,7 @@ import { DataElement, Dataset, Tag, elementOf, groupOf, isPrivateTag } from '../
 import { Tags } from '../dicom/tags';
 import { lookup } from '../dicom/dictionary';
 import { decodeText, encodingFor } from '../dicom/charset';
-import { rawString, encodeText } from '../dicom/values';
+import { rawString, encodeText, stringElement } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { usesCharset } from '../dicom/vr';
 import { Action, actionFor, emptyCleanedValue, profileRow } from './profile';
@@ -241,9 +241,14 @@ function isOverlayOrCurve(t: Tag): boolean {
   return (g >= 0x5000 && g <= 0x50ff && g % 2 === 0) || (g >= 0x6000 && g <= 0x60ff && g % 2 === 0);
 }
 
-function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: TextMode): Dataset {
+/** The text encoding of a data set: its own Specific Character Set, or the one it inherits. */
+function encodingOf(ds: Dataset, inherited: string): string {
   const own = ds.get(Tags.SpecificCharacterSet);
-  const encoding = own ? encodingFor(rawString(own)) : inherited;
+  return own ? encodingFor(rawString(own)) : inherited;
+}
+
+function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: TextMode): Dataset {
+  const encoding = encodingOf(ds, inherited);
   const creators = privateCreators(ds);
   const out: Dataset = new Map();
   for (const el of ds.values()) {
@@ -274,9 +279,8 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
 }
 
 /** Every value of the instance that identifies someone or something, for cleaning free text. */
-function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string, out: string[]): void {
-  const own = ds.get(Tags.SpecificCharacterSet);
-  const enc = own ? encodingFor(rawString(own)) : encoding;
+function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string, out: Set<string>): void {
+  const enc = encodingOf(ds, encoding);
   for (const el of ds.values()) {
     if (el.items) {
       for (const item of el.items) collectIdentifiers(item, options, enc, out);
@@ -289,28 +293,28 @@ function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string,
     if (action === 'K' || action === 'C' || el.vr === 'CS') continue;
     const text = usesCharset(el.vr) ? decodeText(el.value, enc) : (rawString(el) ?? '');
     for (const v of text.split('\\')) {
-      out.push(v);
-      if (el.vr === 'DA' || el.vr === 'DT') out.push(...dateSpellings(v.trim()));
+      out.add(v);
+      if (el.vr === 'DA' || el.vr === 'DT') for (const d of dateSpellings(v.trim())) out.add(d);
     }
   }
 }
 
 function codeItem(value: string, meaning: string): Dataset {
   const item: Dataset = new Map();
-  item.set(T.CodeValue, { tag: T.CodeValue, vr: 'SH', value: encodeText(value, 'SH') });
-  item.set(T.CodingSchemeDesignator, { tag: T.CodingSchemeDesignator, vr: 'SH', value: encodeText('DCM', 'SH') });
-  item.set(T.CodeMeaning, { tag: T.CodeMeaning, vr: 'LO', value: encodeText(meaning, 'LO') });
+  setText(item, T.CodeValue, 'SH', value);
+  setText(item, T.CodingSchemeDesignator, 'SH', 'DCM');
+  setText(item, T.CodeMeaning, 'LO', meaning);
   return item;
 }
 
 function setText(ds: Dataset, t: Tag, vr: string, text: string): void {
-  ds.set(t, { tag: t, vr, value: encodeText(text, vr) });
+  ds.set(t, stringElement(t, vr, text));
 }
 
 /** Re-encode every text value as UTF-8 (ISO_IR 192): cleaned text cannot be written back in ISO 2022 sets. */
 function toUtf8(ds: Dataset, encoding: string): void {
   const own = ds.get(Tags.SpecificCharacterSet);
-  const enc = own ? encodingFor(rawString(own)) : encoding;
+  const enc = encodingOf(ds, encoding);
   // Only maps made by processDataset reach here, so replacing their entries leaves the input untouched.
   for (const [t, el] of ds) {
     if (el.items) el.items.forEach((item) => toUtf8(item, enc));
@@ -333,7 +337,8 @@ export function deidentify(input: Dataset, params: DeidParams): DeidResult {
   const patientKey = text(Tags.PatientID) || (text(Tags.PatientName) ? `name:${text(Tags.PatientName)}|${text(Tags.PatientBirthDate)}` : `study:${originalStudyUID}`);
   const pseudonym = patientPseudonym(secret, issuer, patientKey);
 
-  const identifiers: string[] = [];
+  // A set: nested sequences repeat the same identifiers many times over.
+  const identifiers = new Set<string>();
   collectIdentifiers(input, options, rootEncoding, identifiers);
   const ctx: Context = {
     params,

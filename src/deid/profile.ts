@@ -2,7 +2,7 @@
  * PS3.15 Table E.1-1 as data (src/deid/standard, generated from the standard's table), and
  * the action it gives an attribute under a set of options.
  */
-import { Tag, tagHex } from '../dicom/dataset';
+import { Tag } from '../dicom/dataset';
 import { DeidOptions } from './options';
 import profileData from './standard/confidentiality-profile.json';
 
@@ -17,19 +17,20 @@ export interface ProfileRow {
 }
 
 const rows = (profileData as unknown as { rows: ProfileRow[] }).rows;
-const exact = new Map<string, ProfileRow>();
-const masked: ProfileRow[] = [];
+const exact = new Map<Tag, ProfileRow>();
+/** Rows such as 50XXXXXX: a tag matches when its digits outside the X positions match. */
+const masked: { mask: number; value: number; row: ProfileRow }[] = [];
 for (const r of rows) {
   if (r.tag === 'PRIVATE') continue;
-  if (r.tag.includes('X')) masked.push(r);
-  else exact.set(r.tag, r);
+  if (r.tag.includes('X')) {
+    const mask = parseInt(r.tag.replace(/[0-9A-F]/g, 'F').replace(/X/g, '0'), 16) >>> 0;
+    masked.push({ mask, value: parseInt(r.tag.replace(/X/g, '0'), 16) >>> 0, row: r });
+  } else exact.set(parseInt(r.tag, 16) >>> 0, r);
 }
 
+/** Looked up for every element of every ingested instance: numeric keys, no tag formatting. */
 export function profileRow(t: Tag): ProfileRow | undefined {
-  const hex = tagHex(t);
-  const row = exact.get(hex);
-  if (row) return row;
-  return masked.find((m) => [...m.tag].every((c, i) => c === 'X' || c === hex[i]));
+  return exact.get(t) ?? masked.find((m) => ((t & m.mask) >>> 0) === m.value)?.row;
 }
 
 /** Which option column applies, for the options in force. */

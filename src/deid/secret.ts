@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export const SECRET_FILE = 'secret.key';
+const SECRET_FILE = 'secret.key';
 
 export function loadOrCreateSecret(dataDir: string): Buffer {
   const file = path.join(dataDir, SECRET_FILE);

@@ -1,4 +1,5 @@
-/** UID syntax (PS3.5 section 9.1). */
+/** UID syntax (PS3.5 section 9.1), and new UIDs. */
+import { randomBytes } from 'node:crypto';
 
 const STRICT = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$/;
 const SAFE = /^[0-9]+(\.[0-9]+)+$/;
@@ -14,4 +15,9 @@ export function isStrictUid(s: string): boolean {
  */
 export function isSafeUid(s: string): boolean {
   return s.length <= 64 && SAFE.test(s);
+}
+
+/** A new UID under the 2.25 root (PS3.5 B.2): a random 128-bit UUID as a decimal integer. */
+export function randomUid(): string {
+  return '2.25.' + BigInt('0x' + randomBytes(16).toString('hex')).toString(10);
 }

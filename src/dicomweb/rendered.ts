@@ -12,10 +12,11 @@ import { StoredInstance } from '../index/index';
 import { decodeFrame, decodedDescription, pixelDescription } from '../imaging/decode';
 import { readPalette } from '../imaging/palette';
 import { readLut } from '../imaging/lut';
-import { RenderOptions, Window, renderFrame } from '../imaging/render';
+import { RenderOptions, Window, defaultWindow, renderFrame } from '../imaging/render';
 import { DicomWebContext } from './context';
 import { matchesType, parseAccept } from './media-types';
 import { requireUid } from './params';
+import { spans } from './wado';
 
 const FORMATS: [string, RenderOptions['format']][] = [
   ['image/jpeg', 'jpeg'],
@@ -80,18 +81,19 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     const meta = JSON.parse((await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
     let p = pixelDescription(meta);
     const ranges = inst.frames![frame - 1];
-    let pixels: Uint8Array = await ctx.store.read(inst.blobKey, ranges.map((r) => ({ start: r.offset, end: r.offset + r.length - 1 })));
+    let pixels: Uint8Array = await ctx.store.read(inst.blobKey, spans(ranges));
     if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) {
       pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
       p = decodedDescription(p, inst.transferSyntaxUID);
     }
     const readBulk = async (path: string) => {
       const r = inst.bulk[path];
-      return r ? ctx.store.read(inst.blobKey, [{ start: r.offset, end: r.offset + r.length - 1 }]) : undefined;
+      return r ? ctx.store.read(inst.blobKey, spans([r])) : undefined;
     };
     if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') opts.palette = await readPalette(meta, readBulk);
     const voiItem = (meta['00283010']?.Value?.[0] ?? undefined) as DicomJson | undefined;
-    if (!opts.window && voiItem) {
+    // The LUT is read only when it will be used: no window asked for and none suggested.
+    if (!opts.window && !defaultWindow(meta) && voiItem) {
       const negativeInput = p.pixelRepresentation === 1 || Number(meta['00281052']?.Value?.[0] ?? 0) < 0;
       opts.voiLut = await readLut(voiItem['00283002'], voiItem['00283006'], () => readBulk('00283010.0.00283006'), negativeInput);
     }

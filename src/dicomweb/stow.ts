@@ -55,12 +55,13 @@ function stowResponse(outcomes: PartOutcome[], base: string): { status: number; 
   return { status, body };
 }
 
-async function readWholeBody(req: Request, limit: number): Promise<Uint8Array> {
+/** A whole request body, refused (413) once it passes `limit` bytes; `what` names it in the error. */
+export async function readWholeBody(req: Request, limit: number, what = 'instance'): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new VeilgateError('payload-too-large', `instance is larger than the ${limit}-byte limit`);
+    if (size > limit) throw new VeilgateError('payload-too-large', `${what} is larger than the ${limit}-byte limit`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -81,13 +81,13 @@ export function retrieveHandler(ctx: DicomWebContext) {
     const mp = new MultipartWriter(res);
     res.status(200).setHeader('Content-Type', mp.contentType('application/dicom'));
     for (const { inst, target } of plan) {
-      if (target === inst.transferSyntaxUID) {
-        await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(inst.size) }, ctx.store.stream(inst.blobKey));
-        continue;
-      }
-      const file = await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
-      const body = Buffer.concat(await transcodeInstance(file, inst.transferSyntaxUID, target!, inst.frames));
-      await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(body.length) }, body);
+      // As stored: streamed from the store. Otherwise this one instance is read and transcoded.
+      const body =
+        target === inst.transferSyntaxUID
+          ? ctx.store.stream(inst.blobKey)
+          : Buffer.concat(await transcodeInstance(await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]), inst.transferSyntaxUID, target!, inst.frames));
+      const length = body instanceof Buffer ? body.length : inst.size;
+      await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(length) }, body);
     }
     await mp.end();
   };
@@ -120,7 +120,8 @@ export function metadataHandler(ctx: DicomWebContext) {
   };
 }
 
-function spans(ranges: ByteRange[]) {
+/** Byte ranges as the store's inclusive spans. */
+export function spans(ranges: ByteRange[]) {
   return ranges.map((r) => ({ start: r.offset, end: r.offset + r.length - 1 }));
 }
 

@@ -6,10 +6,9 @@ import { requests } from 'dcmjs-dimse';
 import { Index, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { isSafeUid } from '../dicom/uid';
-import { MATCH_KEYS } from '../query/attributes';
+import { matchKeyByName } from '../query/attributes';
 import { VeilgateError } from '../errors';
 import { RawDataset } from './raw-dataset';
-import { transferSyntax } from '../dicom/transfer-syntax';
 import { canDecode, codecsReady } from '../imaging/decode';
 import { canTranscode, transcodeInstanceNow } from '../imaging/transcode';
 
@@ -32,7 +31,7 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
   if (level === 'PATIENT') {
     const patientID = String(identifier.PatientID ?? '').trim();
     if (!patientID) throw new VeilgateError('bad-request', 'a PATIENT level retrieve needs a PatientID');
-    const key = MATCH_KEYS.find((k) => k.keyword === 'PatientID')!;
+    const key = matchKeyByName('PatientID')!;
     const matches = await index.search({ level: 'study', scope: {}, conditions: [{ key, value: patientID }], includeFields: [], limit: 100000, offset: 0, fuzzy: false });
     for (const m of matches.rows) found.push(...(await index.instances({ study: m.studyUID })));
   } else if (level === 'STUDY') {
@@ -60,7 +59,7 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
 
 /** Instances of a series found without its study (relational retrieve). */
 async function seriesInstances(index: Index, series: string): Promise<StoredInstance[]> {
-  const key = MATCH_KEYS.find((k) => k.keyword === 'SeriesInstanceUID')!;
+  const key = matchKeyByName('SeriesInstanceUID')!;
   const hit = await index.search({ level: 'series', scope: {}, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
   return hit.rows.length ? index.instances({ study: hit.rows[0].studyUID, series }) : [];
 }
@@ -72,7 +71,8 @@ async function seriesInstances(index: Index, series: string): Promise<StoredInst
  */
 export async function storeRequestFor(inst: StoredInstance, store: BlobStore): Promise<InstanceType<typeof requests.CStoreRequest>> {
   const file = await store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
-  const compressed = Boolean(transferSyntax(inst.transferSyntaxUID)?.encapsulated) && canDecode(inst.transferSyntaxUID);
+  // Only encapsulated syntaxes have a decoder.
+  const compressed = canDecode(inst.transferSyntaxUID);
   if (compressed) await codecsReady();
   const dataset = new RawDataset(
     datasetBytes(file),

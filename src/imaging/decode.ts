@@ -6,6 +6,8 @@
 import { NativeCodecs, Context } from 'dcmjs-codecs';
 import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
+import { tagHex } from '../dicom/dataset';
+import { Tags } from '../dicom/tags';
 
 export interface PixelDescription {
   rows: number;
@@ -18,18 +20,34 @@ export interface PixelDescription {
   photometricInterpretation: string;
 }
 
-export function pixelDescription(meta: DicomJson): PixelDescription {
-  const n = (tag: string, fallback = 0) => Number(meta[tag]?.Value?.[0] ?? fallback);
+/**
+ * The pixel description from any source of attribute values (`num` gives a numeric
+ * attribute's first value by tag), with the defaults PS3.3 implies for absent ones.
+ */
+export function describePixels(num: (tag: number) => number | undefined, photometric: string | undefined): PixelDescription {
+  const n = (tag: number, fallback = 0) => num(tag) ?? fallback;
+  const bitsAllocated = n(Tags.BitsAllocated, 16);
   return {
-    rows: n('00280010'),
-    columns: n('00280011'),
-    bitsAllocated: n('00280100', 16),
-    bitsStored: n('00280101', n('00280100', 16)),
-    samplesPerPixel: n('00280002', 1),
-    pixelRepresentation: n('00280103'),
-    planarConfiguration: n('00280006'),
-    photometricInterpretation: String(meta['00280004']?.Value?.[0] ?? 'MONOCHROME2'),
+    rows: n(Tags.Rows),
+    columns: n(Tags.Columns),
+    bitsAllocated,
+    bitsStored: n(Tags.BitsStored, bitsAllocated),
+    samplesPerPixel: n(Tags.SamplesPerPixel, 1),
+    pixelRepresentation: n(Tags.PixelRepresentation),
+    planarConfiguration: n(Tags.PlanarConfiguration),
+    photometricInterpretation: photometric ?? 'MONOCHROME2',
   };
+}
+
+/** From the instance's PS3.18 JSON. */
+export function pixelDescription(meta: DicomJson): PixelDescription {
+  const first = (tag: number) => meta[tagHex(tag)]?.Value?.[0];
+  const num = (tag: number) => {
+    const v = first(tag);
+    return v === undefined || v === null ? undefined : Number(v);
+  };
+  const photometric = first(Tags.PhotometricInterpretation);
+  return describePixels(num, photometric === undefined ? undefined : String(photometric));
 }
 
 let ready: Promise<void> | undefined;

@@ -11,9 +11,9 @@ import { TS, transferSyntax } from '../dicom/transfer-syntax';
 import { numberValue, stringElement, stringValue, uint16Element } from '../dicom/values';
 import { ByteRange, writePart10 } from '../dicom/write';
 import { VeilgateError } from '../errors';
-import { PixelDescription, canDecode, codecsReady, decodeFrameNow, decodedDescription } from './decode';
+import { canDecode, codecsReady, decodeFrameNow, decodedDescription, describePixels } from './decode';
 
-export const UNCOMPRESSED_TARGETS: readonly string[] = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian];
+const UNCOMPRESSED_TARGETS: readonly string[] = [TS.ExplicitVRLittleEndian, TS.ImplicitVRLittleEndian];
 
 /** Whether an instance stored in `stored` can be sent in `target`. */
 export function canTranscode(stored: string, target: string): boolean {
@@ -32,22 +32,6 @@ const LOSSY_METHOD: Record<string, string> = {
   '1.2.840.10008.1.2.4.203': 'ISO_15444_15',
 };
 
-/** The pixel description of a parsed data set (as pixelDescription gives it from JSON). */
-function pixelDescriptionOf(ds: Dataset): PixelDescription {
-  const n = (t: number, fallback = 0) => numberValue(ds, t) ?? fallback;
-  const bitsAllocated = n(Tags.BitsAllocated, 16);
-  return {
-    rows: n(Tags.Rows),
-    columns: n(Tags.Columns),
-    bitsAllocated,
-    bitsStored: n(Tags.BitsStored, bitsAllocated),
-    samplesPerPixel: n(Tags.SamplesPerPixel, 1),
-    pixelRepresentation: n(Tags.PixelRepresentation),
-    planarConfiguration: n(Tags.PlanarConfiguration),
-    photometricInterpretation: stringValue(ds, Tags.PhotometricInterpretation) ?? 'MONOCHROME2',
-  };
-}
-
 /** The Part 10 bytes of `file` (stored in `stored`, frames at `frames`) in `target`. */
 export async function transcodeInstance(file: Uint8Array, stored: string, target: string, frames: ByteRange[][] | undefined): Promise<Uint8Array[]> {
   if (transferSyntax(stored)?.encapsulated) await codecsReady();
@@ -62,7 +46,7 @@ export function transcodeInstanceNow(file: Uint8Array, stored: string, target: s
   const pixel = ds.get(Tags.PixelData);
   if (pixel?.fragments) {
     if (!frames?.length) throw new VeilgateError('unprocessable', 'the stored instance has no frame offsets to decode');
-    const p = pixelDescriptionOf(ds);
+    const p = describePixels((t) => numberValue(ds, t), stringValue(ds, Tags.PhotometricInterpretation));
     const decoded = decodedDescription(p, stored);
     const frameBytes = (p.rows * p.columns * p.samplesPerPixel * p.bitsAllocated) / 8;
     const native = new Uint8Array(frameBytes * frames.length);

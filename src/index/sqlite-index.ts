@@ -129,7 +129,7 @@ export class SqliteIndex implements Index {
   }
 
   async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
-    const row = this.db.prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) as
+    const row = this.stmt(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) as
       | InstanceRow
       | undefined;
     return row && toStored(row);
@@ -225,7 +225,7 @@ export class SqliteIndex implements Index {
   }
 
   async hasBlob(key: string): Promise<boolean> {
-    return this.db.prepare('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
+    return this.stmt('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
   }
 
   async close(): Promise<void> {

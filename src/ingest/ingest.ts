@@ -99,16 +99,18 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
     throw new VeilgateError('payload-too-large', `instance is larger than the ${deps.maxInstanceBytes}-byte limit`);
   }
   const parsed = parseInput(input);
+  // Derived instances are made here from stored, already de-identified data.
+  const deidParams = input.kind === 'derived' ? null : deps.deid;
   seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
   // A failure report names the instance as it would have been stored, never by its original UID.
   const sentUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID));
-  seen.sopInstanceUID = sentUID && input.kind !== 'derived' && deps.deid && !deps.deid.options.retainUIDs ? mapUid(deps.deid.secret, sentUID) : sentUID;
+  seen.sopInstanceUID = sentUID && deidParams && !deidParams.options.retainUIDs ? mapUid(deidParams.secret, sentUID) : sentUID;
   checkTransferSyntax(parsed.transferSyntaxUID);
   const original = identify(parsed.dataset);
   const metaWarnings = checkMeta(parsed.meta, original);
   checkSopClass(parsed.dataset, original);
 
-  const deid = input.kind === 'derived' || !deps.deid ? { dataset: parsed.dataset, warnings: [] } : deidentify(parsed.dataset, deps.deid);
+  const deid = deidParams ? deidentify(parsed.dataset, deidParams) : { dataset: parsed.dataset, warnings: [] };
   const id = identify(deid.dataset);
   seen.sopClassUID = id.sopClassUID;
   seen.sopInstanceUID = id.sopInstanceUID;

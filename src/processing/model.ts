@@ -28,7 +28,7 @@ export interface ModelConfig {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function modelFolder(dataDir: string, name: string): string {
+function modelFolder(dataDir: string, name: string): string {
   if (!NAME.test(name)) throw new VeilgateError('bad-request', 'model name must be letters, digits, dot, dash or underscore');
   return path.join(dataDir, 'models', name);
 }

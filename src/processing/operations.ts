@@ -183,7 +183,7 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
         description,
       };
     case 'model':
-      throw new VeilgateError('unprocessable', 'a model runs asynchronously: use runModelOperation');
+      throw new VeilgateError('unprocessable', 'a model runs asynchronously: use runModel');
     case 'segment': {
       let mask: LabelVolume;
       let algorithmName: string;
@@ -221,11 +221,9 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
       // Every connected component becomes a segment of its own (up to 255).
       const cc = connectedComponents(mask);
       if (cc.count > 255) throw new VeilgateError('unprocessable', `${cc.count} components: at most 255 segments; add 'largest' or an 'open' step`);
-      const labels = new Uint8Array(cc.labels.length);
-      for (let i = 0; i < labels.length; i++) labels[i] = cc.labels[i];
       return {
         kind: 'segmentation',
-        labels: { dims: mask.dims, affine: mask.affine, data: labels },
+        labels: { dims: mask.dims, affine: mask.affine, data: Uint8Array.from(cc.labels) },
         // Components are told apart by colour, so each takes the next colour of the palette.
         segments: Array.from({ length: cc.count }, (_, i) => segment(i + 1, ` ${i + 1}`, false)),
         description,

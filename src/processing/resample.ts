@@ -28,7 +28,7 @@ export function gridAtSpacing(grid: Grid, target: [number, number, number]): Gri
 /** The grid of a volume with another number of voxels along each axis, covering the same extent. */
 export function gridOfSize(grid: Grid, dims: [number, number, number]): Grid {
   const current = spacing(grid.affine);
-  return gridAtSpacing({ ...grid }, current.map((s, i) => (s * grid.dims[i]) / dims[i]) as [number, number, number]);
+  return gridAtSpacing(grid, current.map((s, i) => (s * grid.dims[i]) / dims[i]) as [number, number, number]);
 }
 
 function sample<T extends Float32Array | Uint8Array | Uint16Array>(source: { dims: [number, number, number]; data: T }, x: number, y: number, z: number, method: Interpolation, fill: number): number {
@@ -65,10 +65,10 @@ function indexMap(source: Grid, target: Grid): Affine {
   return multiply(invert(source.affine), target.affine);
 }
 
-export function resample(source: Volume, target: Grid, method: Interpolation = 'linear', fill = 0): Volume {
+/** Every target voxel read from the source where the target grid places it. */
+function resampleInto<T extends Float32Array | Uint8Array | Uint16Array>(source: { dims: [number, number, number]; affine: Affine; data: Float32Array | Uint8Array | Uint16Array }, target: Grid, out: T, method: Interpolation, fill: number): { dims: [number, number, number]; affine: Affine; data: T } {
   const m = indexMap(source, target);
   const [tx, ty, tz] = target.dims;
-  const out = new Float32Array(voxelCount(target.dims));
   let p = 0;
   for (let z = 0; z < tz; z++) {
     for (let y = 0; y < ty; y++) {
@@ -81,19 +81,11 @@ export function resample(source: Volume, target: Grid, method: Interpolation = '
   return { dims: target.dims, affine: target.affine.map((r) => [...r]), data: out };
 }
 
+export function resample(source: Volume, target: Grid, method: Interpolation = 'linear', fill = 0): Volume {
+  return resampleInto(source, target, new Float32Array(voxelCount(target.dims)), method, fill);
+}
+
 /** Labels can only be resampled by nearest neighbour: a label has no in-between. */
 export function resampleLabels(source: LabelVolume, target: Grid): LabelVolume {
-  const m = indexMap(source, target);
-  const [tx, ty, tz] = target.dims;
-  const out = new (source.data.constructor as Uint8ArrayConstructor)(voxelCount(target.dims));
-  let p = 0;
-  for (let z = 0; z < tz; z++) {
-    for (let y = 0; y < ty; y++) {
-      for (let x = 0; x < tx; x++) {
-        const [sx, sy, sz] = apply(m, [x, y, z]);
-        out[p++] = sample(source, sx, sy, sz, 'nearest', 0);
-      }
-    }
-  }
-  return { dims: target.dims, affine: target.affine.map((r) => [...r]), data: out };
+  return resampleInto(source, target, new (source.data.constructor as Uint8ArrayConstructor)(voxelCount(target.dims)), 'nearest', 0);
 }

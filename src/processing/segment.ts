@@ -21,7 +21,7 @@ export function threshold(v: Volume, low: number, high: number): LabelVolume {
 }
 
 /** Otsu's threshold over a 256-bin histogram: the value that maximises between-class variance. */
-export function otsuThreshold(v: Volume, bins = 256): number {
+function otsuThreshold(v: Volume, bins = 256): number {
   let lo = Infinity;
   let hi = -Infinity;
   for (const x of v.data) {
@@ -108,7 +108,7 @@ export function regionGrow(v: Volume, seeds: [number, number, number][], toleran
 }
 
 /** 6-connected components of a mask, labelled 1..n in scan order; sizes[label] is its voxel count. */
-export function connectedComponents(mask: LabelVolume): { labels: Uint16Array | Uint32Array; count: number; sizes: number[] } {
+export function connectedComponents(mask: LabelVolume): { labels: Uint32Array; count: number; sizes: number[] } {
   const labels = new Uint32Array(mask.data.length);
   const sizes = [0];
   let count = 0;
@@ -130,7 +130,7 @@ export function connectedComponents(mask: LabelVolume): { labels: Uint16Array | 
     }
     sizes.push(size);
   }
-  return { labels: count < 65536 ? Uint16Array.from(labels) : labels, count, sizes };
+  return { labels, count, sizes };
 }
 
 /** The largest connected component of a mask (the first one found, on a tie). */
@@ -167,7 +167,7 @@ function morph(mask: LabelVolume, erode: boolean): LabelVolume {
   return { dims: mask.dims, affine: mask.affine, data };
 }
 
-export const erode = (m: LabelVolume): LabelVolume => morph(m, true);
-export const dilate = (m: LabelVolume): LabelVolume => morph(m, false);
+const erode = (m: LabelVolume): LabelVolume => morph(m, true);
+const dilate = (m: LabelVolume): LabelVolume => morph(m, false);
 export const open = (m: LabelVolume): LabelVolume => dilate(erode(m));
 export const close = (m: LabelVolume): LabelVolume => erode(dilate(m));

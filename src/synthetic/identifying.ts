@@ -10,7 +10,7 @@
 import { DataElement, Dataset, Tag } from '../dicom/dataset';
 import { lookup } from '../dicom/dictionary';
 import { Tags } from '../dicom/tags';
-import { encodeText } from '../dicom/values';
+import { stringElement as element } from '../dicom/values';
 import profileData from '../deid/standard/confidentiality-profile.json';
 import { syntheticDataset, SyntheticOptions } from './instances';
 
@@ -51,10 +51,6 @@ function tokenMaker(prefix: string) {
     if (vr === 'CS' || vr === 'AE') return `Z${base}`.toUpperCase().slice(0, 16);
     return `Zt${base}`;
   };
-}
-
-function element(t: number, vr: string, text: string): DataElement {
-  return { tag: t, vr, value: encodeText(text, vr) };
 }
 
 /** A value for a Table E.1-1 attribute; undefined for VRs that carry no searchable text. */

@@ -2,16 +2,15 @@
  * Synthetic DICOM instances for tests and benchmarks: a CT image IOD with chosen
  * identifiers and a deterministic pixel pattern, written with the project's writer.
  */
-import { randomBytes } from 'node:crypto';
 import { Dataset, DataElement, Tag } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
-import { encodeText, uint16Element } from '../dicom/values';
+import { stringElement, uint16Element } from '../dicom/values';
 import { writePart10 } from '../dicom/write';
 import { TS } from '../dicom/transfer-syntax';
 
-export function randomUid(): string {
-  return '2.25.' + BigInt('0x' + randomBytes(16).toString('hex')).toString(10);
-}
+import { randomUid } from '../dicom/uid';
+
+export { randomUid };
 
 export interface SyntheticOptions {
   studyUID?: string;
@@ -39,7 +38,7 @@ export interface SyntheticOptions {
 const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 function text(ds: Dataset, t: Tag, vr: string, value: string): void {
-  ds.set(t, { tag: t, vr, value: encodeText(value, vr) });
+  ds.set(t, stringElement(t, vr, value));
 }
 
 export interface SyntheticInstance {

@@ -26,7 +26,7 @@ import { appConfigScript } from './app-config';
 const gzipAsync = promisify(gzip);
 
 /** Where the built viewer is: `@ohif/app`'s dist folder, or null when the package is not installed. */
-export function findViewerDist(): string | null {
+function findViewerDist(): string | null {
   try {
     const dist = path.join(path.dirname(require.resolve('@ohif/app/package.json')), 'dist');
     return fs.existsSync(path.join(dist, 'index.html')) ? dist : null;

@@ -6,7 +6,7 @@
  */
 import { log } from '../../log';
 import { Index } from '../../index/index';
-import { MATCH_KEYS } from '../../query/attributes';
+import { matchKeyByName } from '../../query/attributes';
 import type { JobRunner } from './runner';
 import { validateOperation } from '../operations';
 
@@ -55,7 +55,7 @@ export class IngestRules {
   }
 
   private async apply(study: string, series: string): Promise<void> {
-    const key = MATCH_KEYS.find((k) => k.keyword === 'SeriesInstanceUID')!;
+    const key = matchKeyByName('SeriesInstanceUID')!;
     const found = await this.index.search({ level: 'series', scope: { study }, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
     const info = found.rows[0]?.json;
     if (!info) return;
