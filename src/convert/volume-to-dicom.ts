@@ -20,10 +20,15 @@ const CT_IMAGE = '1.2.840.10008.5.1.4.1.1.2';
 const VEILGATE_VERSION: string = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')).version;
 const MR_IMAGE = '1.2.840.10008.5.1.4.1.1.4';
 
+/** The class itself or one of its family (Enhanced, Legacy Converted: `class.N`); not NM's `…1.1.20`. */
+function inFamily(sourceClass: string, family: string): boolean {
+  return sourceClass === family || sourceClass.startsWith(`${family}.`);
+}
+
 /** Classic image SOP class for a source's class: CT and MR families only. */
 function derivedSopClass(sourceClass: string, modality: string): string {
-  if (sourceClass.startsWith('1.2.840.10008.5.1.4.1.1.2') || modality === 'CT') return CT_IMAGE;
-  if (sourceClass.startsWith('1.2.840.10008.5.1.4.1.1.4') || modality === 'MR') return MR_IMAGE;
+  if (inFamily(sourceClass, CT_IMAGE) || modality === 'CT') return CT_IMAGE;
+  if (inFamily(sourceClass, MR_IMAGE) || modality === 'MR') return MR_IMAGE;
   throw new VeilgateError('cannot-understand', 'derived series can be made from CT and MR series only');
 }
 
