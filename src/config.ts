@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_DEID_OPTIONS, DeidOptions, parseOptionList } from './deid/options';
 import { JobRule, validateRules } from './processing/jobs/rules';
+import { PixelRecipe, validateRecipes } from './deid/pixel-recipes';
+import { DEFAULT_OCR, OcrSettings } from './deid/ocr';
 
 export interface Config {
   host: string;
@@ -58,6 +60,10 @@ export interface DeidConfig {
   acceptBurnedIn: boolean;
   /** Keep a linkage file (original identifiers → pseudonyms) under <dataDir>/linkage/. */
   linkage: boolean;
+  /** Pixel-cleaning recipes from the config file, tried before the shipped ones. */
+  pixelRecipes: PixelRecipe[];
+  /** The optional OCR check of cleaned pixels. */
+  ocr: OcrSettings;
 }
 
 const GiB = 1024 ** 3;
@@ -75,7 +81,7 @@ export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed'> = {
   jobConcurrency: 1,
   jobRules: [],
   jobRulesQuietSeconds: 10,
-  deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false },
+  deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false, pixelRecipes: [], ocr: DEFAULT_OCR },
   dimse: {
     enabled: true,
     port: 11112,
@@ -103,7 +109,7 @@ const ENV: Record<string, keyof Config> = {
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse'>> & {
-  deid?: Partial<Omit<DeidConfig, 'options'>> & { options?: Partial<DeidOptions> };
+  deid?: Partial<Omit<DeidConfig, 'options' | 'ocr'>> & { options?: Partial<DeidOptions>; ocr?: Partial<OcrSettings> };
   dimse?: Partial<DimseConfig>;
 };
 
@@ -151,6 +157,14 @@ function booleanEnv(name: string, v: string): boolean {
   throw new Error(`configuration: ${name} must be true or false`);
 }
 
+function ocrSettings(file: Partial<OcrSettings> | undefined): OcrSettings {
+  const o: OcrSettings = { ...DEFAULT_OCR, ...(file ?? {}) };
+  if (typeof o.enabled !== 'boolean') throw new Error('configuration: deid.ocr.enabled must be true or false');
+  if (!Number.isInteger(o.maxFrames) || o.maxFrames < 1 || o.maxFrames > 100) throw new Error('configuration: deid.ocr.maxFrames must be 1 to 100');
+  if (!Number.isInteger(o.workers) || o.workers < 1 || o.workers > 16) throw new Error('configuration: deid.ocr.workers must be 1 to 16');
+  return o;
+}
+
 function deidConfig(file: FileConfig['deid'], env: NodeJS.ProcessEnv): DeidConfig {
   const base = defaults.deid;
   const options = { ...base.options, ...(file?.options ?? {}) };
@@ -162,7 +176,10 @@ function deidConfig(file: FileConfig['deid'], env: NodeJS.ProcessEnv): DeidConfi
     options: env.DEID_OPTIONS ? parseOptionList(env.DEID_OPTIONS, options) : options,
     acceptBurnedIn: file?.acceptBurnedIn ?? base.acceptBurnedIn,
     linkage: file?.linkage ?? base.linkage,
+    pixelRecipes: validateRecipes(file?.pixelRecipes),
+    ocr: ocrSettings(file?.ocr),
   };
+  if (env.DEID_OCR) out.ocr.enabled = booleanEnv('DEID_OCR', env.DEID_OCR);
   if (env.DEID_ACCEPT_BURNED_IN) out.acceptBurnedIn = booleanEnv('DEID_ACCEPT_BURNED_IN', env.DEID_ACCEPT_BURNED_IN);
   if (env.DEID_LINKAGE) out.linkage = booleanEnv('DEID_LINKAGE', env.DEID_LINKAGE);
   return out;

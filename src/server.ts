@@ -2,7 +2,9 @@
 import http from 'node:http';
 import path from 'node:path';
 import { loadOrCreateSecret } from './deid/secret';
-import { LinkageFile } from './deid/linkage';
+import { LINKAGE_FILE, LinkageFile } from './deid/linkage';
+import { SHIPPED_RECIPES } from './deid/pixel-recipes';
+import { PixelTextReader } from './deid/ocr';
 import express from 'express';
 import { Config } from './config';
 import { SqliteIndex } from './index/sqlite-index';
@@ -42,8 +44,14 @@ export function openCore(config: Config): { index: Index; store: BlobStore; inge
     store,
     maxInstanceBytes: config.maxInstanceBytes,
     inlineBinaryMaxBytes: config.inlineBinaryMaxBytes,
-    deid: { secret: loadOrCreateSecret(config.dataDir), options: config.deid.options, acceptBurnedIn: config.deid.acceptBurnedIn },
-    linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, 'linkage', 'linkage.jsonl')) : undefined,
+    deid: {
+      secret: loadOrCreateSecret(config.dataDir),
+      options: config.deid.options,
+      acceptBurnedIn: config.deid.acceptBurnedIn,
+      pixelRecipes: [...config.deid.pixelRecipes, ...SHIPPED_RECIPES],
+    },
+    linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, LINKAGE_FILE)) : undefined,
+    ocr: config.deid.ocr.enabled ? new PixelTextReader(config.deid.ocr) : undefined,
   };
   return { index, store, ingestDeps };
 }
@@ -69,6 +77,11 @@ export async function startGateway(config: Config): Promise<Gateway> {
   });
   const server = http.createServer(app);
   server.requestTimeout = 0; // large STOW uploads may take long; the socket timeout still applies
+  // Idle keep-alive connections are closed by the client first (undici and browsers keep them
+  // 4-5 s): a server that closes at the same moment races the client's next request into an
+  // ECONNRESET, most of all after the event loop was busy and both timers expired together.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -101,6 +114,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await core.ingestDeps.ocr?.close();
       await core.index.close();
     },
   };

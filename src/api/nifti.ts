@@ -20,6 +20,7 @@ import { parsePart10 } from '../dicom/parse';
 import { DicomJson } from '../dicom/json';
 import { TS } from '../dicom/transfer-syntax';
 import { ingest } from '../ingest/ingest';
+import { cleanClientText } from '../deid/clean-text';
 import { seriesPath } from '../metadata/urls';
 
 function scope(req: Request) {
@@ -92,7 +93,9 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     }
     const first = instances[0];
     const source = parsePart10(await ctx.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }])).dataset;
-    const description = typeof req.query.description === 'string' ? req.query.description : volume.description || 'NIfTI volume';
+    // Text a client typed (the query string, the NIfTI header's descrip) is cleaned like any description.
+    const typed = typeof req.query.description === 'string' ? req.query.description : (volume.description ?? '');
+    const description = cleanClientText(typed.slice(0, 1024)) || 'NIfTI volume';
     const datasets = volumeToDicomSeries({
       volume,
       source,

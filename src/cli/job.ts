@@ -8,7 +8,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Config } from '../config';
 import { openCore } from '../server';
 import { setLogSink } from '../log';
-import { validateOperation } from '../processing/operations';
+import { specParams, validateOperation } from '../processing/operations';
 import { loadModelConfig } from '../processing/model';
 import { runJob } from '../processing/jobs/run-job';
 import { JobRecord } from '../processing/jobs/job-store';
@@ -41,15 +41,15 @@ export function parseJobArgs(args: string[]): JobArgs {
 }
 
 export async function runJobCommand(a: JobArgs, config: Config, options: { progress?: boolean } = {}): Promise<JobRecord> {
-  const params = validateOperation(a.op, a.params);
+  const spec = validateOperation(a.op, a.params);
   const core = openCore(config);
   setLogSink(() => undefined);
   const jobs = core.index.jobs;
   const bar = options.progress ? new SingleBar({ format: `${a.op} [{bar}] {percentage}%`, hideCursor: true }, Presets.shades_classic) : undefined;
   try {
-    if (a.op === 'model') loadModelConfig(config.dataDir, params.model as string);
+    if (spec.op === 'model') loadModelConfig(config.dataDir, spec.model);
     if (!(await core.index.exists('series', { study: a.study, series: a.series }))) throw new Error('no such series');
-    jobs.create({ id: randomUUID(), op: a.op, study: a.study, series: a.series, params });
+    jobs.create({ id: randomUUID(), op: a.op, study: a.study, series: a.series, params: specParams(spec) });
     // Take it at once, as the runner would: it is marked running and counted as an attempt.
     const job = jobs.claimNext()!;
     bar?.start(100, 0);

@@ -1,15 +1,17 @@
 /**
- * Pixel data that may carry burned-in identity cannot be cleaned by attribute rules, so it
- * is refused unless the sender says there is none (BurnedInAnnotation = NO), or the site
- * accepts the risk by configuration.
+ * Pixel data that may carry burned-in identity cannot be cleaned by attribute rules. Such an
+ * instance is cleaned by the first pixel recipe its header matches; without one it is refused,
+ * unless the sender says there is none (BurnedInAnnotation = NO) or the site accepts the risk
+ * by configuration.
  */
 import { Dataset } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
 import { stringValue } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { VeilgateError } from '../errors';
+import { PixelRecipe, findRecipe } from './pixel-recipes';
 
-const BURNED_IN_ANNOTATION = 0x00280301;
+export const BURNED_IN_ANNOTATION = 0x00280301;
 
 /** Ultrasound, secondary and screen capture, and visible-light video: identity is often in the pixels. */
 const PRONE_SOP_CLASSES = new Set([
@@ -27,18 +29,31 @@ const PRONE_SOP_CLASSES = new Set([
 ]);
 const PRONE_MODALITIES = new Set(['US', 'SC', 'XC', 'ES', 'OT']);
 
-export function checkBurnedIn(ds: Dataset, acceptRisk: boolean): void {
-  if (acceptRisk || !ds.has(Tags.PixelData)) return;
+export type PixelAction =
+  /** Nothing in the pixels is thought to identify anyone. */
+  | { kind: 'none' }
+  /** Blank the recipe's regions in every frame. */
+  | { kind: 'clean'; recipe: PixelRecipe }
+  /** Burned-in identity is possible and the site accepts it (DEID_ACCEPT_BURNED_IN). */
+  | { kind: 'accepted-risk' };
+
+export function pixelAction(ds: Dataset, recipes: readonly PixelRecipe[], acceptRisk: boolean): PixelAction {
+  if (!ds.has(Tags.PixelData)) return { kind: 'none' };
+  // A recipe that matches is applied even when the sender declares no burned-in annotation:
+  // the recipe knows the layout, and blanking a banner costs nothing clinical.
+  const recipe = findRecipe(ds, recipes);
+  if (recipe) return { kind: 'clean', recipe };
   const burnedIn = stringValue(ds, BURNED_IN_ANNOTATION)?.toUpperCase();
-  if (burnedIn === 'YES') {
-    throw new VeilgateError('refused', 'BurnedInAnnotation is YES: identity is in the pixel data, which cannot be de-identified here');
-  }
   const sopClass = readUidValue(ds.get(Tags.SOPClassUID)) ?? '';
   const modality = stringValue(ds, Tags.Modality)?.toUpperCase() ?? '';
-  if ((PRONE_SOP_CLASSES.has(sopClass) || PRONE_MODALITIES.has(modality)) && burnedIn !== 'NO') {
-    throw new VeilgateError(
-      'refused',
-      'ultrasound, secondary capture and screen-capture images may carry identity in their pixels; refused unless BurnedInAnnotation is NO',
-    );
+  const prone = burnedIn === 'YES' || ((PRONE_SOP_CLASSES.has(sopClass) || PRONE_MODALITIES.has(modality)) && burnedIn !== 'NO');
+  if (!prone) return { kind: 'none' };
+  if (acceptRisk) return { kind: 'accepted-risk' };
+  if (burnedIn === 'YES') {
+    throw new VeilgateError('refused', 'BurnedInAnnotation is YES and no pixel recipe matches this device and layout: the pixel data cannot be de-identified');
   }
+  throw new VeilgateError(
+    'refused',
+    'ultrasound, secondary capture and screen-capture images may carry identity in their pixels; refused: no pixel recipe matches this device and layout, and BurnedInAnnotation is not NO',
+  );
 }

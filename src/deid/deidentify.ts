@@ -11,19 +11,28 @@ import { decodeText, encodingFor } from '../dicom/charset';
 import { rawString, encodeText, stringElement } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { usesCharset } from '../dicom/vr';
+import { TS } from '../dicom/transfer-syntax';
+import { reencodeAsUtf8 } from '../dicom/utf8';
 import { Action, actionFor, emptyCleanedValue, profileRow } from './profile';
-import { DeidOptions, BASIC_PROFILE_CODE, optionCodes } from './options';
+import { DeidOptions, BASIC_PROFILE_CODE, CLEAN_PIXEL_DATA_CODE, optionCodes } from './options';
 import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
 import { shiftDA, shiftDT } from './dates';
-import { IdentifierMatcher, dateSpellings } from './clean-text';
+import { IdentifierMatcher } from './clean-text';
 import { safePrivate } from './safe-private';
-import { checkBurnedIn } from './burned-in';
+import { BURNED_IN_ANNOTATION, pixelAction } from './burned-in';
+import { collectIdentifiers, isStandardUid, NEVER_MAPPED } from './identifiers';
+import { isRegisteredScheme } from './coding-schemes';
+import { sweepRetainedText } from './sweep';
+import { PixelRecipe, SHIPPED_RECIPES } from './pixel-recipes';
+import { cleanBurnedInPixels } from './pixels';
 
 export interface DeidParams {
   secret: Buffer;
   options: DeidOptions;
-  /** Accept pixel data that may carry burned-in identity (ultrasound, screen captures). */
+  /** Accept pixel data that may carry burned-in identity (ultrasound, screen captures) when no recipe cleans it. */
   acceptBurnedIn: boolean;
+  /** Pixel-cleaning recipes, tried in order; the shipped set when not given. */
+  pixelRecipes?: readonly PixelRecipe[];
 }
 
 /** Original identifiers and their pseudonyms, for the optional linkage file. Never logged or served. */
@@ -33,12 +42,26 @@ export interface Linkage {
   pseudonym: string;
   originalStudyUID: string;
   studyUID: string;
+  originalSeriesUID: string;
+  seriesUID: string;
+  originalSOPInstanceUID: string;
+  sopInstanceUID: string;
 }
 
 export interface DeidResult {
   dataset: Dataset;
+  /** The transfer syntax the output's pixel data is in: Explicit VR Little Endian once burned-in pixels were decoded and cleaned. */
+  transferSyntaxUID: string;
   /** Notes on changes beyond the profile (coercions), for the STOW warning. */
   warnings: string[];
+  /** Tag paths where the last sweep found an identifier the profile's rules left: each is a rule the table missed. */
+  sweptPaths: string[];
+  /** The pixel recipe that cleaned burned-in text, if one did. */
+  pixelRecipe?: string;
+  /** Pixels that may still show text: cleaned by a recipe, or burned-in text the site accepts. The OCR check reads these. */
+  pixelsToCheck: boolean;
+  /** Identifier words the instance carried, for the optional OCR check of cleaned pixels. Never logged or stored. */
+  identifierWords: string[];
   linkage: Linkage;
 }
 
@@ -53,16 +76,10 @@ const T = {
   CodeMeaning: 0x00080104,
 } as const;
 
-/** UID attributes that name a class, syntax or scheme, never an instance: never replaced. */
-const NEVER_MAPPED = new Set<Tag>([
-  Tags.SOPClassUID, 0x00081150, 0x0008001a, 0x0008001b, 0x00080062, 0x0008010c, 0x0008010d, 0x00080118,
-  0x00041510, 0x00041512, 0x00020002, 0x00020010, 0x00020012, 0x0040e031, 0x00081462,
-]);
-
-/** Code attributes (code sequences): never free text, kept as they are. */
+/** Attributes of a coded entry (PS3.3 8.8): text when its scheme is not registered. */
+const CODE_TEXT = new Set<Tag>([T.CodeValue, T.CodeMeaning, 0x00080119, 0x00080120]);
 const CODE_ATTRIBUTES = new Set<Tag>([
-  0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080105, 0x00080106, 0x0008010b, 0x0008010f, 0x00080117,
-  0x00080119, 0x00080120, 0x00080121, 0x00080122,
+  ...CODE_TEXT, T.CodingSchemeDesignator, 0x00080103, 0x00080105, 0x00080106, 0x0008010b, 0x0008010f, 0x00080117, 0x00080121, 0x00080122,
 ]);
 
 const TIMEZONE_OFFSET = 0x00080201;
@@ -78,6 +95,8 @@ interface Context {
   offsetDays: number;
   /** Text was rewritten in a character set the encoder cannot write: the data set goes to UTF-8. */
   rewroteNonLatinText: boolean;
+  /** Elements already written in UTF-8 (rewritten values of a non-Latin data set): toUtf8 leaves them. */
+  utf8Elements: WeakSet<DataElement>;
   warnings: Set<string>;
 }
 
@@ -114,10 +133,6 @@ function dummyValue(el: DataElement): Uint8Array {
   }
 }
 
-function isStandardUid(uid: string): boolean {
-  return uid.startsWith('1.2.840.10008.');
-}
-
 function mapUidElement(el: DataElement, ctx: Context): DataElement {
   if (ctx.params.options.retainUIDs || NEVER_MAPPED.has(el.tag)) return el;
   const values = (rawString(el) ?? '').split('\\').map((v) => v.replace(/\0/g, '').trim());
@@ -143,8 +158,13 @@ function cleanTextElement(el: DataElement, encoding: string, ctx: Context, whenE
   if (cleaned === text.replace(/[\0 ]+$/, '')) return el;
   // Nothing left: a dummy where the profile allows one (the attribute may be Type 1), else empty.
   if (!cleaned) return { tag: el.tag, vr: el.vr, value: whenEmpty === 'D' ? dummyValue(el) : new Uint8Array(0) };
-  if (encoding !== 'latin1' && encoding !== 'utf-8') ctx.rewroteNonLatinText = true;
-  return { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, encoding === 'utf-8' || ctx.rewroteNonLatinText ? 'utf8' : 'latin1') };
+  if (encoding === 'latin1') return { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, 'latin1') };
+  const out = { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, 'utf8') };
+  if (encoding !== 'utf-8') {
+    ctx.rewroteNonLatinText = true;
+    ctx.utf8Elements.add(out);
+  }
+  return out;
 }
 
 function processSequence(el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement {
@@ -181,16 +201,30 @@ function applyAction(action: Action, el: DataElement, encoding: string, ctx: Con
   }
 }
 
-/** The action for an attribute Table E.1-1 does not list. */
-function unlistedAction(el: DataElement, textMode: TextMode): Action {
+/**
+ * The action for an attribute Table E.1-1 does not list. `localCode`: the data set is a coded
+ * entry of an unregistered scheme, whose value and meaning are free text someone typed; they
+ * are cleaned even where other unlisted text is kept, and replaced where it is replaced.
+ */
+function unlistedAction(el: DataElement, textMode: TextMode, localCode: boolean): Action {
   if (el.items) return 'K';
   if (el.vr === 'UI') return 'U';
   if (!lookup(el.tag)) return 'X'; // an attribute nobody can vouch for
-  if (FREE_TEXT_VRS.has(el.vr) && !CODE_ATTRIBUTES.has(el.tag)) {
+  if (CODE_ATTRIBUTES.has(el.tag)) {
+    if (!localCode || !CODE_TEXT.has(el.tag)) return 'K';
+    return textMode === 'dummy' ? 'D' : 'C';
+  }
+  if (FREE_TEXT_VRS.has(el.vr)) {
     if (textMode === 'clean') return 'C';
     if (textMode === 'dummy') return 'D';
   }
   return 'K';
+}
+
+/** A coded entry (it has a scheme designator) whose scheme PS3.16 does not register. */
+function isLocalCode(ds: Dataset): boolean {
+  if (!ds.has(T.CodeValue) && !ds.has(T.CodeMeaning) && !ds.has(0x00080119) && !ds.has(0x00080120)) return false;
+  return !isRegisteredScheme(rawString(ds.get(T.CodingSchemeDesignator))?.trim());
 }
 
 function privateCreators(ds: Dataset): Map<string, string> {
@@ -250,6 +284,7 @@ function encodingOf(ds: Dataset, inherited: string): string {
 function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: TextMode): Dataset {
   const encoding = encodingOf(ds, inherited);
   const creators = privateCreators(ds);
+  const localCode = isLocalCode(ds);
   const out: Dataset = new Map();
   for (const el of ds.values()) {
     if (groupOf(el.tag) === 0x0002) continue;
@@ -262,10 +297,11 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
       continue;
     }
     const row = profileRow(el.tag);
-    const action = row ? actionFor(row, ctx.params.options) : unlistedAction(el, textMode);
+    const action = row ? actionFor(row, ctx.params.options) : unlistedAction(el, textMode, localCode);
+    // A coded entry's meaning is Type 1: cleaned to nothing, it becomes a dummy.
+    const whenEmpty = row ? emptyCleanedValue(row) : CODE_TEXT.has(el.tag) ? 'D' : 'Z';
     // Dates the table does not list still follow the temporal option.
-    const result =
-      !row && (el.vr === 'DA' || el.vr === 'DT') ? handleDate(el, ctx) : applyAction(action, el, encoding, ctx, textMode, row ? emptyCleanedValue(row) : 'Z');
+    const result = !row && (el.vr === 'DA' || el.vr === 'DT') ? handleDate(el, ctx) : applyAction(action, el, encoding, ctx, textMode, whenEmpty);
     if (result) out.set(el.tag, result);
   }
   // Keep the private creator of every block that still has elements.
@@ -276,27 +312,6 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
     if (creator) out.set(creatorTag, creator);
   }
   return out;
-}
-
-/** Every value of the instance that identifies someone or something, for cleaning free text. */
-function collectIdentifiers(ds: Dataset, options: DeidOptions, encoding: string, out: Set<string>): void {
-  const enc = encodingOf(ds, encoding);
-  for (const el of ds.values()) {
-    if (el.items) {
-      for (const item of el.items) collectIdentifiers(item, options, enc, out);
-      continue;
-    }
-    if (!el.value?.length || isPrivateTag(el.tag)) continue;
-    const row = profileRow(el.tag);
-    if (!row) continue;
-    const action = actionFor(row, options);
-    if (action === 'K' || action === 'C' || el.vr === 'CS') continue;
-    const text = usesCharset(el.vr) ? decodeText(el.value, enc) : (rawString(el) ?? '');
-    for (const v of text.split('\\')) {
-      out.add(v);
-      if (el.vr === 'DA' || el.vr === 'DT') for (const d of dateSpellings(v.trim())) out.add(d);
-    }
-  }
 }
 
 function codeItem(value: string, meaning: string): Dataset {
@@ -311,20 +326,8 @@ function setText(ds: Dataset, t: Tag, vr: string, text: string): void {
   ds.set(t, stringElement(t, vr, text));
 }
 
-/** Re-encode every text value as UTF-8 (ISO_IR 192): cleaned text cannot be written back in ISO 2022 sets. */
-function toUtf8(ds: Dataset, encoding: string): void {
-  const own = ds.get(Tags.SpecificCharacterSet);
-  const enc = encodingOf(ds, encoding);
-  // Only maps made by processDataset reach here, so replacing their entries leaves the input untouched.
-  for (const [t, el] of ds) {
-    if (el.items) el.items.forEach((item) => toUtf8(item, enc));
-    else if (el.value && usesCharset(el.vr)) ds.set(t, { ...el, value: encodeText(decodeText(el.value, enc).replace(/[\0 ]+$/, ''), el.vr, 'utf8') });
-  }
-  if (own) ds.delete(Tags.SpecificCharacterSet);
-}
-
-export function deidentify(input: Dataset, params: DeidParams): DeidResult {
-  checkBurnedIn(input, params.acceptBurnedIn);
+export function deidentify(input: Dataset, params: DeidParams, transferSyntaxUID: string = TS.ExplicitVRLittleEndian): DeidResult {
+  const pixels = pixelAction(input, params.pixelRecipes ?? SHIPPED_RECIPES, params.acceptBurnedIn);
   const { options, secret } = params;
   const rootEncoding = encodingFor(rawString(input.get(Tags.SpecificCharacterSet)));
   const text = (t: Tag) => {
@@ -332,32 +335,44 @@ export function deidentify(input: Dataset, params: DeidParams): DeidResult {
     return el?.value ? decodeText(el.value, rootEncoding).replace(/[\0 ]+$/, '').trim() : '';
   };
   const issuer = text(T.IssuerOfPatientID);
-  const originalStudyUID = readUidValue(input.get(Tags.StudyInstanceUID)) ?? '';
+  const original = {
+    study: readUidValue(input.get(Tags.StudyInstanceUID)) ?? '',
+    series: readUidValue(input.get(Tags.SeriesInstanceUID)) ?? '',
+    instance: readUidValue(input.get(Tags.SOPInstanceUID)) ?? '',
+  };
   // A patient without an ID is known by name and birth date; with neither, each study is its own patient.
-  const patientKey = text(Tags.PatientID) || (text(Tags.PatientName) ? `name:${text(Tags.PatientName)}|${text(Tags.PatientBirthDate)}` : `study:${originalStudyUID}`);
+  const patientKey = text(Tags.PatientID) || (text(Tags.PatientName) ? `name:${text(Tags.PatientName)}|${text(Tags.PatientBirthDate)}` : `study:${original.study}`);
   const pseudonym = patientPseudonym(secret, issuer, patientKey);
 
-  // A set: nested sequences repeat the same identifiers many times over.
-  const identifiers = new Set<string>();
-  collectIdentifiers(input, options, rootEncoding, identifiers);
+  // Every identifier, at any depth, before any action: descriptions are cleaned of them and
+  // the last sweep removes them from whatever text the rules kept.
+  const identifiers = collectIdentifiers(input, options);
   const ctx: Context = {
     params,
     matcher: new IdentifierMatcher(identifiers),
     offsetDays: dateOffsetDays(secret, issuer, patientKey),
     rewroteNonLatinText: false,
+    utf8Elements: new WeakSet(),
     warnings: new Set(),
   };
   const out = processDataset(input, 'latin1', ctx, 'keep');
-
-  if (ctx.rewroteNonLatinText) {
-    toUtf8(out, rootEncoding);
-    setText(out, Tags.SpecificCharacterSet, 'CS', 'ISO_IR 192');
+  const swept = sweepRetainedText(out, rootEncoding, new IdentifierMatcher(identifiers, 'sweep'), ctx.utf8Elements);
+  if (ctx.rewroteNonLatinText || swept.rewroteNonLatinText) {
+    reencodeAsUtf8(out, ctx.utf8Elements);
     ctx.warnings.add('text was re-encoded as UTF-8 (ISO_IR 192) after cleaning');
   }
+
+  let outputSyntax = transferSyntaxUID;
+  if (pixels.kind === 'clean') {
+    outputSyntax = cleanBurnedInPixels(out, transferSyntaxUID, pixels.recipe.regions);
+    setText(out, BURNED_IN_ANNOTATION, 'CS', 'NO');
+    if (outputSyntax !== transferSyntaxUID) ctx.warnings.add('burned-in text was blanked in decoded pixels, stored uncompressed');
+  }
+
   setText(out, Tags.PatientID, 'LO', pseudonym);
   setText(out, Tags.PatientName, 'PN', pseudonym);
   setText(out, T.PatientIdentityRemoved, 'CS', 'YES');
-  const codes = [BASIC_PROFILE_CODE, ...optionCodes(options)];
+  const codes = [BASIC_PROFILE_CODE, ...(pixels.kind === 'clean' ? [CLEAN_PIXEL_DATA_CODE] : []), ...optionCodes(options)];
   setText(out, T.DeidentificationMethod, 'LO', ['Veilgate PS3.15 Annex E', ...codes.map((c) => c.meaning.slice(0, 64))].join('\\'));
   out.set(T.DeidentificationMethodCodeSequence, {
     tag: T.DeidentificationMethodCodeSequence,
@@ -369,13 +384,22 @@ export function deidentify(input: Dataset, params: DeidParams): DeidResult {
 
   return {
     dataset: out,
+    transferSyntaxUID: outputSyntax,
     warnings: [...ctx.warnings],
+    sweptPaths: swept.paths,
+    pixelRecipe: pixels.kind === 'clean' ? pixels.recipe.name : undefined,
+    pixelsToCheck: pixels.kind !== 'none',
+    identifierWords: ctx.matcher.words(),
     linkage: {
       issuerOfPatientID: issuer,
       patientID: text(Tags.PatientID),
       pseudonym,
-      originalStudyUID,
+      originalStudyUID: original.study,
       studyUID: readUidValue(out.get(Tags.StudyInstanceUID)) ?? '',
+      originalSeriesUID: original.series,
+      seriesUID: readUidValue(out.get(Tags.SeriesInstanceUID)) ?? '',
+      originalSOPInstanceUID: original.instance,
+      sopInstanceUID: readUidValue(out.get(Tags.SOPInstanceUID)) ?? '',
     },
   };
 }

@@ -1,24 +1,52 @@
 /**
- * The optional linkage file: original patient and study identifiers next to their
- * pseudonyms, for authorised re-identification. Off by default, kept apart from the index,
- * owner-readable only, and never served over HTTP.
+ * The optional linkage file: original identifiers next to their pseudonyms, for authorised
+ * re-identification and for external scorers. Off by default, kept apart from the index,
+ * owner-readable only, and never served over HTTP. One JSON line per stored instance.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Linkage } from './deidentify';
 
-export class LinkageFile {
-  private readonly seen = new Set<string>();
+export const LINKAGE_FILE = path.join('linkage', 'linkage.jsonl');
 
+export class LinkageFile {
   constructor(private readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
 
-  /** One line per study (the first instance of it seen by this process). */
   record(l: Linkage): void {
-    if (this.seen.has(l.studyUID)) return;
-    this.seen.add(l.studyUID);
     const line = JSON.stringify({ time: new Date().toISOString(), ...l }) + '\n';
     fs.appendFileSync(this.file, line, { mode: 0o600 });
   }
+}
+
+export interface MappingRow {
+  kind: 'PatientID' | 'StudyInstanceUID' | 'SeriesInstanceUID' | 'SOPInstanceUID';
+  original: string;
+  pseudonym: string;
+}
+
+/** The old → new mapping the linkage file holds, one row per identifier (each once). */
+export function* linkageMappings(lines: Iterable<string>): Generator<MappingRow> {
+  const seen = new Set<string>();
+  const emit = function* (row: MappingRow) {
+    const key = `${row.kind}|${row.original}|${row.pseudonym}`;
+    if (!row.original || seen.has(key)) return;
+    seen.add(key);
+    yield row;
+  };
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    const l = JSON.parse(line) as Partial<Linkage>;
+    const patient = l.issuerOfPatientID ? `${l.issuerOfPatientID}/${l.patientID ?? ''}` : (l.patientID ?? '');
+    yield* emit({ kind: 'PatientID', original: patient, pseudonym: l.pseudonym ?? '' });
+    yield* emit({ kind: 'StudyInstanceUID', original: l.originalStudyUID ?? '', pseudonym: l.studyUID ?? '' });
+    yield* emit({ kind: 'SeriesInstanceUID', original: l.originalSeriesUID ?? '', pseudonym: l.seriesUID ?? '' });
+    yield* emit({ kind: 'SOPInstanceUID', original: l.originalSOPInstanceUID ?? '', pseudonym: l.sopInstanceUID ?? '' });
+  }
+}
+
+/** RFC 4180 quoting. */
+export function csvField(v: string): string {
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }

@@ -34,6 +34,8 @@ export interface MethodCode {
 }
 
 export const BASIC_PROFILE_CODE: MethodCode = { value: '113100', meaning: 'Basic Application Confidentiality Profile' };
+/** Burned-in text blanked by a pixel recipe (PS3.15 E.3.1). */
+export const CLEAN_PIXEL_DATA_CODE: MethodCode = { value: '113101', meaning: 'Clean Pixel Data Option' };
 
 /** The codes of the options in force, in CID 7050 order. */
 export function optionCodes(o: DeidOptions): MethodCode[] {

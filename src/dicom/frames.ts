@@ -30,19 +30,21 @@ function nativeFrames(ds: Dataset, pixel: ByteRange, bitsAllocated: number): Fra
   return out;
 }
 
-/** Frame starts from an offset table (BOT or Extended Offset Table), relative to the first fragment's item tag. */
-function groupByOffsets(fragments: ByteRange[], offsets: number[]): FrameRanges | undefined {
-  const base = fragments[0].offset - 8;
-  const starts = fragments.map((f) => f.offset - 8 - base);
-  const out: FrameRanges = [];
+/** Frame starts from an offset table (BOT or Extended Offset Table), as offsets from the first fragment's item tag. */
+function groupByOffsets(starts: number[], offsets: number[]): number[][] | undefined {
+  const out: number[][] = [];
   for (let i = 0; i < offsets.length; i++) {
     const from = starts.indexOf(offsets[i]);
     if (from < 0) return undefined;
-    const to = i + 1 < offsets.length ? starts.indexOf(offsets[i + 1]) : fragments.length;
+    const to = i + 1 < offsets.length ? starts.indexOf(offsets[i + 1]) : starts.length;
     if (to <= from) return undefined;
-    out.push(fragments.slice(from, to));
+    out.push(range(from, to));
   }
   return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
 function startsFrame(bytes: Uint8Array): boolean {
@@ -51,40 +53,60 @@ function startsFrame(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && bytes[4] === 0x6a && bytes[5] === 0x50 && bytes[6] === 0x20 && bytes[7] === 0x20; // JP2 box
 }
 
-function encapsulatedFrames(ds: Dataset, written: NonNullable<WrittenFile['pixelFragments']>, fragmentBytes: Uint8Array[]): FrameRanges | undefined {
-  const { fragments, basicOffsetTable } = written;
+/**
+ * Which data fragments (indices, Basic Offset Table excluded) make up each frame of
+ * encapsulated pixel data (PS3.5 A.4): one fragment per frame, the Extended or Basic Offset
+ * Table, or else a new frame at each fragment that opens a codestream. Undefined when the
+ * frames cannot be told apart.
+ */
+export function groupFragments(ds: Dataset, basicOffsetTable: Uint8Array, fragmentBytes: Uint8Array[]): number[][] | undefined {
   const frames = numberOfFrames(ds);
-  if (fragments.length === 0) return undefined;
-  if (frames === 1) return [fragments];
-  if (fragments.length === frames) return fragments.map((f) => [f]);
-
+  const n = fragmentBytes.length;
+  if (n === 0) return undefined;
+  if (frames === 1) return [range(0, n)];
+  if (n === frames) return range(0, n).map((i) => [i]);
+  // Offsets count from the first fragment's item tag: 8 header bytes and the (even) value per fragment.
+  const starts: number[] = [];
+  let at = 0;
+  for (const f of fragmentBytes) {
+    starts.push(at);
+    at += 8 + f.length + (f.length % 2);
+  }
   const eot = ds.get(Tags.ExtendedOffsetTable)?.value;
   if (eot && eot.length === frames * 8) {
     const view = new DataView(eot.buffer, eot.byteOffset, eot.byteLength);
-    const offsets = Array.from({ length: frames }, (_, i) => Number(view.getBigUint64(i * 8, true)));
-    const grouped = groupByOffsets(fragments, offsets);
+    const grouped = groupByOffsets(starts, Array.from({ length: frames }, (_, i) => Number(view.getBigUint64(i * 8, true))));
     if (grouped) return grouped;
   }
   if (basicOffsetTable.length === frames * 4) {
     const view = new DataView(basicOffsetTable.buffer, basicOffsetTable.byteOffset, basicOffsetTable.byteLength);
-    const offsets = Array.from({ length: frames }, (_, i) => view.getUint32(i * 4, true));
-    const grouped = groupByOffsets(fragments, offsets);
+    const grouped = groupByOffsets(starts, Array.from({ length: frames }, (_, i) => view.getUint32(i * 4, true)));
     if (grouped) return grouped;
   }
   // No usable offset table: a new frame starts at each fragment that opens a codestream.
-  const out: FrameRanges = [];
-  fragments.forEach((f, i) => {
-    if (out.length === 0 || startsFrame(fragmentBytes[i])) out.push([f]);
-    else out[out.length - 1].push(f);
+  const out: number[][] = [];
+  fragmentBytes.forEach((f, i) => {
+    if (out.length === 0 || startsFrame(f)) out.push([i]);
+    else out[out.length - 1].push(i);
   });
   return out.length === frames ? out : undefined;
+}
+
+/** The encoded bytes of each frame of a data set's encapsulated pixel data, or undefined when they cannot be told apart. */
+export function encapsulatedFrameBytes(ds: Dataset): Uint8Array[] | undefined {
+  const fragments = ds.get(Tags.PixelData)?.fragments;
+  if (!fragments) return undefined;
+  const [bot = new Uint8Array(0), ...data] = fragments;
+  const groups = groupFragments(ds, bot, data);
+  return groups?.map((g) => (g.length === 1 ? data[g[0]] : Buffer.concat(g.map((i) => data[i]))));
 }
 
 /** Frame byte ranges in the written file, or undefined when they cannot be told apart. */
 export function locateFrames(ds: Dataset, written: WrittenFile): FrameRanges | undefined {
   const pixel = ds.get(Tags.PixelData);
   if (pixel?.fragments && written.pixelFragments) {
-    return encapsulatedFrames(ds, written.pixelFragments, pixel.fragments.slice(1));
+    const { basicOffsetTable, fragments } = written.pixelFragments;
+    return groupFragments(ds, basicOffsetTable, pixel.fragments.slice(1))?.map((g) => g.map((i) => fragments[i]));
   }
   const bitsAllocated = numberValue(ds, Tags.BitsAllocated) ?? 0;
   for (const [t, bits] of [

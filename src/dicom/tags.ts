@@ -21,6 +21,7 @@ export const Tags = {
   AccessionNumber: tag(0x0008, 0x0050),
   Modality: tag(0x0008, 0x0060),
   ReferringPhysicianName: tag(0x0008, 0x0090),
+  Manufacturer: tag(0x0008, 0x0070),
   StudyDescription: tag(0x0008, 0x1030),
   SeriesDescription: tag(0x0008, 0x103e),
   PatientName: tag(0x0010, 0x0010),

@@ -28,6 +28,8 @@ export interface InstanceRecord {
   series: SeriesFields;
   /** PS3.18 JSON of the instance-level return attributes. */
   instanceAttributesJson: string;
+  /** Keyed fingerprints of the identifier words the original carried (src/deid/fingerprints.ts). */
+  identifierFingerprints?: string[];
 }
 
 export interface StudyFields {
@@ -98,6 +100,8 @@ export interface Index {
   search(query: Query): Promise<QueryResult>;
   exists(level: Level, scope: Scope): Promise<boolean>;
   counts(): Promise<{ studies: number; series: number; instances: number }>;
+  /** The keyed identifier fingerprints recorded for a study's instances. */
+  identifierFingerprints(study: string): Promise<Set<string>>;
   /** Whether an indexed instance refers to this blob. */
   hasBlob(key: string): Promise<boolean>;
   /** The processing job queue, kept in the same database. */

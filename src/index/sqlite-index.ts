@@ -119,6 +119,8 @@ export class SqliteIndex implements Index {
     ).run(r.sopInstanceUID, r.seriesUID, r.studyUID, r.sopClassUID, r.instanceNumber, r.transferSyntaxUID, r.blobKey,
       r.size, r.frames ? JSON.stringify(r.frames) : null, JSON.stringify(r.bulk), r.metadataJson,
       r.instanceAttributesJson, new Date().toISOString());
+    const fingerprint = this.stmt('INSERT OR IGNORE INTO study_identifier_fingerprints (study_uid, fingerprint) VALUES (?, ?)');
+    for (const f of r.identifierFingerprints ?? []) fingerprint.run(r.studyUID, f);
     this.stmt('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(r.seriesUID);
     this.stmt('UPDATE studies SET num_instances = num_instances + 1 WHERE study_uid = ?').run(r.studyUID);
     return 'inserted';
@@ -222,6 +224,11 @@ export class SqliteIndex implements Index {
   async counts(): Promise<{ studies: number; series: number; instances: number }> {
     const one = (t: string) => (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
     return { studies: one('studies'), series: one('series'), instances: one('instances') };
+  }
+
+  async identifierFingerprints(study: string): Promise<Set<string>> {
+    const rows = this.stmt('SELECT fingerprint FROM study_identifier_fingerprints WHERE study_uid = ?').raw().all(study) as [string][];
+    return new Set(rows.map((r) => r[0]));
   }
 
   async hasBlob(key: string): Promise<boolean> {

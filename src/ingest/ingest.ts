@@ -9,9 +9,14 @@ import { DicomParseError, parseDataset, parsePart10, readUidValue } from '../dic
 import { Tags } from '../dicom/tags';
 import { writePart10 } from '../dicom/write';
 import { storedTransferSyntax } from '../dicom/transfer-syntax';
-import { DeidParams, deidentify } from '../deid/deidentify';
+import { DeidParams, DeidResult, Linkage, deidentify } from '../deid/deidentify';
 import { mapUid } from '../deid/keyed';
 import { LinkageFile } from '../deid/linkage';
+import { cleanDerivedText } from '../deid/derived-text';
+import { fingerprintTest, fingerprints } from '../deid/fingerprints';
+import { fitValueLengths } from '../dicom/vr-limits';
+import { codecsReady } from '../imaging/decode';
+import type { PixelTextReader } from '../deid/ocr';
 import { VeilgateError, isOutOfResources, messageOf } from '../errors';
 import { Index } from '../index/index';
 import { BlobStore } from '../store/blob-store';
@@ -46,6 +51,8 @@ export interface IngestDeps {
   /** De-identification of external sources; null only in benchmarks that measure its cost. */
   deid: DeidParams | null;
   linkage?: LinkageFile;
+  /** The optional OCR check of cleaned pixels (deid.ocr). */
+  ocr?: PixelTextReader;
   /** Told of every instance an external source stored (job rules listen). */
   onExternalStored?: (study: string, series: string) => void;
 }
@@ -72,6 +79,17 @@ function parseInput(input: IngestInput): { dataset: Dataset; meta: Dataset; tran
     if (e instanceof DicomParseError) throw new VeilgateError('cannot-understand', `not a readable DICOM instance: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * A derived object is not de-identified again (its UIDs must keep pointing at its sources), but
+ * the text it carries from clients (descriptions, NIfTI header text, model names) is cleaned.
+ */
+async function derivedText(dataset: Dataset, transferSyntaxUID: string, deps: IngestDeps): Promise<Omit<DeidResult, 'linkage' | 'identifierWords'>> {
+  const study = readUidValue(dataset.get(Tags.StudyInstanceUID));
+  // The source patient's own identifiers, known by their keyed fingerprints (a NIfTI description naming them).
+  const known = deps.deid && study ? fingerprintTest(deps.deid.secret, await deps.index.identifierFingerprints(study)) : undefined;
+  return { dataset, transferSyntaxUID, warnings: [], sweptPaths: cleanDerivedText(dataset, known), pixelsToCheck: false };
 }
 
 /** Serialises ingests of the same SOP instance in this process, so a re-send waits and finds the first. */
@@ -110,23 +128,35 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   const metaWarnings = checkMeta(parsed.meta, original);
   checkSopClass(parsed.dataset, original);
 
-  const deid = deidParams ? deidentify(parsed.dataset, deidParams) : { dataset: parsed.dataset, warnings: [] };
+  // Burned-in pixels of a compressed instance are decoded before they are cleaned.
+  if (deidParams && parsed.dataset.get(Tags.PixelData)?.fragments) await codecsReady();
+  const deid: Omit<DeidResult, 'linkage' | 'identifierWords'> & { linkage?: Linkage; identifierWords?: string[] } = deidParams
+    ? deidentify(parsed.dataset, deidParams, parsed.transferSyntaxUID)
+    : await derivedText(parsed.dataset, parsed.transferSyntaxUID, deps);
+  if (deps.ocr && deid.pixelsToCheck) {
+    const findings = await deps.ocr.findings(deid.dataset, deid.identifierWords ?? []);
+    if (findings.length) throw new VeilgateError('refused', `text is still readable in the pixels after cleaning (${findings.join(', ')}): the instance is refused`);
+  }
+  // A rule the table missed (external) or client text that carried PHI (derived): named by path, never by value.
+  for (const path of deid.sweptPaths) log.warn(input.kind === 'derived' ? 'deid-derived-text' : 'deid-sweep', { path });
+  const lengthWarnings = fitValueLengths(deid.dataset);
   const id = identify(deid.dataset);
   seen.sopClassUID = id.sopClassUID;
   seen.sopInstanceUID = id.sopInstanceUID;
   if (options.expectedStudyUID && options.expectedStudyUID !== original.studyUID && options.expectedStudyUID !== id.studyUID) {
     throw new VeilgateError('study-mismatch', 'the instance belongs to another study than the one in the request URL');
   }
-  const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings];
+  const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings, ...lengthWarnings];
 
   return exclusive(id.sopInstanceUID, async () => {
     if (await deps.index.findInstance(id.sopInstanceUID)) {
       return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id };
     }
-    const transferSyntaxUID = storedTransferSyntax(parsed.transferSyntaxUID);
+    const transferSyntaxUID = storedTransferSyntax(deid.transferSyntaxUID);
     const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
     const blobKey = blobKeyOf(id);
     const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes });
+    if (deidParams && deid.identifierWords) record.identifierFingerprints = fingerprints(deidParams.secret, deid.identifierWords);
     await deps.store.put(blobKey, written.chunks);
     let outcome: 'inserted' | 'duplicate';
     try {
@@ -136,7 +166,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       throw e;
     }
     if (outcome === 'duplicate') await deps.store.delete(blobKey).catch(() => undefined);
-    if (outcome === 'inserted' && 'linkage' in deid) deps.linkage?.record(deid.linkage);
+    if (outcome === 'inserted' && deid.linkage) deps.linkage?.record(deid.linkage);
     if (outcome === 'inserted' && input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
     return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
   });

@@ -47,22 +47,37 @@ export type OperationResult =
 
 const bad = (msg: string) => new VeilgateError('bad-request', msg);
 
-function num(p: Record<string, unknown>, key: string, opts: { min?: number; optional?: boolean } = {}): number | undefined {
+type Triple = [number, number, number];
+export type SegmentStep = 'largest' | 'components' | 'open' | 'close';
+
+/** A validated operation: what a job stores and runs. Only these fields survive validation. */
+export type OperationSpec =
+  | { op: 'resample'; method: 'linear' | 'nearest'; spacing?: Triple; size?: Triple; reference?: { study: string; series: string } }
+  | { op: 'normalize'; method: 'zscore'; mask?: { low: number; high: number } }
+  | { op: 'normalize'; method: 'minmax' }
+  | { op: 'normalize'; method: 'clip'; low: number; high: number }
+  | { op: 'denoise'; method: 'gaussian'; sigma: number }
+  | { op: 'denoise'; method: 'median'; radius: number }
+  | { op: 'segment'; method: 'threshold'; low: number; high: number; preset?: string; post: SegmentStep[]; structure: string }
+  | { op: 'segment'; method: 'otsu'; post: SegmentStep[]; structure: string }
+  | { op: 'segment'; method: 'region-grow'; seeds: Triple[]; tolerance: number; post: SegmentStep[]; structure: string }
+  | { op: 'model'; model: string };
+
+function num(p: Record<string, unknown>, key: string, opts: { min?: number } = {}): number {
   const v = p[key];
-  if (v === undefined && opts.optional) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${key} must be a number`);
   if (opts.min !== undefined && v < opts.min) throw bad(`${key} must be at least ${opts.min}`);
   return v;
 }
 
-function triple(p: Record<string, unknown>, key: string, integer: boolean): [number, number, number] | undefined {
+function triple(p: Record<string, unknown>, key: string, integer: boolean): Triple | undefined {
   const v = p[key];
   if (v === undefined) return undefined;
   const arr = typeof v === 'number' ? [v, v, v] : v;
-  if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && x > 0 && (!integer || Number.isInteger(x)))) {
+  if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0 && (!integer || Number.isInteger(x)))) {
     throw bad(`${key} must be a positive ${integer ? 'integer' : 'number'} or three of them`);
   }
-  return arr as [number, number, number];
+  return [arr[0], arr[1], arr[2]];
 }
 
 function oneOf<T extends string>(p: Record<string, unknown>, key: string, values: readonly T[], fallback?: T): T {
@@ -72,136 +87,158 @@ function oneOf<T extends string>(p: Record<string, unknown>, key: string, values
 }
 
 const SEGMENT_METHODS = ['threshold', 'otsu', 'region-grow'] as const;
-const POST = ['largest', 'components', 'open', 'close'] as const;
+const POST: readonly SegmentStep[] = ['largest', 'components', 'open', 'close'];
+/** A model is a folder under DATA_DIR/models: one path component, nothing that could climb out. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const UID = /^[0-9]+(\.[0-9]+)*$/;
 
-/** Check parameters and fill defaults; the result is what the job stores and runs. */
-export function validateOperation(op: string, raw: unknown): Record<string, unknown> {
+/**
+ * Check parameters, fill defaults and keep only what the operation uses: a client's extra
+ * fields (free text among them) never reach the job record or a derived object.
+ */
+export function validateOperation(op: string, raw: unknown): OperationSpec {
   if (!OPERATIONS.includes(op as OperationName)) throw bad(`op must be one of ${OPERATIONS.join(', ')}`);
   if (raw !== undefined && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) throw bad('params must be an object');
   const p = { ...((raw ?? {}) as Record<string, unknown>) };
-  switch (op as OperationName) {
+  const name = op as OperationName;
+  switch (name) {
     case 'resample': {
       const method = oneOf(p, 'method', ['linear', 'nearest'] as const, 'linear');
       const spacing = triple(p, 'spacing', false);
       const size = triple(p, 'size', true);
-      const reference = p.reference as { study?: unknown; series?: unknown } | undefined;
-      if ([spacing, size, reference].filter((x) => x !== undefined).length !== 1) throw bad('resample needs exactly one of spacing, size or reference');
-      if (reference && (typeof reference.study !== 'string' || typeof reference.series !== 'string')) throw bad('reference must be { study, series }');
-      return { method, spacing, size, reference };
+      const ref = p.reference as { study?: unknown; series?: unknown } | undefined;
+      if ([spacing, size, ref].filter((x) => x !== undefined).length !== 1) throw bad('resample needs exactly one of spacing, size or reference');
+      if (ref !== undefined) {
+        const ok = (u: unknown): u is string => typeof u === 'string' && u.length <= 64 && UID.test(u);
+        if (typeof ref !== 'object' || ref === null || !ok(ref.study) || !ok(ref.series)) throw bad('reference must be { study, series } UIDs');
+        return { op: name, method, reference: { study: ref.study, series: ref.series } };
+      }
+      return spacing ? { op: name, method, spacing } : { op: name, method, size };
     }
     case 'normalize': {
       const method = oneOf(p, 'method', ['zscore', 'minmax', 'clip'] as const, 'zscore');
       if (method === 'clip') {
-        const low = num(p, 'low')!;
-        const high = num(p, 'high')!;
+        const low = num(p, 'low');
+        const high = num(p, 'high');
         if (low > high) throw bad('low must not be above high');
-        return { method, low, high };
+        return { op: name, method, low, high };
       }
-      const mask = p.mask as { low?: unknown; high?: unknown } | undefined;
-      if (mask !== undefined && (typeof mask.low !== 'number' || typeof mask.high !== 'number')) throw bad('mask must be { low, high }');
-      return { method, mask };
+      if (method === 'minmax') return { op: name, method };
+      const mask = p.mask as Record<string, unknown> | undefined;
+      if (mask === undefined) return { op: name, method };
+      if (typeof mask !== 'object' || mask === null) throw bad('mask must be { low, high }');
+      return { op: name, method, mask: { low: num(mask, 'low'), high: num(mask, 'high') } };
     }
     case 'denoise': {
       const method = oneOf(p, 'method', ['gaussian', 'median'] as const, 'gaussian');
-      if (method === 'gaussian') return { method, sigma: num(p, 'sigma', { min: 0.01 }) };
-      const radius = num(p, 'radius', { min: 1 })!;
+      if (method === 'gaussian') return { op: name, method, sigma: num(p, 'sigma', { min: 0.01 }) };
+      const radius = num(p, 'radius', { min: 1 });
       if (!Number.isInteger(radius) || radius > 5) throw bad('radius must be an integer from 1 to 5');
-      return { method, radius };
+      return { op: name, method, radius };
     }
     case 'model': {
-      if (typeof p.model !== 'string') throw bad('model must name a model folder under models/');
-      return { model: p.model };
+      if (typeof p.model !== 'string' || !MODEL_NAME.test(p.model)) throw bad('model must name a model folder under models/ (letters, digits, . _ -)');
+      return { op: name, model: p.model };
     }
     case 'segment': {
       const method = oneOf(p, 'method', SEGMENT_METHODS, 'threshold');
       const post = (p.post ?? []) as unknown[];
-      if (!Array.isArray(post) || !post.every((x) => POST.includes(x as (typeof POST)[number]))) throw bad(`post must be a list of ${POST.join(', ')}`);
+      if (!Array.isArray(post) || !post.every((x) => POST.includes(x as SegmentStep))) throw bad(`post must be a list of ${POST.join(', ')}`);
+      const steps = post as SegmentStep[];
       // A preset names its structure too (bone, lung, ...), unless one is given.
       const presetStructure = typeof p.preset === 'string' && STRUCTURES[p.preset] ? p.preset : 'tissue';
-      const structure = (p.structure ?? presetStructure) as string;
-      if (!STRUCTURES[structure]) throw bad(`structure must be one of ${Object.keys(STRUCTURES).join(', ')}`);
-      const out: Record<string, unknown> = { method, post, structure };
-      if (method === 'threshold') {
-        if (p.preset !== undefined) {
-          if (typeof p.preset !== 'string' || !HU_PRESETS[p.preset]) throw bad(`preset must be one of ${Object.keys(HU_PRESETS).join(', ')}`);
-          [out.low, out.high] = HU_PRESETS[p.preset];
-          out.preset = p.preset;
-        } else {
-          out.low = num(p, 'low');
-          out.high = num(p, 'high');
-          if ((out.low as number) > (out.high as number)) throw bad('low must not be above high');
-        }
-      } else if (method === 'region-grow') {
+      const structure = p.structure ?? presetStructure;
+      if (typeof structure !== 'string' || !STRUCTURES[structure]) throw bad(`structure must be one of ${Object.keys(STRUCTURES).join(', ')}`);
+      if (method === 'otsu') return { op: name, method, post: steps, structure };
+      if (method === 'region-grow') {
         const seeds = p.seeds;
         if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Array.isArray(s) && s.length === 3 && s.every((x) => Number.isInteger(x) && x >= 0))) {
           throw bad('seeds must be a list of [i, j, k] voxel indices');
         }
-        out.seeds = seeds;
-        out.tolerance = num(p, 'tolerance', { min: 0 });
+        return { op: name, method, seeds: seeds.map((s) => [s[0], s[1], s[2]] as Triple), tolerance: num(p, 'tolerance', { min: 0 }), post: steps, structure };
       }
-      return out;
+      if (p.preset !== undefined) {
+        if (typeof p.preset !== 'string' || !HU_PRESETS[p.preset]) throw bad(`preset must be one of ${Object.keys(HU_PRESETS).join(', ')}`);
+        const [low, high] = HU_PRESETS[p.preset];
+        return { op: name, method, low, high, preset: p.preset, post: steps, structure };
+      }
+      const low = num(p, 'low');
+      const high = num(p, 'high');
+      if (low > high) throw bad('low must not be above high');
+      return { op: name, method, low, high, post: steps, structure };
     }
   }
 }
 
-function describe(op: string, params: Record<string, unknown>): string {
-  const shown = Object.entries(params)
+/** What a job stores as its parameters: the spec without its op. */
+export function specParams(spec: OperationSpec): Record<string, unknown> {
+  const { op: _op, ...params } = spec;
+  return params;
+}
+
+/** A stored job's operation, typed again (a record written by an older version is checked as new input). */
+export function specOf(op: string, params: Record<string, unknown>): OperationSpec {
+  return validateOperation(op, params);
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number') return String(Number(v.toPrecision(6)));
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}:${formatValue(x)}`).join(',')}}`;
+  return String(v);
+}
+
+/** "denoise: method=gaussian sigma=1": the series description a viewer lists, from the typed spec alone. */
+export function describeOperation(spec: OperationSpec): string {
+  const shown = Object.entries(specParams(spec))
     .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${formatValue(v)}`)
     .join(' ');
-  // "denoise: method=gaussian sigma=1": the series description a viewer lists.
-  return shown ? `${op}: ${shown}` : op;
+  return shown ? `${spec.op}: ${shown}` : spec.op;
 }
 
 /**
  * Run a validated operation. `referenceGrid` is the grid of the reference series for a resample
  * onto another series. Pure computation: no I/O.
  */
-export function runOperation(op: string, params: Record<string, unknown>, volume: Volume, referenceGrid?: Grid, onProgress: (p: number) => void = () => undefined): OperationResult {
-  const description = describe(op, params);
+export function runOperation(spec: OperationSpec, volume: Volume, referenceGrid?: Grid, onProgress: (p: number) => void = () => undefined): OperationResult {
+  const description = describeOperation(spec);
   onProgress(10);
-  switch (op as OperationName) {
+  switch (spec.op) {
     case 'resample': {
-      const target = params.spacing
-        ? gridAtSpacing(volume, params.spacing as [number, number, number])
-        : params.size
-          ? gridOfSize(volume, params.size as [number, number, number])
-          : referenceGrid!;
+      const target = spec.spacing ? gridAtSpacing(volume, spec.spacing) : spec.size ? gridOfSize(volume, spec.size) : referenceGrid;
       if (!target) throw new VeilgateError('unprocessable', 'the reference series has no grid');
-      return { kind: 'image', volume: resample(volume, target, params.method as 'linear' | 'nearest'), description };
+      return { kind: 'image', volume: resample(volume, target, spec.method), description };
     }
     case 'normalize': {
-      if (params.method === 'clip') return { kind: 'image', volume: clip(volume, params.low as number, params.high as number), description };
-      if (params.method === 'minmax') return { kind: 'image', volume: minMax(volume), description };
-      const m = params.mask as { low: number; high: number } | undefined;
+      if (spec.method === 'clip') return { kind: 'image', volume: clip(volume, spec.low, spec.high), description };
+      if (spec.method === 'minmax') return { kind: 'image', volume: minMax(volume), description };
+      const m = spec.mask;
       return { kind: 'image', volume: zscore(volume, m ? threshold(volume, m.low, m.high).data : undefined), description };
     }
     case 'denoise':
-      return {
-        kind: 'image',
-        volume: params.method === 'median' ? median(volume, params.radius as number) : gaussian(volume, params.sigma as number),
-        description,
-      };
+      return { kind: 'image', volume: spec.method === 'median' ? median(volume, spec.radius) : gaussian(volume, spec.sigma), description };
     case 'model':
       throw new VeilgateError('unprocessable', 'a model runs asynchronously: use runModel');
     case 'segment': {
       let mask: LabelVolume;
       let algorithmName: string;
-      if (params.method === 'otsu') {
+      if (spec.method === 'otsu') {
         const r = otsu(volume);
         mask = r.mask;
         algorithmName = `Otsu threshold ${r.threshold.toFixed(1)}`;
-      } else if (params.method === 'region-grow') {
-        mask = regionGrow(volume, params.seeds as [number, number, number][], params.tolerance as number);
-        algorithmName = `Region growing, tolerance ${params.tolerance}`;
+      } else if (spec.method === 'region-grow') {
+        mask = regionGrow(volume, spec.seeds, spec.tolerance);
+        algorithmName = `Region growing, tolerance ${spec.tolerance}`;
       } else {
-        mask = threshold(volume, params.low as number, params.high as number);
-        algorithmName = `Threshold ${params.low} to ${params.high}`;
+        mask = threshold(volume, spec.low, spec.high);
+        algorithmName = `Threshold ${spec.low} to ${spec.high}`;
       }
       onProgress(50);
-      const structure = STRUCTURES[params.structure as string];
+      const structure = STRUCTURES[spec.structure];
       let components = false;
-      for (const step of params.post as string[]) {
+      for (const step of spec.post) {
         if (step === 'largest') mask = largestComponent(mask);
         else if (step === 'open') mask = open(mask);
         else if (step === 'close') mask = close(mask);
@@ -210,9 +247,9 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
       }
       const segment = (n: number, suffix = '', named = true): SegmentInfo => ({
         number: n,
-        structure: named ? (params.structure as string) : undefined,
+        structure: named ? spec.structure : undefined,
         label: `${structure.label}${suffix}`,
-        algorithm: params.method === 'region-grow' ? 'SEMIAUTOMATIC' : 'AUTOMATIC',
+        algorithm: spec.method === 'region-grow' ? 'SEMIAUTOMATIC' : 'AUTOMATIC',
         algorithmName: algorithmName.slice(0, 64),
         category: structure.category,
         type: structure.type,
@@ -230,7 +267,6 @@ export function runOperation(op: string, params: Record<string, unknown>, volume
       };
     }
   }
-  throw bad(`unknown op ${op}`);
 }
 
 /** The segments a model's labels stand for, from its config. */

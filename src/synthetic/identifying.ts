@@ -160,9 +160,27 @@ export function identifyingInstance(o: SyntheticOptions & { tokenPrefix?: string
     element(0x50000022, 'LO', curveText),
   );
 
+  // Local codes (schemes PS3.16 does not register) whose value and meaning are free text with
+  // the patient in it, one, two and three sequences deep; and a registered code, whose meaning stays.
+  const local = (scheme: string, value: string, meaning: string): Dataset => new Map([
+    [0x00080100, element(0x00080100, 'SH', value)],
+    [0x00080102, element(0x00080102, 'SH', scheme)],
+    [0x00080104, element(0x00080104, 'LO', meaning)],
+  ]);
+  const seq = (t: Tag, ...items: Dataset[]): DataElement => ({ tag: t, vr: 'SQ', items });
+  extra.push(
+    seq(0x00081032, local('99LOCAL', 'CTCH1', `CT chest ${family}`), local('SCT', '77477000', 'Computerized axial tomography')), // ProcedureCodeSequence
+    seq(0x00400260, new Map([[0x00400440, seq(0x00400440, new Map([[0x0040a168, seq(0x0040a168, local('XYZHOSP', patientID, `${given} ${family} knee protocol`))]]))]])), // PerformedProtocolCode > ProtocolContext > ConceptCode
+  );
+
   const { dataset } = syntheticDataset({ ...o, patientName, patientID, accessionNumber: accession, extra });
   dataset.set(Tags.AccessionNumber, element(Tags.AccessionNumber, 'SH', accession));
   dataset.set(0x00100021, element(0x00100021, 'LO', issuer));
+  // RequestAttributesSequence (Clean Descriptors: C) > RequestedProcedureCodeSequence, a local code.
+  const request = dataset.get(0x00400275)?.items?.[0];
+  request?.set(0x00321064, seq(0x00321064, local('L', accession, `${family} ${given} abdomen`)));
+  // Far over LO's 64 characters, identifiers at both ends.
+  dataset.set(Tags.StudyDescription, element(Tags.StudyDescription, 'LO', `${family} ${'CHEST '.repeat(10_000)}${patientID}`));
   const dates = new Map<Tag, string>();
   for (const el of dataset.values()) {
     if ((el.vr === 'DA' || el.vr === 'DT') && el.value?.length) dates.set(el.tag, Buffer.from(el.value).toString('latin1').trim());

@@ -1,9 +1,12 @@
 /**
  * Nothing identifying survives ingest: instances carrying a token in every Table E.1-1
- * attribute (top level and three sequences deep), in private attributes, in descriptions
- * and in overlay and curve text are sent by STOW-RS; then every stored file, the index
- * database, QIDO-RS answers, metadata and the log lines are searched for every token.
- * Pixel data, geometry, grouping and references must come through intact.
+ * attribute (top level and three sequences deep), in private attributes, in descriptions, in
+ * local codes one to three sequences deep, in a value far over its VR's length and in overlay
+ * and curve text are sent by STOW-RS; a processing job is given identifying parameters and a
+ * NIfTI volume is posted with identifying header text and description. Then every stored file,
+ * the index database and its journal, QIDO-RS answers at every level, metadata, the job API,
+ * NIfTI headers and sidecars, and the log lines are searched for every token. Pixel data,
+ * geometry, grouping and references must come through intact.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,21 +20,12 @@ import { Tags } from '../../src/dicom/tags';
 
 type Json = Record<string, { vr: string; Value?: any[] }>;
 
+import { TokenScanner } from '../support/leaks';
+import { readNifti, writeNifti } from '../../src/convert/nifti';
+
 function part10(inst: IdentifyingInstance): Buffer {
   const sop = Buffer.from(inst.dataset.get(Tags.SOPInstanceUID)!.value!).toString('latin1').replace(/\0/g, '');
   return Buffer.concat(writePart10(inst.dataset, { sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: sop, transferSyntaxUID: '1.2.840.10008.1.2.1' }).chunks);
-}
-
-/** Every token-shaped string in a text: the generator's tokens all have one of these shapes. */
-const TOKEN_SHAPE = /Z[A-Za-z]{1,4}\d*[qQ]|1\.2\.999\.[0-9.]+|14\/03\/1987/g;
-
-function leaks(text: string, tokens: Set<string>): string[] {
-  const found = new Set<string>();
-  for (const m of text.matchAll(TOKEN_SHAPE)) {
-    const t = m[0].replace(/\.$/, '');
-    if (tokens.has(t) || tokens.has(t.replace(/[qQ]$/, (c) => c))) found.add(t);
-  }
-  return [...found];
 }
 
 function filesUnder(dir: string): string[] {
@@ -49,7 +43,15 @@ describe('de-identification leaves nothing identifying behind', () => {
   const a2 = identifyingInstance({ ...patient, studyUID: uids.study, seriesUID: uids.seriesB, instanceNumber: 2, studyDate: '20230315', tokenPrefix: 'b' });
   const b = identifyingInstance({ ...patient, studyUID: uids.otherStudy, instanceNumber: 1, studyDate: '20230401', tokenPrefix: 'c' });
   const c = identifyingInstance({ patientName: 'Zotherq^Zpersonq', patientID: 'ZPIDYq', tokenPrefix: 'd' });
-  const sent = [a1, a2, b, c];
+  // A four-slice series of patient a, for a processing job and a posted NIfTI volume.
+  const volumeSeries = randomUid();
+  const slices = [1, 2, 3, 4].map((n) => identifyingInstance({ ...patient, studyUID: uids.study, seriesUID: volumeSeries, instanceNumber: n, studyDate: '20230315', tokenPrefix: `v${n}` }));
+  const sent = [a1, a2, b, c, ...slices];
+  /** What a client types into the derived path: the patient's own identifiers, and generic PHI. */
+  const typedPhi = 'Mr Zfamilyq Zgivenq DOB 19700102 MRN ZPIDXq 12345678';
+  let scanner: TokenScanner;
+  const leaks = (text: string) => scanner.find(text);
+  const api = () => gw.url.replace('/dicom-web', '/api');
   const sopOf = (i: IdentifyingInstance) => Buffer.from(i.dataset.get(Tags.SOPInstanceUID)!.value!).toString('latin1').replace(/\0/g, '');
 
   beforeAll(async () => {
@@ -65,43 +67,110 @@ describe('de-identification leaves nothing identifying behind', () => {
         tokens.add(Buffer.from(inst.dataset.get(t)!.value!).toString('latin1').replace(/\0/g, ''));
       }
     }
+    for (const t of ['19700102', '12345678', '1970-01-02']) tokens.add(t);
+    scanner = new TokenScanner(tokens);
     gw = await startTestGateway();
     id = deidentified(gw.dataDir);
     const { body, contentType } = multipartBody(sent.map(part10));
     const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202); // the over-long StudyDescription was truncated: a coercion, reported as a warning
+
+    // A job whose parameters carry identifying text next to what the operation uses.
+    const study = id.uid(uids.study);
+    const series = id.uid(volumeSeries);
+    const job = await fetch(`${api()}/jobs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ op: 'normalize', input: { study, series }, params: { mask: { low: 0, high: 4000, n: typedPhi }, note: typedPhi } }),
+    });
+    expect(job.status).toBe(202);
+    const jobId = ((await job.json()) as { id: string }).id;
+    for (let i = 0; i < 600; i++) {
+      const state = ((await (await fetch(`${api()}/jobs/${jobId}`)).json()) as { state: string }).state;
+      if (state === 'done' || state === 'failed') {
+        expect(state).toBe('done');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A NIfTI volume in the series' space, with identifying text in its header and in the description.
+    const nii = Buffer.from(await (await fetch(`${api()}/studies/${study}/series/${series}/nifti?format=nii`)).arrayBuffer());
+    const volume = readNifti(nii);
+    volume.description = typedPhi.slice(0, 79);
+    const posted = await fetch(`${api()}/studies/${study}/series/${series}/nifti?description=${encodeURIComponent(typedPhi)}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: writeNifti(volume),
+    });
+    expect(posted.status).toBe(201);
   });
   afterAll(() => gw.close());
 
   test('the generator put tokens everywhere it should', () => {
     expect(tokens.size).toBeGreaterThan(20000);
-    expect(leaks(part10(a1).toString('latin1'), tokens).length).toBeGreaterThan(1000); // the scan finds them in the originals
+    expect(leaks(part10(a1).toString('latin1')).length).toBeGreaterThan(1000); // the scan finds them in the originals
+    expect(leaks(typedPhi).length).toBe(5);
   });
 
   test('no token in any stored file, the index database or its journal', () => {
     const files = filesUnder(gw.dataDir).filter((f) => !f.endsWith('secret.key'));
-    expect(files.filter((f) => f.endsWith('.dcm'))).toHaveLength(4);
+    // 8 sent, 4 derived by the job and 4 from the posted volume
+    expect(files.filter((f) => f.endsWith('.dcm'))).toHaveLength(16);
+    expect(files.some((f) => f.endsWith('-wal'))).toBe(true);
     for (const f of files) {
-      const found = leaks(fs.readFileSync(f).toString('latin1'), tokens);
+      const bytes = fs.readFileSync(f);
+      const found = [...leaks(bytes.toString('latin1')), ...leaks(bytes.toString('utf8'))];
       expect({ file: path.relative(gw.dataDir, f), found: found.slice(0, 10) }).toEqual({ file: path.relative(gw.dataDir, f), found: [] });
     }
   });
 
-  test('no token in QIDO-RS answers, metadata or log lines', async () => {
-    const texts: string[] = [];
-    for (const q of ['studies?includefield=all', 'series?includefield=all', 'instances?includefield=all']) {
-      texts.push(await (await fetch(`${gw.url}/${q}`)).text());
-    }
-    const studies = JSON.parse(texts[0]) as Json[];
+  test('no token in QIDO-RS answers at every level, metadata, the job API, NIfTI headers or log lines', async () => {
+    const texts: [string, string][] = [];
+    const get = async (url: string) => texts.push([url, await (await fetch(url)).text()]);
+    for (const q of ['studies?includefield=all', 'series?includefield=all', 'instances?includefield=all']) await get(`${gw.url}/${q}`);
+    const studies = JSON.parse(texts[0][1]) as Json[];
     expect(studies).toHaveLength(3);
-    for (const s of studies) texts.push(await (await fetch(`${gw.url}/studies/${s['0020000D'].Value![0]}/metadata`)).text());
-    texts.push(gw.logLines.join('\n'));
+    for (const s of studies) {
+      const study = s['0020000D'].Value![0];
+      await get(`${gw.url}/studies/${study}/metadata`);
+      await get(`${gw.url}/studies/${study}/series?includefield=all`);
+      await get(`${gw.url}/studies/${study}/instances?includefield=all`);
+      const series = JSON.parse(texts[texts.length - 2][1]) as Json[];
+      for (const se of series) {
+        const uid = se['0020000E'].Value![0];
+        await get(`${gw.url}/studies/${study}/series/${uid}/instances?includefield=all`);
+        if ((se['00201209'].Value![0] as number) > 1) {
+          const nii = Buffer.from(await (await fetch(`${api()}/studies/${study}/series/${uid}/nifti?format=nii`)).arrayBuffer());
+          texts.push([`${uid} NIfTI header`, nii.subarray(0, 352).toString('latin1')]);
+          await get(`${api()}/studies/${study}/series/${uid}/nifti.json`);
+        }
+      }
+    }
+    await get(`${api()}/jobs`);
+    texts.push(['log', gw.logLines.join('\n')]);
     expect(gw.logLines.some((l) => l.includes('"event":"ingest"'))).toBe(true);
-    for (const t of texts) expect(leaks(t, tokens)).toEqual([]);
+    expect(texts.filter(([u]) => u.endsWith('NIfTI header')).length).toBe(3); // the source and both derived series
+    for (const [where, t] of texts) expect([where, leaks(t)]).toEqual([where, []]);
+  });
+
+  test('local codes are cleaned at every depth, registered ones kept; every value fits its VR', async () => {
+    const meta = JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.study)}/series/${id.uid(uids.seriesA)}/metadata`)).text()) as Json[];
+    const m = meta[0];
+    const item = (j: Json, ...path: string[]) => path.reduce((x, t) => x[t].Value![0] as Json, j);
+    const procedures = m['00081032'].Value as Json[];
+    expect(procedures.map((p) => p['00080104'].Value![0])).toEqual(['CT chest', 'Computerized axial tomography']);
+    expect(item(m, '00400275', '00321064')['00080104'].Value![0]).toBe('abdomen');
+    expect(item(m, '00400260', '00400440', '0040A168')['00080104'].Value![0]).toBe('knee protocol');
+    expect('CHEST '.repeat(20).startsWith(String(m['00081030'].Value![0]))).toBe(true);
+    expect(String(m['00081030'].Value![0]).length).toBeLessThanOrEqual(64);
+    const qido = (await (await fetch(`${gw.url}/studies?includefield=00081030`)).json()) as Json[];
+    for (const s of qido) expect(String(s['00081030']?.Value?.[0] ?? '').length).toBeLessThanOrEqual(64);
   });
 
   test('pixel data and geometry are unchanged; grouping and references survive', async () => {
-    const meta = JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.study)}/metadata`)).text()) as Json[];
+    const meta = (JSON.parse(await (await fetch(`${gw.url}/studies/${id.uid(uids.study)}/metadata`)).text()) as Json[]).filter((m) =>
+      [id.uid(uids.seriesA), id.uid(uids.seriesB)].includes(m['0020000E'].Value![0]),
+    );
     expect(meta).toHaveLength(2);
     expect(new Set(meta.map((m) => m['0020000E'].Value![0]))).toEqual(new Set([id.uid(uids.seriesA), id.uid(uids.seriesB)]));
     const storedA2 = meta.find((m) => m['00080018'].Value![0] === id.uid(sopOf(a2)))!;
@@ -160,9 +229,9 @@ describe('de-identification leaves nothing identifying behind', () => {
     const codes = (meta[0]['00120064'].Value as Json[]).map((i) => i['00080100'].Value![0]);
     expect(codes).toEqual(['113100', '113105', '113107', '113108']);
     const again = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: part10(b) });
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(202); // stored before, with its over-long description truncated: a warning, no failure
     const json = (await again.json()) as Record<string, { Value: Json[] }>;
     expect(json['00081199'].Value[0]['00081155'].Value![0]).toBe(id.uid(sopOf(b)));
-    expect((await gw.gateway.index.counts()).instances).toBe(4);
+    expect((await gw.gateway.index.counts()).instances).toBe(16);
   });
 });

@@ -174,7 +174,7 @@ describe('clean descriptors', () => {
   });
 
   test('the matcher removes whole words only', () => {
-    expect(new IdentifierMatcher(['Ann']).clean('Annual scan Ann')).toBe('Annual scan');
+    expect(IdentifierMatcher.of(['Ann']).clean('Annual scan Ann')).toBe('Annual scan');
   });
 });
 

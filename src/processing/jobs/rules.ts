@@ -8,7 +8,7 @@ import { log } from '../../log';
 import { Index } from '../../index/index';
 import { matchKeyByName } from '../../query/attributes';
 import type { JobRunner } from './runner';
-import { validateOperation } from '../operations';
+import { specParams, validateOperation } from '../operations';
 
 export interface JobRule {
   modality?: string;
@@ -66,7 +66,7 @@ export class IngestRules {
       if (rule.modality && rule.modality !== modality) continue;
       if (rule.minInstances && count < rule.minInstances) continue;
       for (const j of rule.jobs) {
-        const params = validateOperation(j.op, j.params);
+        const params = specParams(validateOperation(j.op, j.params));
         if (existing.some((e) => e.op === j.op && JSON.stringify(e.params) === JSON.stringify(params))) continue;
         const job = await this.runner.submit(j.op, study, series, j.params);
         log.info('job-rule', { id: job.id, op: j.op, series });

@@ -9,6 +9,7 @@ import { Index } from '../../index/index';
 import { BlobStore } from '../../store/blob-store';
 import { IngestDeps, ingest } from '../../ingest/ingest';
 import { VeilgateError } from '../../errors';
+import { cleanClientText } from '../../deid/clean-text';
 import { seriesNifti } from '../../convert/series-nifti';
 import { readNifti } from '../../convert/nifti';
 import { sliceStack } from '../../convert/series-geometry';
@@ -81,6 +82,8 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
   onProgress(15);
   const result = await compute(job.op, job.params, volume, referenceGrid, deps.dataDir, onWorker, (p) => onProgress(15 + p * 0.6));
   onProgress(80);
+  // Built from the typed spec alone, and cleaned like every text that ends up in a stored object.
+  const description = cleanClientText(result.description);
 
   const metadata = (await deps.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
   const stack = sliceStack(metadata);
@@ -92,13 +95,13 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
     const first = instances[0];
     const source = parsePart10(await deps.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }])).dataset;
     datasets = volumeToDicomSeries({
-      volume: toNifti(result.volume, result.description),
+      volume: toNifti(result.volume, description),
       source,
       stack,
       sourceSeriesUID: series,
       sourceInstances: instances,
-      seriesDescription: result.description,
-      derivationDescription: `Veilgate job ${job.id}: ${result.description}`,
+      seriesDescription: description,
+      derivationDescription: `Veilgate processing: ${description}`,
     });
   } else {
     kind = 'segmentation';
@@ -110,7 +113,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
         stack,
         sourceMetadata: metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID) ?? metadata[0],
         sourceSeriesUID: series,
-        seriesDescription: result.description,
+        seriesDescription: description,
         seriesNumber: sourceSeriesNumber + 2000,
       }),
     ];

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { VeilgateError, messageOf } from '../../errors';
 import { log } from '../../log';
-import { validateOperation } from '../operations';
+import { specParams, validateOperation } from '../operations';
 import { loadModelConfig } from '../model';
 import { JobRecord, JobStore } from './job-store';
 import { JobDeps, runJob } from './run-job';
@@ -32,12 +32,11 @@ export class JobRunner {
   }
 
   async submit(op: string, study: string, series: string, rawParams: unknown): Promise<JobRecord> {
-    const params = validateOperation(op, rawParams);
+    const spec = validateOperation(op, rawParams);
     if (!(await this.deps.index.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
-    if (op === 'model') loadModelConfig(this.deps.dataDir, params.model as string); // 404 or 400 now, not when it runs
-    const reference = params.reference as { study: string; series: string } | undefined;
-    if (reference && !(await this.deps.index.exists('series', reference))) throw new VeilgateError('not-found', 'no such reference series');
-    const job = this.store.create({ id: randomUUID(), op, study, series, params });
+    if (spec.op === 'model') loadModelConfig(this.deps.dataDir, spec.model); // 404 or 400 now, not when it runs
+    if (spec.op === 'resample' && spec.reference && !(await this.deps.index.exists('series', spec.reference))) throw new VeilgateError('not-found', 'no such reference series');
+    const job = this.store.create({ id: randomUUID(), op, study, series, params: specParams(spec) });
     this.pump();
     return job;
   }

@@ -1,16 +1,17 @@
 /** The worker thread of a job: pure computation on a volume, so HTTP never waits on the maths. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { OperationResult, modelSegments, runOperation } from '../operations';
+import { OperationResult, modelSegments, runOperation, specOf } from '../operations';
 import { loadModelConfig, runModel } from '../model';
 
 async function main(): Promise<OperationResult> {
   const { op, params, volume, referenceGrid, dataDir } = workerData;
   const input = { ...volume, data: new Float32Array(volume.data) };
   const progress = (p: number) => parentPort!.postMessage({ type: 'progress', progress: p });
-  if (op !== 'model') return runOperation(op, params, input, referenceGrid, progress);
-  const config = loadModelConfig(dataDir, params.model);
-  const labels = await runModel(dataDir, params.model, input, progress);
-  return { kind: 'segmentation', labels, segments: modelSegments(params.model, config.labels), description: `model ${params.model}` };
+  const spec = specOf(op, params);
+  if (spec.op !== 'model') return runOperation(spec, input, referenceGrid, progress);
+  const config = loadModelConfig(dataDir, spec.model);
+  const labels = await runModel(dataDir, spec.model, input, progress);
+  return { kind: 'segmentation', labels, segments: modelSegments(spec.model, config.labels), description: `model ${spec.model}` };
 }
 
 main().then(
