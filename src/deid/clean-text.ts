@@ -37,7 +37,13 @@ const COMMON_WORDS = new Set([
   'institute', 'imaging', 'radiology', 'department', 'dept', 'service', 'services', 'unit', 'ward', 'room', 'floor',
   'street', 'road', 'avenue', 'lane', 'drive', 'suite', 'building', 'city', 'county', 'state',
   'ct', 'mr', 'mri', 'us', 'xa', 'dx', 'cr', 'pt', 'nm', 'ot', 'sc',
+  'http', 'https', 'www', 'com', 'org', 'net', 'edu', 'gov', 'html',
 ]);
+
+/** A word without its diacritics ("Müller" → "muller"), so a name matches however it is spelt. */
+function fold(word: string): string {
+  return /^[\x00-\x7f]*$/.test(word) ? word : word.normalize('NFD').replace(/\p{M}+/gu, '');
+}
 
 /** All spellings of a DICOM date (YYYYMMDD) that free text might use. */
 export function dateSpellings(ymd: string): string[] {
@@ -122,21 +128,19 @@ export class IdentifierMatcher {
     return new IdentifierMatcher({ ...emptyIdentifierSet(), values: new Set(values) });
   }
 
-  /**
-   * `scope`: 'clean' for Clean Descriptors (every identifier, institutional ones included);
-   * 'sweep' for the last sweep over text the rules kept, which removes what identifies a
-   * person (names, IDs, numbers, addresses, UIDs) but not an institution's or a device's name,
-   * which retained equipment and software attributes legitimately share.
-   */
+  /** Words of institutional identifiers (institution, department, station, device names). */
+  private readonly institutionalWords = new Set<string>();
+  /** Whether institutional words count: yes for Clean Descriptors, no for the last sweep. */
+  private includeInstitutional = true;
+
   constructor(
     ids: IdentifierSet,
-    scope: 'clean' | 'sweep' = 'clean',
     /** Identifiers known only by a test (keyed fingerprints of a study's words), for text typed into derived objects. */
     private readonly isKnownWord?: (word: string) => boolean,
   ) {
-    for (const name of ids.names) this.addWords(name, true);
-    for (const value of ids.values) this.addWords(value, false);
-    if (scope === 'clean') for (const value of ids.institutional) this.addWords(value, false);
+    for (const name of ids.names) this.addWords(name, true, this.wordSet);
+    for (const value of ids.values) this.addWords(value, false, this.wordSet);
+    for (const value of ids.institutional) this.addWords(value, false, this.institutionalWords);
     this.uids = ids.uids;
     for (const uid of ids.uids) {
       const parts = uid.split('.');
@@ -145,24 +149,46 @@ export class IdentifierMatcher {
     }
   }
 
-  private addWords(raw: string, isName: boolean): void {
+  /**
+   * The same identifiers for the last sweep over text the rules kept: what identifies a person
+   * (names, IDs, numbers, addresses, UIDs), not an institution's or a device's name, which
+   * retained equipment and software attributes legitimately share.
+   */
+  forSweep(): IdentifierMatcher {
+    const view = Object.create(IdentifierMatcher.prototype) as IdentifierMatcher;
+    Object.assign(view, this, { includeInstitutional: false });
+    return view;
+  }
+
+  private addWords(raw: string, isName: boolean, into: Set<string>): void {
     const whole = raw.trim().toLowerCase();
     if (whole.length >= 2) this.wholeValues.add(whole);
     for (const part of whole.match(WORD) ?? []) {
       if (/^\d+$/.test(part) ? part.length < 3 : part.length < 2) continue;
       if (!isName && COMMON_WORDS.has(part)) continue;
       if (UNSPACED_SCRIPT.test(part)) this.unspaced.push(part);
-      else this.wordSet.add(part);
+      else {
+        into.add(part);
+        into.add(fold(part));
+      }
     }
+  }
+
+  private isIdentifierWord(lower: string): boolean {
+    const folded = fold(lower);
+    if (this.wordSet.has(lower) || this.wordSet.has(folded)) return true;
+    if (this.includeInstitutional && (this.institutionalWords.has(lower) || this.institutionalWords.has(folded))) return true;
+    return this.isKnownWord?.(lower) ?? false;
   }
 
   /** The identifier words, for checking text read back from cleaned pixels (OCR). */
   words(): string[] {
-    return [...this.wordSet, ...this.unspaced];
+    return [...this.wordSet, ...this.institutionalWords, ...this.unspaced];
   }
 
   get isEmpty(): boolean {
-    return this.wordSet.size === 0 && this.unspaced.length === 0 && this.uids.size === 0 && !this.isKnownWord;
+    const institutional = this.includeInstitutional ? this.institutionalWords.size : 0;
+    return this.wordSet.size === 0 && institutional === 0 && this.unspaced.length === 0 && this.uids.size === 0 && !this.isKnownWord;
   }
 
   /**
@@ -178,10 +204,7 @@ export class IdentifierMatcher {
   /** Only this instance's identifiers: what the last sweep removes from text the profile kept. */
   removeIdentifiers(text: string): string {
     let out = text.replace(UID_SHAPED, (u) => (this.isOriginalUid(u) ? ' ' : u));
-    out = out.replace(WORD, (w) => {
-      const lower = w.toLowerCase();
-      return this.wordSet.has(lower) || (this.isKnownWord?.(lower) ?? false) ? ' ' : w;
-    });
+    out = out.replace(WORD, (w) => (this.isIdentifierWord(w.toLowerCase()) ? ' ' : w));
     for (const w of this.unspaced) if (out.toLowerCase().includes(w)) out = out.split(new RegExp(escapeRegExp(w), 'giu')).join(' ');
     return out;
   }
@@ -198,9 +221,9 @@ export class IdentifierMatcher {
     return tidy(this.removeIdentifiers(removePatterns(text)));
   }
 
-  /** Whether the sweep would change the text. */
-  carriesIdentifier(text: string): boolean {
-    return tidy(this.removeIdentifiers(text)) !== tidy(text);
+  /** Whether cleaning would remove anything from the text (before tidying): for values that cannot be cleaned in part, like URLs. */
+  findsIn(text: string): boolean {
+    return this.removeIdentifiers(removePatterns(text)) !== text;
   }
 }
 
@@ -217,5 +240,5 @@ const NO_IDENTIFIERS = new IdentifierMatcher(emptyIdentifierSet());
  * the caller has them (`isKnownWord`); the patterns apply always.
  */
 export function cleanClientText(text: string, isKnownWord?: (word: string) => boolean): string {
-  return (isKnownWord ? new IdentifierMatcher(emptyIdentifierSet(), 'clean', isKnownWord) : NO_IDENTIFIERS).clean(text);
+  return (isKnownWord ? new IdentifierMatcher(emptyIdentifierSet(), isKnownWord) : NO_IDENTIFIERS).clean(text);
 }

@@ -12,7 +12,7 @@ import { rawString, encodeText, stringElement } from '../dicom/values';
 import { readUidValue } from '../dicom/parse';
 import { usesCharset } from '../dicom/vr';
 import { TS } from '../dicom/transfer-syntax';
-import { reencodeAsUtf8 } from '../dicom/utf8';
+import { reencodeAsUtf8, rewrittenText } from '../dicom/utf8';
 import { Action, actionFor, emptyCleanedValue, profileRow } from './profile';
 import { DeidOptions, BASIC_PROFILE_CODE, CLEAN_PIXEL_DATA_CODE, optionCodes } from './options';
 import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
@@ -75,6 +75,10 @@ const T = {
   CodingSchemeDesignator: 0x00080102,
   CodeMeaning: 0x00080104,
 } as const;
+
+const CODING_SCHEME_URL = 0x0008010e;
+const CODING_SCHEME_RESPONSIBLE_ORGANIZATION = 0x00080116;
+const CODING_SCHEME_UID = 0x0008010c;
 
 /** Attributes of a coded entry (PS3.3 8.8): text when its scheme is not registered. */
 const CODE_TEXT = new Set<Tag>([T.CodeValue, T.CodeMeaning, 0x00080119, 0x00080120]);
@@ -158,13 +162,9 @@ function cleanTextElement(el: DataElement, encoding: string, ctx: Context, whenE
   if (cleaned === text.replace(/[\0 ]+$/, '')) return el;
   // Nothing left: a dummy where the profile allows one (the attribute may be Type 1), else empty.
   if (!cleaned) return { tag: el.tag, vr: el.vr, value: whenEmpty === 'D' ? dummyValue(el) : new Uint8Array(0) };
-  if (encoding === 'latin1') return { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, 'latin1') };
-  const out = { tag: el.tag, vr: el.vr, value: encodeText(cleaned, el.vr, 'utf8') };
-  if (encoding !== 'utf-8') {
-    ctx.rewroteNonLatinText = true;
-    ctx.utf8Elements.add(out);
-  }
-  return out;
+  const { element, needsUtf8 } = rewrittenText(el.tag, el.vr, cleaned, encoding, ctx.utf8Elements);
+  if (needsUtf8) ctx.rewroteNonLatinText = true;
+  return element;
 }
 
 function processSequence(el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement {
@@ -193,6 +193,7 @@ function applyAction(action: Action, el: DataElement, encoding: string, ctx: Con
       // but only a value shaped like a time or an offset is kept.
       if (el.vr === 'TM' || el.tag === TIMEZONE_OFFSET) return /^[+-]?[\d.:\\ ]*$/.test(rawString(el) ?? '') ? el : { tag: el.tag, vr: el.vr, value: new Uint8Array(0) };
       if (FREE_TEXT_VRS.has(el.vr)) return cleanTextElement(el, encoding, ctx, whenEmpty);
+      if (el.vr === 'UR') return ctx.matcher.findsIn(rawString(el) ?? '') ? undefined : el;
       return el;
     case 'K':
       if (el.items) return processSequence(el, encoding, ctx, textMode);
@@ -210,10 +211,13 @@ function unlistedAction(el: DataElement, textMode: TextMode, localCode: boolean)
   if (el.items) return 'K';
   if (el.vr === 'UI') return 'U';
   if (!lookup(el.tag)) return 'X'; // an attribute nobody can vouch for
-  if (CODE_ATTRIBUTES.has(el.tag)) {
-    if (!localCode || !CODE_TEXT.has(el.tag)) return 'K';
-    return textMode === 'dummy' ? 'D' : 'C';
-  }
+  // A local scheme's URL and responsible organisation name the site that made it: they go.
+  if (localCode && (el.tag === CODING_SCHEME_URL || el.tag === CODING_SCHEME_RESPONSIBLE_ORGANIZATION)) return 'X';
+  // A URL may name anything (the original PACS, the hospital's own scheme): kept only if the cleaner finds nothing in it.
+  if (el.vr === 'UR') return 'C';
+  if (CODE_ATTRIBUTES.has(el.tag) && !CODE_TEXT.has(el.tag)) return 'K';
+  if (localCode && (CODE_TEXT.has(el.tag) || FREE_TEXT_VRS.has(el.vr))) return textMode === 'dummy' ? 'D' : 'C';
+  if (CODE_ATTRIBUTES.has(el.tag)) return 'K';
   if (FREE_TEXT_VRS.has(el.vr)) {
     if (textMode === 'clean') return 'C';
     if (textMode === 'dummy') return 'D';
@@ -221,10 +225,12 @@ function unlistedAction(el: DataElement, textMode: TextMode, localCode: boolean)
   return 'K';
 }
 
-/** A coded entry (it has a scheme designator) whose scheme PS3.16 does not register. */
+/**
+ * A coded entry, or a coding scheme's identification (CodingSchemeIdentificationSequence), of a
+ * scheme PS3.16 does not register: its text is someone's, not a standard's.
+ */
 function isLocalCode(ds: Dataset): boolean {
-  if (!ds.has(T.CodeValue) && !ds.has(T.CodeMeaning) && !ds.has(0x00080119) && !ds.has(0x00080120)) return false;
-  return !isRegisteredScheme(rawString(ds.get(T.CodingSchemeDesignator))?.trim());
+  return ds.has(T.CodingSchemeDesignator) && !isRegisteredScheme(rawString(ds.get(T.CodingSchemeDesignator))?.trim());
 }
 
 function privateCreators(ds: Dataset): Map<string, string> {
@@ -296,6 +302,11 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
       if (kept) out.set(el.tag, kept);
       continue;
     }
+    // A local scheme's UID is an OID under the site's own root: replaced like an instance UID.
+    if (localCode && el.tag === CODING_SCHEME_UID && !ctx.params.options.retainUIDs) {
+      out.set(el.tag, { tag: el.tag, vr: 'UI', value: encodeText(mapUid(ctx.params.secret, rawString(el)?.replace(/\0/g, '').trim() ?? ''), 'UI') });
+      continue;
+    }
     const row = profileRow(el.tag);
     const action = row ? actionFor(row, ctx.params.options) : unlistedAction(el, textMode, localCode);
     // A coded entry's meaning is Type 1: cleaned to nothing, it becomes a dummy.
@@ -356,7 +367,7 @@ export function deidentify(input: Dataset, params: DeidParams, transferSyntaxUID
     warnings: new Set(),
   };
   const out = processDataset(input, 'latin1', ctx, 'keep');
-  const swept = sweepRetainedText(out, rootEncoding, new IdentifierMatcher(identifiers, 'sweep'), ctx.utf8Elements);
+  const swept = sweepRetainedText(out, rootEncoding, ctx.matcher.forSweep(), ctx.utf8Elements);
   if (ctx.rewroteNonLatinText || swept.rewroteNonLatinText) {
     reencodeAsUtf8(out, ctx.utf8Elements);
     ctx.warnings.add('text was re-encoded as UTF-8 (ISO_IR 192) after cleaning');

@@ -7,9 +7,9 @@
 import { DataElement, Dataset, Tag, isPrivateTag, tagHex } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
 import { decodeText, encodingFor } from '../dicom/charset';
-import { encodeText, rawString } from '../dicom/values';
+import { rawString } from '../dicom/values';
 import { keywordOf } from '../dicom/dictionary';
-import { reencodeAsUtf8 } from '../dicom/utf8';
+import { reencodeAsUtf8, rewrittenText } from '../dicom/utf8';
 import { cleanClientText } from './clean-text';
 import { isRegisteredScheme } from './coding-schemes';
 import { DEFAULT_DEID_OPTIONS } from './options';
@@ -55,9 +55,7 @@ function clean(ds: Dataset, inherited: string, prefix: string, pass: Pass): void
     const text = decodeText(el.value, encoding).replace(/[\0 ]+$/, '');
     const cleaned = text.split('\\').map((v) => cleanClientText(v, pass.isKnownWord)).join('\\');
     if (cleaned === text) continue;
-    const out: DataElement = { tag: t, vr: el.vr, value: encodeText(cleaned, el.vr, encoding === 'latin1' ? 'latin1' : 'utf8') };
-    if (encoding !== 'latin1' && encoding !== 'utf-8') pass.utf8.add(out);
-    ds.set(t, out);
+    ds.set(t, rewrittenText(t, el.vr, cleaned, encoding, pass.utf8).element);
     pass.changed.push(prefix + nameOf(t));
   }
 }

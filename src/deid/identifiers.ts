@@ -23,7 +23,14 @@ export const NEVER_MAPPED = new Set<number>([
 ]);
 
 /** Attributes that name an institution, a place in it or a device (not a person): their words are common. */
-const INSTITUTIONAL = /^(?!.*Address)(?:Institution|.*Station|.*Device|.*Manufacturer|.*Equipment|.*Detector|Gantry|.*Software|.*Location)/;
+const INSTITUTIONAL = /^(?!.*Address)(?:Institution|.*Station|.*Device|.*Manufacturer|.*Equipment|.*Detector|Gantry|.*Software|.*Location|.*EntityID|CodingScheme|Retrieve)/;
+
+const institutionalByTag = new Map<number, boolean>();
+function isInstitutional(t: number): boolean {
+  let yes = institutionalByTag.get(t);
+  if (yes === undefined) institutionalByTag.set(t, (yes = INSTITUTIONAL.test(keywordOf(t) ?? '')));
+  return yes;
+}
 
 export function isStandardUid(uid: string): boolean {
   return uid.startsWith('1.2.840.10008.');
@@ -61,7 +68,7 @@ function collect(ds: Dataset, options: DeidOptions, encoding: string, out: Ident
     }
     // Only what the profile takes away is an identifier: kept and cleaned values are not.
     if (!row || action === 'C' || el.vr === 'CS') continue;
-    const target = INSTITUTIONAL.test(keywordOf(el.tag) ?? '') ? out.institutional : out.values;
+    const target = isInstitutional(el.tag) ? out.institutional : out.values;
     for (const v of text().split('\\')) {
       const value = v.replace(/[\0 ]+$/, '').trim();
       if (!value) continue;

@@ -5,6 +5,7 @@
 import { Tag } from '../dicom/dataset';
 import { DeidOptions } from './options';
 import profileData from './standard/confidentiality-profile.json';
+import supplementary from './standard/supplementary-rules.json';
 
 /** Actions of E.1.1: D dummy, Z zero-length, X remove, K keep, C clean, U replace UID. */
 export type Action = 'D' | 'Z' | 'X' | 'K' | 'C' | 'U';
@@ -16,7 +17,8 @@ export interface ProfileRow {
   [option: string]: string;
 }
 
-const rows = (profileData as unknown as { rows: ProfileRow[] }).rows;
+/** The standard's rows, then Veilgate's additions for attributes it does not list (never overriding it). */
+const rows = [...(profileData as unknown as { rows: ProfileRow[] }).rows, ...(supplementary as unknown as { rows: ProfileRow[] }).rows];
 const exact = new Map<Tag, ProfileRow>();
 /** Rows such as 50XXXXXX: a tag matches when its digits outside the X positions match. */
 const masked: { mask: number; value: number; row: ProfileRow }[] = [];
@@ -25,7 +27,7 @@ for (const r of rows) {
   if (r.tag.includes('X')) {
     const mask = parseInt(r.tag.replace(/[0-9A-F]/g, 'F').replace(/X/g, '0'), 16) >>> 0;
     masked.push({ mask, value: parseInt(r.tag.replace(/X/g, '0'), 16) >>> 0, row: r });
-  } else exact.set(parseInt(r.tag, 16) >>> 0, r);
+  } else if (!exact.has(parseInt(r.tag, 16) >>> 0)) exact.set(parseInt(r.tag, 16) >>> 0, r);
 }
 
 /** Looked up for every element of every ingested instance: numeric keys, no tag formatting. */

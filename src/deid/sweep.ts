@@ -12,6 +12,7 @@ import { decodeText, encodingFor } from '../dicom/charset';
 import { encodeText, rawString } from '../dicom/values';
 import { keywordOf } from '../dicom/dictionary';
 import { usesCharset } from '../dicom/vr';
+import { rewrittenText } from '../dicom/utf8';
 import { IdentifierMatcher } from './clean-text';
 import { isRegisteredScheme } from './coding-schemes';
 
@@ -74,13 +75,9 @@ function sweepElement(el: DataElement, encoding: string, matcher: IdentifierMatc
   if (swept === text || tidyAfterSweep(swept) === tidyAfterSweep(text)) return undefined;
   // A value that was nothing but an identifier is replaced, as the profile's D action does: it may be Type 1.
   if (!swept.replace(/\\/g, '').trim() && el.vr !== 'PN') return { tag: el.tag, vr: el.vr, value: encodeText(DUMMY_TEXT, el.vr) };
-  if (encoding === 'latin1') return { tag: el.tag, vr: el.vr, value: encodeText(swept, el.vr, 'latin1') };
-  const out = { tag: el.tag, vr: el.vr, value: encodeText(swept, el.vr, 'utf8') };
-  if (encoding !== 'utf-8') {
-    result.rewroteNonLatinText = true;
-    utf8.add(out);
-  }
-  return out;
+  const { element, needsUtf8 } = rewrittenText(el.tag, el.vr, swept, encoding, utf8);
+  if (needsUtf8) result.rewroteNonLatinText = true;
+  return element;
 }
 
 function sweepDataset(ds: Dataset, inherited: string, matcher: IdentifierMatcher, prefix: string, result: SweepResult, utf8: WeakSet<DataElement>): void {
@@ -89,9 +86,8 @@ function sweepDataset(ds: Dataset, inherited: string, matcher: IdentifierMatcher
   // A registered code means what its scheme says: standard vocabulary, not someone's text.
   const registeredCode = isRegisteredScheme(rawString(ds.get(CODING_SCHEME_DESIGNATOR))?.trim());
   for (const [t, el] of ds) {
-    const path = prefix + nameOf(t);
     if (el.items) {
-      el.items.forEach((item, i) => sweepDataset(item, encoding, matcher, `${path}[${i}].`, result, utf8));
+      el.items.forEach((item, i) => sweepDataset(item, encoding, matcher, `${prefix}${nameOf(t)}[${i}].`, result, utf8));
       continue;
     }
     if (t === Tags.SpecificCharacterSet || EQUIPMENT.has(t)) continue;
@@ -99,7 +95,7 @@ function sweepDataset(ds: Dataset, inherited: string, matcher: IdentifierMatcher
     const swept = sweepElement(el, encoding, matcher, result, utf8);
     if (swept) {
       ds.set(t, swept);
-      result.paths.push(path);
+      result.paths.push(prefix + nameOf(t));
     }
   }
 }

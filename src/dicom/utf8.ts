@@ -3,7 +3,7 @@
  * (cleaned, truncated) cannot be written back in ISO 2022 and other sets the encoder lacks, so the
  * whole data set moves to UTF-8 at once and stays consistent.
  */
-import { DataElement, Dataset } from './dataset';
+import { DataElement, Dataset, Tag } from './dataset';
 import { Tags } from './tags';
 import { decodeText, encodingFor } from './charset';
 import { encodeText, rawString, stringElement } from './values';
@@ -29,4 +29,17 @@ export function reencodeAsUtf8(ds: Dataset, done: WeakSet<DataElement> = new Wea
   const root = encodingFor(rawString(ds.get(Tags.SpecificCharacterSet)));
   reencode(ds, root, done);
   ds.set(Tags.SpecificCharacterSet, stringElement(Tags.SpecificCharacterSet, 'CS', 'ISO_IR 192'));
+}
+
+/**
+ * A text value the gateway rewrote, in its data set's encoding: Latin-1 stays Latin-1, UTF-8
+ * stays UTF-8; in any other character set the value is written as UTF-8 and marked in `utf8`,
+ * and `needsUtf8` tells the caller to move the whole data set to UTF-8 (reencodeAsUtf8).
+ */
+export function rewrittenText(tag: Tag, vr: string, text: string, encoding: string, utf8: WeakSet<DataElement>): { element: DataElement; needsUtf8: boolean } {
+  if (encoding === 'latin1') return { element: { tag, vr, value: encodeText(text, vr, 'latin1') }, needsUtf8: false };
+  const element: DataElement = { tag, vr, value: encodeText(text, vr, 'utf8') };
+  if (encoding === 'utf-8') return { element, needsUtf8: false };
+  utf8.add(element);
+  return { element, needsUtf8: true };
 }

@@ -10,7 +10,7 @@ import { decodeText, encodingFor } from './charset';
 import { encodeText, rawString } from './values';
 import { keywordOf } from './dictionary';
 import { formatDS, formatIS } from './numbers';
-import { reencodeAsUtf8 } from './utf8';
+import { reencodeAsUtf8, rewrittenText } from './utf8';
 import { VeilgateError } from '../errors';
 
 /** Most characters per value (per component group for PN); LT and ST are single-valued. */
@@ -71,13 +71,9 @@ function fitElement(el: DataElement, encoding: string, pass: Pass): DataElement 
     const fitted = fitText(text, el.vr);
     if (fitted === text) return undefined;
     pass.warnings.add(`${nameOf(el.tag)} was longer than ${el.vr} allows and was truncated`);
-    if (encoding === 'latin1') return { tag: el.tag, vr: el.vr, value: encodeText(fitted, el.vr, 'latin1') };
-    const out = { tag: el.tag, vr: el.vr, value: encodeText(fitted, el.vr, 'utf8') };
-    if (encoding !== 'utf-8') {
-      pass.needsUtf8 = true;
-      pass.utf8.add(out);
-    }
-    return out;
+    const { element, needsUtf8 } = rewrittenText(el.tag, el.vr, fitted, encoding, pass.utf8);
+    if (needsUtf8) pass.needsUtf8 = true;
+    return element;
   }
   const limit = CODED_LIMIT[el.vr];
   if (limit === undefined) return undefined;

@@ -1,7 +1,8 @@
 /** The site secret, the linkage file, burned-in refusal over STOW-RS, and de-identification settings. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startTestGateway, TestGateway } from '../support/gateway';
+import { execFileSync } from 'node:child_process';
+import { deidentified, startTestGateway, TestGateway } from '../support/gateway';
 import { loadConfig } from '../../src/config';
 import { syntheticInstance } from '../../src/synthetic/instances';
 import { encodeText } from '../../src/dicom/values';
@@ -55,6 +56,41 @@ describe('de-identification settings', () => {
       expect(studies[0]['0020000D'].Value[0]).toBe(line.studyUID);
     } finally {
       await accepting.close();
+    }
+  });
+
+  test('veilgate linkage export --csv writes the old → new mapping, owner-only; nothing serves it', async () => {
+    const gw = await startTestGateway({ deid: { ...loadConfig({}).deid, linkage: true } });
+    const sent = [syntheticInstance({ patientID: 'LINK-2', instanceNumber: 1 }), syntheticInstance({ patientID: 'LINK-2', instanceNumber: 2 })];
+    try {
+      for (const s of sent) expect((await stow(gw, s.bytes)).status).toBe(200);
+      for (const p of ['/linkage/linkage.jsonl', '/dicom-web/linkage/linkage.jsonl', '/api/linkage', '/viewer/../linkage/linkage.jsonl']) {
+        expect([p, (await fetch(gw.url.replace('/dicom-web', '') + p)).status]).toEqual([p, 404]);
+      }
+    } finally {
+      await gw.close({ keepData: true });
+    }
+    try {
+      const cli = path.resolve(__dirname, '../../dist/src/cli/main.js');
+      const out = path.join(gw.dataDir, 'export.csv');
+      const printed = execFileSync(process.execPath, [cli, 'linkage', 'export', '--csv', '--out', out], { env: { ...process.env, DATA_DIR: gw.dataDir }, encoding: 'utf8' });
+      expect(printed).toMatch(/^\d+ mappings written to .*export\.csv \(mode 0600\)/);
+      expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+      const rows = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(','));
+      expect(rows[0]).toEqual(['kind', 'original', 'pseudonym']);
+      const id = deidentified(gw.dataDir);
+      const expected = [
+        ['PatientID', 'LINK-2', id.patient('LINK-2')],
+        ['StudyInstanceUID', sent[0].studyUID, id.uid(sent[0].studyUID)],
+        ['StudyInstanceUID', sent[1].studyUID, id.uid(sent[1].studyUID)],
+        ...sent.map((s) => ['SeriesInstanceUID', s.seriesUID, id.uid(s.seriesUID)]),
+        ...sent.map((s) => ['SOPInstanceUID', s.sopInstanceUID, id.uid(s.sopInstanceUID)]),
+      ];
+      expect(rows.slice(1).sort()).toEqual(expected.sort());
+      // An existing file is never overwritten or widened.
+      expect(() => execFileSync(process.execPath, [cli, 'linkage', 'export', '--csv', '--out', out], { env: { ...process.env, DATA_DIR: gw.dataDir }, stdio: 'pipe' })).toThrow();
+    } finally {
+      fs.rmSync(gw.dataDir, { recursive: true, force: true });
     }
   });
 

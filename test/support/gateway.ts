@@ -12,7 +12,8 @@ export interface TestGateway {
   url: string;
   dataDir: string;
   logLines: string[];
-  close(): Promise<void>;
+  /** Stop the gateway; its own data directory is removed unless `keepData` (the test removes it then). */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 export const SHARED_DATA = path.resolve(__dirname, '../../../shared/data');
@@ -32,9 +33,9 @@ export async function startTestGateway(overrides: Partial<Config> = {}): Promise
     url: `${gateway.config.publicUrl}/dicom-web`,
     dataDir,
     logLines,
-    close: async () => {
+    close: async (options = {}) => {
       await gateway.close();
-      if (ownDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir && !options.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -78,14 +78,14 @@ describe('coded entries are text', () => {
 describe('the last sweep', () => {
   test('identifiers in text the rules keep are removed and the path is reported', () => {
     const ds = patient([
-      el(0x00620005, 'LO', 'Liver of Kowalczyk'), // SegmentLabel: not in Table E.1-1, kept
+      el(0x00180031, 'LO', 'FDG for Kowalczyk'), // Radiopharmaceutical: not in Table E.1-1, kept
       seq(OtherPatientIDsSequence, item(el(Tags.PatientID, 'LO', 'OLD-55120'), el(0x00100021, 'LO', 'NORTH'))),
       el(0x00180015, 'CS', 'ACC99871'), // BodyPartExamined holding the accession number as a whole
     ]);
     const result = deidentify(ds, params);
-    expect(str(result.dataset, 0x00620005)).toBe('Liver of');
+    expect(str(result.dataset, 0x00180031)).toBe('FDG for');
     expect(str(result.dataset, 0x00180015) ?? '').toBe('');
-    expect(result.sweptPaths).toEqual(expect.arrayContaining(['SegmentLabel', 'BodyPartExamined']));
+    expect(result.sweptPaths).toEqual(expect.arrayContaining(['Radiopharmaceutical', 'BodyPartExamined']));
     expect(result.sweptPaths.join(' ')).not.toMatch(/Kowalczyk|ACC99871/);
   });
 
