@@ -166,6 +166,8 @@ export class IdentifierMatcher {
     for (const part of whole.match(WORD) ?? []) {
       if (/^\d+$/.test(part) ? part.length < 3 : part.length < 2) continue;
       if (!isName && COMMON_WORDS.has(part)) continue;
+      // The profile's own dummy value: a sender that already wrote it as a name identifies nobody by it.
+      if (part === 'anonymized') continue;
       if (UNSPACED_SCRIPT.test(part)) this.unspaced.push(part);
       else {
         into.add(part);

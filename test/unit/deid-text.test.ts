@@ -89,6 +89,13 @@ describe('the last sweep', () => {
     expect(result.sweptPaths.join(' ')).not.toMatch(/Kowalczyk|ACC99871/);
   });
 
+  test('a sender that already wrote the dummy value as the name does not make the sweep chase it', () => {
+    const ds = syntheticDataset({ patientName: 'Anonymized', extra: [el(0x00181000, 'LO', '4131101')] }).dataset;
+    const result = deidentify(ds, params);
+    expect(str(result.dataset, 0x00181000)).toBe('ANONYMIZED'); // DeviceSerialNumber: X/Z/D → dummy
+    expect(result.sweptPaths).toEqual([]);
+  });
+
   test('an ID from OtherPatientIDsSequence is removed from descriptions, original UIDs and their roots from text', () => {
     const ds = patient([
       seq(OtherPatientIDsSequence, item(el(Tags.PatientID, 'LO', 'OLD-55120'))),
