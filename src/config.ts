@@ -8,6 +8,7 @@ import { DEFAULT_DEID_OPTIONS, DeidOptions, parseOptionList } from './deid/optio
 import { JobRule, validateRules } from './processing/jobs/rules';
 import { PixelRecipe, validateRecipes } from './deid/pixel-recipes';
 import { DEFAULT_OCR, OcrSettings } from './deid/ocr';
+import { Limits, loadLimits } from './limits';
 
 export interface Config {
   host: string;
@@ -37,6 +38,8 @@ export interface Config {
   jobRules: JobRule[];
   /** A series is judged by the rules once no instance has arrived for this long. */
   jobRulesQuietSeconds: number;
+  /** Bounds on every size a client can declare, timeouts, and the concurrency of heavy work. */
+  limits: Limits;
 }
 
 export interface DimseConfig {
@@ -50,6 +53,10 @@ export interface DimseConfig {
   maxAssociations: number;
   /** An association idle this long is released. */
   associationTimeoutSeconds: number;
+  /** A connection must have sent its whole A-ASSOCIATE-RQ within this. */
+  preAssociationTimeoutSeconds: number;
+  /** Associations one calling AE title may hold at once (of maxAssociations). */
+  maxAssociationsPerAe: number;
   /** C-MOVE destinations by AE title. */
   destinations: Record<string, { host: string; port: number }>;
 }
@@ -68,7 +75,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -90,6 +97,8 @@ export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed'> = {
     maxPduLength: 262144,
     maxAssociations: 16,
     associationTimeoutSeconds: 60,
+    preAssociationTimeoutSeconds: 10,
+    maxAssociationsPerAe: 8,
     destinations: {},
   },
 };
@@ -108,7 +117,8 @@ const ENV: Record<string, keyof Config> = {
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
 };
 
-type FileConfig = Partial<Omit<Config, 'deid' | 'dimse'>> & {
+type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits'>> & {
+  limits?: unknown;
   deid?: Partial<Omit<DeidConfig, 'options' | 'ocr'>> & { options?: Partial<DeidOptions>; ocr?: Partial<OcrSettings> };
   dimse?: Partial<DimseConfig>;
 };
@@ -141,6 +151,7 @@ function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.Process
   if (env.DIMSE_MAX_PDU) c.maxPduLength = positiveInteger('DIMSE_MAX_PDU', env.DIMSE_MAX_PDU);
   if (env.DIMSE_MAX_ASSOCIATIONS) c.maxAssociations = positiveInteger('DIMSE_MAX_ASSOCIATIONS', env.DIMSE_MAX_ASSOCIATIONS);
   if (env.DIMSE_TIMEOUT) c.associationTimeoutSeconds = positiveInteger('DIMSE_TIMEOUT', env.DIMSE_TIMEOUT);
+  if (env.DIMSE_MAX_ASSOCIATIONS_PER_AE) c.maxAssociationsPerAe = positiveInteger('DIMSE_MAX_ASSOCIATIONS_PER_AE', env.DIMSE_MAX_ASSOCIATIONS_PER_AE);
   if (env.DIMSE_DESTINATIONS) c.destinations = { ...c.destinations, ...parseDestinations(env.DIMSE_DESTINATIONS) };
   if (!AE_TITLE.test(c.aeTitle)) throw new Error('configuration: AE_TITLE must be 1 to 16 characters without backslash');
   for (const [ae, d] of Object.entries(c.destinations)) {
@@ -201,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     deid: deidConfig(fileConfig.deid, env),
     dimse: dimseConfig(fileConfig.dimse, env),
     jobRules: validateRules(fileConfig.jobRules ?? []),
+    limits: loadLimits(fileConfig.limits, env),
   };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];

@@ -15,7 +15,15 @@ export type FailureKind =
   | 'not-acceptable'
   | 'unsupported-media-type'
   | 'payload-too-large'
-  | 'unprocessable';
+  | 'unprocessable'
+  /** Our own saturation: heavy work at its concurrency limit. The client should retry. */
+  | 'busy'
+  /** A SOP Instance UID already stored with other content. */
+  | 'duplicate-conflict'
+  /** Our own unexpected failure (a bug), not the sender's: DICOM 0x0110. */
+  | 'processing-failure'
+  /** One client over its own share (queued jobs): 429 with Retry-After. */
+  | 'too-many-requests';
 
 export class VeilgateError extends Error {
   constructor(
@@ -32,7 +40,7 @@ const HTTP_STATUS: Record<FailureKind, number> = {
   'sop-class-mismatch': 400,
   'study-mismatch': 409,
   'unsupported-transfer-syntax': 400,
-  'out-of-resources': 507,
+  'out-of-resources': 503,
   refused: 409,
   'bad-request': 400,
   'not-found': 404,
@@ -40,6 +48,10 @@ const HTTP_STATUS: Record<FailureKind, number> = {
   'unsupported-media-type': 415,
   'payload-too-large': 413,
   unprocessable: 422,
+  busy: 503,
+  'duplicate-conflict': 409,
+  'processing-failure': 500,
+  'too-many-requests': 429,
 };
 
 /** DICOM status codes: Failure reasons for storage, one per kind that storage can hit. */
@@ -51,7 +63,18 @@ const DICOM_STATUS: Partial<Record<FailureKind, number>> = {
   'out-of-resources': 0xa700,
   refused: 0xc000,
   'payload-too-large': 0xa700,
+  busy: 0xa700,
+  'duplicate-conflict': 0x0111, // PS3.7 C.5.8: Duplicate SOP Instance
+  'processing-failure': 0x0110, // PS3.7 C.5.7: Processing Failure
 };
+
+/** Seconds a client is asked to wait before retrying after our own failure (disk, saturation). */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Whether the failure is ours, not the sender's: it should retry later (A700, 503 with Retry-After). */
+export function isOurFault(err: unknown): boolean {
+  return err instanceof VeilgateError ? err.kind === 'out-of-resources' || err.kind === 'busy' : isOutOfResources(err);
+}
 
 /** Warning statuses (PS3.4 Table B.2-1). */
 export const DicomWarning = {
@@ -61,7 +84,8 @@ export const DicomWarning = {
 } as const;
 
 export function httpStatusOf(err: unknown): number {
-  return err instanceof VeilgateError ? HTTP_STATUS[err.kind] : 500;
+  if (err instanceof VeilgateError) return HTTP_STATUS[err.kind];
+  return isOutOfResources(err) ? 503 : 500;
 }
 
 export function dicomStatusOf(err: unknown): number {
@@ -70,10 +94,13 @@ export function dicomStatusOf(err: unknown): number {
   return 0x0110; // processing failure
 }
 
-/** Disk full or too many open files: the sender should retry later. */
+/** SQLite's codes for a full or failing disk (better-sqlite3 puts them in `code`). */
+const SQLITE_RESOURCE_CODES = /^SQLITE_(FULL|IOERR|CANTOPEN|NOMEM|BUSY|LOCKED|READONLY)/;
+
+/** Disk full, out of descriptors or memory, or the database unable to write: the sender should retry later. */
 export function isOutOfResources(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EMFILE' || code === 'ENFILE' || code === 'ENOMEM';
+  const code = String((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+  return ['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'ENOMEM', 'EIO', 'EROFS'].includes(code) || SQLITE_RESOURCE_CODES.test(code);
 }
 
 export function messageOf(err: unknown): string {

@@ -5,6 +5,9 @@ import { loadOrCreateSecret } from './deid/secret';
 import { LINKAGE_FILE, LinkageFile } from './deid/linkage';
 import { SHIPPED_RECIPES } from './deid/pixel-recipes';
 import { PixelTextReader } from './deid/ocr';
+import { Admission } from './admission';
+import { GatewayMetrics } from './observability/metrics';
+import { healthHandler } from './observability/health';
 import express from 'express';
 import { Config } from './config';
 import { SqliteIndex } from './index/sqlite-index';
@@ -27,6 +30,7 @@ export interface Gateway {
   index: Index;
   store: BlobStore;
   ingestDeps: IngestDeps;
+  admission: Admission;
   server: http.Server;
   /** The DIMSE listener, unless DIMSE_PORT=off. */
   dimse?: DimseListener;
@@ -36,13 +40,14 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps } {
+export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps; admission: Admission } {
   const index = new SqliteIndex(config.dataDir);
   const store = new FsBlobStore(config.dataDir);
   const ingestDeps: IngestDeps = {
     index,
     store,
     maxInstanceBytes: config.maxInstanceBytes,
+    limits: config.limits,
     inlineBinaryMaxBytes: config.inlineBinaryMaxBytes,
     deid: {
       secret: loadOrCreateSecret(config.dataDir),
@@ -53,7 +58,7 @@ export function openCore(config: Config): { index: Index; store: BlobStore; inge
     linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, LINKAGE_FILE)) : undefined,
     ocr: config.deid.ocr.enabled ? new PixelTextReader(config.deid.ocr) : undefined,
   };
-  return { index, store, ingestDeps };
+  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency) };
 }
 
 export async function startGateway(config: Config): Promise<Gateway> {
@@ -63,10 +68,17 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
+  const metrics = new GatewayMetrics(core.admission, core.index.jobs);
+  core.ingestDeps.onOutcome = (outcome, source) => metrics.ingested(outcome, source);
+  app.use(metrics.middleware());
+  app.get('/health', healthHandler({ index: core.index, dataDir: config.dataDir, minFreeDiskBytes: config.limits.minFreeDiskBytes }));
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   // CORS first, so preflight requests are answered before any route.
   app.use(['/dicom-web', '/api'], cors(config.corsOrigins));
   app.use('/dicom-web', dicomWebRouter(ctx));
-  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency));
+  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency), config.limits);
   runner.start();
   const rules = new IngestRules(config.jobRules, core.index, runner, config.jobRulesQuietSeconds * 1000);
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
@@ -76,12 +88,18 @@ export async function startGateway(config: Config): Promise<Gateway> {
     res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/\n');
   });
   const server = http.createServer(app);
-  server.requestTimeout = 0; // large STOW uploads may take long; the socket timeout still applies
+  const limits = config.limits;
+  // A large STOW upload may take long as a whole, so no whole-request timeout; but a connection
+  // that goes silent (mid-body too) is closed, the headers must come quickly, and the number of
+  // connections is capped.
+  server.requestTimeout = 0;
+  server.timeout = limits.httpIdleTimeoutSeconds * 1000;
+  server.headersTimeout = limits.httpHeadersTimeoutSeconds * 1000;
+  server.maxConnections = limits.httpMaxConnections;
   // Idle keep-alive connections are closed by the client first (undici and browsers keep them
   // 4-5 s): a server that closes at the same moment races the client's next request into an
   // ECONNRESET, most of all after the event loop was busy and both timers expired together.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.keepAliveTimeout = Math.min(65_000, server.timeout || 65_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -116,6 +134,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       await closed;
       await core.ingestDeps.ocr?.close();
       await core.index.close();
+      core.store.close?.();
     },
   };
 }

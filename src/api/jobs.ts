@@ -43,12 +43,14 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
     if (!body || typeof body !== 'object' || typeof body.op !== 'string') throw new VeilgateError('bad-request', 'body must be JSON { "op", "input": { "study", "series" }, "params" }');
     const study = requireUid(body.input?.study, 'input study');
     const series = requireUid(body.input?.series, 'input series');
-    const job = await runner.submit(body.op, study, series, body.params);
+    const job = await runner.submit(body.op, study, series, body.params, `http ${req.socket.remoteAddress ?? ''}`);
     res.status(202).setHeader('Location', `${publicBase(ctx, req)}/api/jobs/${job.id}`);
     res.json(view(job, req, ctx));
   });
   r.get('/', (req: Request, res: Response) => {
-    const limit = Math.min(1000, Number(req.query.limit ?? 100) || 100);
+    const raw = req.query.limit === undefined ? '100' : String(req.query.limit);
+    if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new VeilgateError('bad-request', 'limit must be a whole number from 1');
+    const limit = Math.min(1000, Number(raw));
     res.json(ctx.index.jobs.list(limit).map((j) => view(j, req, ctx)));
   });
   r.get('/:id', (req: Request, res: Response) => {

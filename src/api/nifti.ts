@@ -85,7 +85,8 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     const { study, series } = scope(req);
     const instances = await ctx.index.instances({ study, series });
     if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
-    const volume = readNifti(await readWholeBody(req, ctx.config.maxInstanceBytes, 'the volume'));
+    const maxBytes = ctx.config.limits.maxNiftiBytes;
+    const volume = readNifti(await readWholeBody(req, maxBytes, 'the volume'), maxBytes);
     const metadata = (await ctx.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
     const stack = sliceStack(metadata);
     if (!(await gridMatches(ctx, study, series, volume, stack))) {

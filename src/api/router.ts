@@ -1,5 +1,5 @@
 /** The gateway's own API beside DICOMweb: NIfTI conversion (and processing jobs later). */
-import express from 'express';
+import express, { Request, Response } from 'express';
 import { DicomWebContext } from '../dicomweb/context';
 import { errorHandler } from '../dicomweb/router';
 import { getNiftiHandler, getSidecarHandler, postNiftiHandler } from './nifti';
@@ -11,9 +11,11 @@ const SERIES = '/studies/:study/series/:series';
 export function apiRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
   const r = express.Router();
   r.use('/jobs', jobsRouter(ctx, runner));
-  r.get(`${SERIES}/nifti`, getNiftiHandler(ctx));
-  r.get(`${SERIES}/nifti.json`, getSidecarHandler(ctx));
-  r.post(`${SERIES}/nifti`, postNiftiHandler(ctx));
+  // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
+  const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));
+  r.get(`${SERIES}/nifti`, admitted(getNiftiHandler(ctx)));
+  r.get(`${SERIES}/nifti.json`, admitted(getSidecarHandler(ctx)));
+  r.post(`${SERIES}/nifti`, admitted(postNiftiHandler(ctx)));
   r.use((_req, _res, next) => next(Object.assign(new Error('not found'), { status: 404 })));
   r.use(errorHandler);
   return r;

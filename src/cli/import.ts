@@ -47,6 +47,7 @@ export async function importFolder(folder: string, config: Config, options: { pr
   } finally {
     bar?.stop();
     await core.index.close();
+    core.store.close?.();
     await new Promise((resolve) => audit.end(resolve));
   }
   return summary;

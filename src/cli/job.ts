@@ -8,7 +8,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Config } from '../config';
 import { openCore } from '../server';
 import { setLogSink } from '../log';
-import { specParams, validateOperation } from '../processing/operations';
+import { checkOutputSize, specParams, validateOperation } from '../processing/operations';
 import { loadModelConfig } from '../processing/model';
 import { runJob } from '../processing/jobs/run-job';
 import { JobRecord } from '../processing/jobs/job-store';
@@ -49,9 +49,11 @@ export async function runJobCommand(a: JobArgs, config: Config, options: { progr
   try {
     if (spec.op === 'model') loadModelConfig(config.dataDir, spec.model);
     if (!(await core.index.exists('series', { study: a.study, series: a.series }))) throw new Error('no such series');
-    jobs.create({ id: randomUUID(), op: a.op, study: a.study, series: a.series, params: specParams(spec) });
-    // Take it at once, as the runner would: it is marked running and counted as an attempt.
-    const job = jobs.claimNext()!;
+    checkOutputSize(spec, config.limits.maxJobOutputVoxels);
+    const id = randomUUID();
+    jobs.create({ id, op: a.op, study: a.study, series: a.series, params: specParams(spec), client: 'cli' });
+    // Take this job at once, as the runner would (a server beside may hold others queued).
+    const job = jobs.claim(id)!;
     bar?.start(100, 0);
     try {
       const result = await runJob(job, { ...core, dataDir: config.dataDir }, () => undefined, (p) => {
@@ -66,5 +68,6 @@ export async function runJobCommand(a: JobArgs, config: Config, options: { progr
   } finally {
     bar?.stop();
     await core.index.close();
+    core.store.close?.();
   }
 }

@@ -46,8 +46,20 @@ function datatypeOf(data: VoxelArray): number {
 
 const bad = (msg: string) => new VeilgateError('bad-request', `not a usable NIfTI-1 file: ${msg}`);
 
-export function readNifti(input: Uint8Array): NiftiVolume {
-  const bytes = input[0] === 0x1f && input[1] === 0x8b ? gunzipSync(input, { maxOutputLength: 2 ** 31 - 1 }) : input;
+/** `maxBytes`: the most a gzipped file may inflate to (a small .nii.gz must not become gigabytes). */
+export function readNifti(input: Uint8Array, maxBytes = 2 ** 31 - 1): NiftiVolume {
+  let bytes = input;
+  if (input[0] === 0x1f && input[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(input, { maxOutputLength: maxBytes });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        throw new VeilgateError('payload-too-large', `the NIfTI volume inflates past the ${maxBytes}-byte limit`);
+      }
+      throw bad('the gzip stream is damaged');
+    }
+  }
+  if (bytes.length > maxBytes) throw new VeilgateError('payload-too-large', `the NIfTI volume is larger than the ${maxBytes}-byte limit`);
   if (bytes.length < 352) throw bad('shorter than a header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let le = true;

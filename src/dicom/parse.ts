@@ -20,6 +20,17 @@ export class DicomParseError extends Error {
   }
 }
 
+/** A data set that would exceed a configured bound (inflated size, nesting depth): refused before it costs more. */
+export class DicomLimitError extends DicomParseError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DicomLimitError';
+  }
+}
+
+/** Deeper than any real data set; the ingest path sets its own, lower bound (limits.maxNestingDepth). */
+export const DEFAULT_MAX_DEPTH = 256;
+
 export interface ParsedFile {
   /** File meta information (group 0002) as read; empty when the file had none. */
   meta: Dataset;
@@ -33,6 +44,8 @@ export interface ParsedFile {
 export interface ParseOptions {
   /** Upper bound for the inflated size of a deflated data set (zip-bomb guard). */
   maxInflatedBytes?: number;
+  /** Deepest sequence nesting read (each sequence item is one level): deeper is a DicomLimitError. */
+  maxDepth?: number;
 }
 
 const UNDEFINED_LENGTH = 0xffffffff;
@@ -41,6 +54,9 @@ class Reader {
   readonly view: DataView;
   pos = 0;
   pixelRepresentation: number | undefined;
+  /** Sequence nesting at the current position, and the most allowed. */
+  depth = 0;
+  maxDepth = DEFAULT_MAX_DEPTH;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -82,6 +98,8 @@ class Reader {
     const r = new Reader(this.bytes, littleEndian, explicit);
     r.pos = this.pos;
     r.pixelRepresentation = this.pixelRepresentation;
+    r.depth = this.depth;
+    r.maxDepth = this.maxDepth;
     return r;
   }
 }
@@ -116,6 +134,15 @@ function readFragments(r: Reader): Uint8Array[] {
 }
 
 function readItems(r: Reader, length: number): Dataset[] {
+  if (++r.depth > r.maxDepth) throw new DicomLimitError(`sequences nested deeper than ${r.maxDepth} levels`);
+  try {
+    return readItemsAtDepth(r, length);
+  } finally {
+    r.depth--;
+  }
+}
+
+function readItemsAtDepth(r: Reader, length: number): Dataset[] {
   const items: Dataset[] = [];
   const end = length === UNDEFINED_LENGTH ? Infinity : r.pos + length;
   if (end !== Infinity && end > r.bytes.length) throw new DicomParseError(`truncated: sequence runs past the end of the data`);
@@ -273,15 +300,20 @@ export function readUidValue(el: DataElement | undefined): string | undefined {
 export function parseDataset(bytes: Uint8Array, transferSyntaxUID: string, options: ParseOptions = {}): Dataset {
   let body = bytes;
   if (transferSyntaxUID === TS.DeflatedExplicitVRLittleEndian) {
+    const limit = options.maxInflatedBytes ?? 2 ** 31 - 1;
     try {
-      body = inflateRawSync(bytes, { maxOutputLength: options.maxInflatedBytes ?? 2 ** 31 - 1 });
+      body = inflateRawSync(bytes, { maxOutputLength: limit });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        throw new DicomLimitError(`the deflated data set inflates past the ${limit}-byte limit`);
+      }
       throw new DicomParseError(`deflated data set does not inflate: ${(e as Error).message}`);
     }
   }
   const littleEndian = transferSyntaxUID !== TS.ExplicitVRBigEndian;
   const explicit = transferSyntaxUID !== TS.ImplicitVRLittleEndian;
   const r = new Reader(body, littleEndian, explicit);
+  r.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   return readDataset(r, body.length, false);
 }
 
@@ -308,7 +340,7 @@ export function parsePart10(bytes: Uint8Array, options: ParseOptions = {}): Pars
   } catch (e) {
     // Some writers declare one VR encoding and use the other; read it as it really is.
     const other = alternativeEncoding(ts);
-    if (!(e instanceof DicomParseError) || !other) throw e;
+    if (!(e instanceof DicomParseError) || e instanceof DicomLimitError || !other) throw e;
     try {
       dataset = parseDataset(body, other, options);
     } catch {

@@ -4,12 +4,15 @@ import type { Config } from '../config';
 import type { Index } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
 import type { IngestDeps } from '../ingest/ingest';
+import type { Admission } from '../admission';
 
 export interface DicomWebContext {
   config: Config;
   index: Index;
   store: BlobStore;
   ingestDeps: IngestDeps;
+  /** Concurrency limits of heavy work (render, transcode, decode, zip, NIfTI). */
+  admission: Admission;
 }
 
 /** The URL the client used to reach the gateway: PUBLIC_URL, else what a proxy says (RFC 7239 Forwarded, X-Forwarded-*). */

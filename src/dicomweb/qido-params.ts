@@ -13,8 +13,9 @@ function single(name: string, value: unknown): string {
   return value;
 }
 
+/** Offsets and limits beyond a billion name no real page: refused rather than overflowing the database's integers. */
 function nonNegativeInteger(name: string, value: string): number {
-  if (!/^\d+$/.test(value)) throw bad(`${name} must be a non-negative integer`);
+  if (!/^\d{1,9}$/.test(value)) throw bad(`${name} must be a whole number from 0 to 999999999`);
   return Number(value);
 }
 

@@ -17,6 +17,7 @@ import { DicomWebContext } from './context';
 import { matchesType, parseAccept } from './media-types';
 import { requireUid } from './params';
 import { spans } from './wado';
+import { subsample, subsampleStep } from '../imaging/subsample';
 
 const FORMATS: [string, RenderOptions['format']][] = [
   ['image/jpeg', 'jpeg'],
@@ -78,6 +79,12 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     const [type, f] = format(req);
     const opts = options(req, thumbnail, f);
     const { inst, frame } = await target(ctx, req);
+    await ctx.admission.run('render', () => render(ctx, res, inst, frame, type, opts));
+  };
+}
+
+async function render(ctx: DicomWebContext, res: Response, inst: StoredInstance, frame: number, type: string, opts: RenderOptions): Promise<void> {
+  {
     const meta = JSON.parse((await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
     let p = pixelDescription(meta);
     const ranges = inst.frames![frame - 1];
@@ -85,6 +92,11 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) {
       pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
       p = decodedDescription(p, inst.transferSyntaxUID);
+    }
+    // A viewport (a thumbnail's among them) is made from as many pixels as it shows, not the source's.
+    if (!p.photometricInterpretation.toUpperCase().endsWith('_422')) ({ pixels, p } = subsample(pixels, p, subsampleStep(p, opts.viewport)));
+    if (p.rows * p.columns > ctx.config.limits.maxRenderPixels) {
+      throw new VeilgateError('bad-request', `the image has ${p.rows * p.columns} pixels, over the ${ctx.config.limits.maxRenderPixels}-pixel limit for a full-size render: ask for a viewport`);
     }
     const readBulk = async (path: string) => {
       const r = inst.bulk[path];
@@ -100,5 +112,5 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     const image = await renderFrame(pixels, p, meta, opts);
     res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');
     res.send(image);
-  };
+  }
 }

@@ -1,8 +1,9 @@
 /** The DICOMweb routes (PS3.18 10.4-10.6) and the one place errors become HTTP responses. */
 import express, { NextFunction, Request, Response } from 'express';
-import { httpStatusOf, messageOf } from '../errors';
+import { RETRY_AFTER_SECONDS, httpStatusOf, isOurFault, messageOf } from '../errors';
 import { log } from '../log';
 import { DicomWebContext } from './context';
+import { ResponseClosed } from './multipart-writer';
 import { stowHandler } from './stow';
 import { qidoHandler } from './qido';
 import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from './wado';
@@ -47,14 +48,21 @@ export function dicomWebRouter(ctx: DicomWebContext): express.Router {
 
 /** Maps any error to its HTTP status with a plain-text message; never echoes request data into logs. */
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  // The client went away mid-response: nothing to answer, nothing to report.
+  if (err instanceof ResponseClosed) {
+    res.destroy();
+    return;
+  }
   // Errors from express itself (unknown route, malformed JSON body) carry their own 4xx status.
   const own = (err as { status?: number; kind?: string }).kind ? undefined : (err as { status?: number }).status;
   const status = own && own >= 400 && own < 500 ? own : httpStatusOf(err);
   const message = own === 404 ? 'no such resource' : own && own < 500 ? 'malformed request' : messageOf(err);
-  if (status >= 500) log.error('http-error', { method: req.method, status, error: (err as Error)?.name });
+  if (status >= 500 && !isOurFault(err)) log.error('http-error', { method: req.method, status, error: (err as Error)?.name });
   if (res.headersSent) {
     res.destroy(); // a streamed response cannot change its status: cut it so the client sees it failed
     return;
   }
+  // Our own failure (full disk, saturation): the client is told when to try again.
+  if (status === 503 || status === 429) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(status).type('text/plain').send(message + '\n');
 }

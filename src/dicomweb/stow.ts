@@ -7,7 +7,7 @@
 import type { Request, Response } from 'express';
 import * as Multipasta from 'multipasta';
 import { ingest, IngestResult } from '../ingest/ingest';
-import { VeilgateError, dicomStatusOf } from '../errors';
+import { RETRY_AFTER_SECONDS, VeilgateError, dicomStatusOf, isOurFault } from '../errors';
 import { DicomJson } from '../dicom/json';
 import { DicomWarning } from '../errors';
 import { instancePath, studyPath } from '../metadata/urls';
@@ -51,7 +51,9 @@ function stowResponse(outcomes: PartOutcome[], base: string): { status: number; 
   if (studies.size === 1) body['00081190'] = { vr: 'UR', Value: [base + studyPath([...studies][0])] };
   if (failed.length) body['00081198'] = { vr: 'SQ', Value: failed };
   if (referenced.length) body['00081199'] = { vr: 'SQ', Value: referenced };
-  const status = referenced.length === 0 ? 409 : failed.length || warnings ? 202 : 200;
+  // Nothing stored and every failure ours (disk, saturation): 503, so the sender retries.
+  const ours = outcomes.length > 0 && outcomes.every((o) => !o.ok && isOurFault(o.error));
+  const status = referenced.length === 0 ? (ours ? 503 : 409) : failed.length || warnings ? 202 : 200;
   return { status, body };
 }
 
@@ -158,6 +160,7 @@ export function stowHandler(ctx: DicomWebContext) {
       throw new VeilgateError('unsupported-media-type', `Content-Type must be multipart/related; type="application/dicom" or application/dicom`);
     }
     const { status, body } = stowResponse(outcomes, baseUrl(ctx, req));
+    if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(status).type('application/dicom+json').send(JSON.stringify(body));
   };
 }

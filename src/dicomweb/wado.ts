@@ -12,7 +12,9 @@ import { resolveStoredUris } from '../metadata/urls';
 import { ByteRange } from '../dicom/write';
 import { DicomWebContext, baseUrl } from './context';
 import { MediaRange, matchesType, parseAccept } from './media-types';
-import { MultipartWriter } from './multipart-writer';
+import { MultipartWriter, ResponseClosed } from './multipart-writer';
+import type { Readable } from 'node:stream';
+import { log } from '../log';
 import { requireUid } from './params';
 import archiver from 'archiver';
 import { canDecode, decodeFrame, pixelDescription } from '../imaging/decode';
@@ -46,14 +48,55 @@ function allowsStoredSyntax(range: MediaRange, stored: string): boolean {
   return ts === '*' || (ts ?? TS.ExplicitVRLittleEndian) === stored;
 }
 
-/** A study or series as a zip of its instance files (stored transfer syntax), streamed. */
+/**
+ * A study or series as a zip of its instance files (stored transfer syntax), streamed. One file
+ * is open at a time, whatever the study's size: the next is opened only when the zip has taken
+ * the last one whole. A client that goes away, or a stored file that cannot be read, ends the
+ * archive and closes everything it had open.
+ */
 async function sendZip(ctx: DicomWebContext, res: Response, instances: StoredInstance[], name: string): Promise<void> {
+  // A stored file gone missing is our failure, told before the first byte rather than as a cut zip.
+  for (const inst of instances) {
+    if (!(await ctx.store.exists(inst.blobKey))) throw new VeilgateError('processing-failure', 'a stored instance file is missing');
+  }
   res.status(200).type('application/zip').setHeader('Content-Disposition', `attachment; filename="${name}.zip"`);
   const zip = archiver('zip', { store: true, zip64: true } as archiver.ArchiverOptions);
+  let failure: Error | undefined;
+  let current: Readable | undefined;
+  const stop = (e: Error) => {
+    failure ??= e;
+    current?.destroy();
+    zip.abort();
+  };
+  res.once('close', () => {
+    if (!res.writableFinished) stop(new ResponseClosed());
+  });
+  zip.on('error', (e) => stop(e));
+  zip.on('warning', (e) => stop(e));
   zip.pipe(res);
   for (const inst of instances) {
-    // One entry per instance, in a folder per series, streamed from the store as the zip is written.
-    zip.append(ctx.store.stream(inst.blobKey), { name: `${inst.seriesUID}/${inst.sopInstanceUID}.dcm` });
+    if (failure) break;
+    // One entry per instance, in a folder per series.
+    current = ctx.store.stream(inst.blobKey);
+    const entry = new Promise<void>((resolve) => {
+      const done = () => {
+        zip.off('entry', done);
+        zip.off('error', done);
+        res.off('close', done);
+        resolve();
+      };
+      zip.once('entry', done);
+      zip.once('error', done);
+      res.once('close', done);
+    });
+    zip.append(current, { name: `${inst.seriesUID}/${inst.sopInstanceUID}.dcm` });
+    await entry;
+  }
+  current = undefined;
+  if (failure) {
+    if (!(failure instanceof ResponseClosed)) log.error('zip-failed', { error: failure.name, code: (failure as NodeJS.ErrnoException).code });
+    res.destroy();
+    return;
   }
   await zip.finalize();
 }
@@ -64,7 +107,7 @@ export function retrieveHandler(ctx: DicomWebContext) {
     const accept = parseAccept(req.headers.accept);
     if (accept[0]?.type === 'application/zip') {
       const { scope } = scopeOf(req);
-      return sendZip(ctx, res, instances, scope.instance ?? scope.series ?? scope.study);
+      return ctx.admission.run('zip', () => sendZip(ctx, res, instances, scope.instance ?? scope.series ?? scope.study));
     }
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
     if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip');
@@ -78,19 +121,41 @@ export function retrieveHandler(ctx: DicomWebContext) {
         `an instance is stored as ${transferSyntax(stored)?.name ?? stored} (${stored}) and cannot be sent in the transfer syntax asked for; accept transfer-syntax=*, ${stored}, or ${TS.ExplicitVRLittleEndian}`,
       );
     }
-    const mp = new MultipartWriter(res);
-    res.status(200).setHeader('Content-Type', mp.contentType('application/dicom'));
-    for (const { inst, target } of plan) {
-      // As stored: streamed from the store. Otherwise this one instance is read and transcoded.
-      const body =
-        target === inst.transferSyntaxUID
-          ? ctx.store.stream(inst.blobKey)
-          : Buffer.concat(await transcodeInstance(await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]), inst.transferSyntaxUID, target!, inst.frames));
-      const length = body instanceof Buffer ? body.length : inst.size;
-      await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(length) }, body);
+    const transcoded = plan.filter((p) => p.target !== p.inst.transferSyntaxUID);
+    // One instance is transcoded in memory at a time: each must fit the per-response bound.
+    if (transcoded.length) {
+      const metadata = await ctx.index.metadata(scopeOf(req).scope);
+      const byUid = new Map(instances.map((inst, i) => [inst.sopInstanceUID, metadata[i]]));
+      for (const { inst } of transcoded) {
+        const decoded = decodedPixelBytes(JSON.parse(byUid.get(inst.sopInstanceUID) ?? '{}') as DicomJson);
+        if (decoded > ctx.config.limits.maxResponseDecodedBytes) {
+          throw new VeilgateError('not-acceptable', `an instance decodes to ${decoded} bytes, over the ${ctx.config.limits.maxResponseDecodedBytes}-byte limit for transcoding: retrieve it as stored (transfer-syntax=*)`);
+        }
+      }
     }
-    await mp.end();
+    const send = async () => {
+      const mp = new MultipartWriter(res);
+      res.status(200).setHeader('Content-Type', mp.contentType('application/dicom'));
+      for (const { inst, target } of plan) {
+        // As stored: streamed from the store. Otherwise this one instance is read and transcoded.
+        const body =
+          target === inst.transferSyntaxUID
+            ? ctx.store.stream(inst.blobKey)
+            : Buffer.concat(await transcodeInstance(await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]), inst.transferSyntaxUID, target!, inst.frames));
+        const length = body instanceof Buffer ? body.length : inst.size;
+        await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(length) }, body);
+      }
+      await mp.end();
+    };
+    await (transcoded.length ? ctx.admission.run('transcode', send) : send());
   };
+}
+
+/** Bytes an instance's pixel data takes once decoded (from its metadata). */
+function decodedPixelBytes(meta: DicomJson): number {
+  const p = pixelDescription(meta);
+  const frames = Number(meta['00280008']?.Value?.[0] ?? 1) || 1;
+  return Math.ceil((p.rows * p.columns * p.samplesPerPixel * p.bitsAllocated * frames) / 8);
 }
 
 /**
@@ -166,11 +231,16 @@ export function bulkdataHandler(ctx: DicomWebContext) {
   };
 }
 
-/** Frame numbers of a /frames/{list} path: 1-based, comma-separated. */
-function frameNumbers(list: string, count: number): number[] {
+/**
+ * Frame numbers of a /frames/{list} path: 1-based, comma-separated, each sent once (a frame
+ * named twice is one part, PS3.18 gives the list as a set), and at most `max` of them.
+ */
+function frameNumbers(list: string, count: number, max: number): number[] {
+  if (list.length > max * 12) throw new VeilgateError('bad-request', `a frame list may name at most ${max} frames`);
   const numbers = list.split(',').map((s) => s.trim());
-  if (!numbers.every((n) => /^[1-9]\d*$/.test(n))) throw new VeilgateError('bad-request', 'frame list must be comma-separated frame numbers from 1');
-  const out = numbers.map(Number);
+  if (!numbers.every((n) => /^[1-9]\d{0,9}$/.test(n))) throw new VeilgateError('bad-request', 'frame list must be comma-separated frame numbers from 1');
+  const out = [...new Set(numbers.map(Number))];
+  if (out.length > max) throw new VeilgateError('bad-request', `a frame list may name at most ${max} frames`);
   const beyond = out.find((n) => n > count);
   if (beyond !== undefined) throw new VeilgateError('not-found', `frame ${beyond} does not exist: the instance has ${count} frame(s)`);
   return out;
@@ -187,7 +257,7 @@ export function framesHandler(ctx: DicomWebContext) {
     const [inst] = await ctx.index.instances(scope);
     if (!inst) throw new VeilgateError('not-found', 'no such instance');
     if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no addressable frames');
-    const numbers = frameNumbers(String(req.params.frames), inst.frames.length);
+    const numbers = frameNumbers(String(req.params.frames), inst.frames.length, ctx.config.limits.maxFramesPerRequest);
     const storedType = transferSyntax(inst.transferSyntaxUID)?.frameMediaType ?? 'application/octet-stream';
     const native = storedType === 'application/octet-stream';
     const choice = chooseFrameEncoding(parseAccept(req.headers.accept), inst.transferSyntaxUID, storedType);
@@ -196,16 +266,25 @@ export function framesHandler(ctx: DicomWebContext) {
     }
     const decode = choice === 'decoded' && !native;
     const pixels = decode ? pixelDescription(JSON.parse((await ctx.index.metadata(scope))[0]) as DicomJson) : undefined;
+    if (pixels) {
+      const decoded = Math.ceil((pixels.rows * pixels.columns * pixels.samplesPerPixel * pixels.bitsAllocated) / 8) * numbers.length;
+      if (decoded > ctx.config.limits.maxResponseDecodedBytes) {
+        throw new VeilgateError('not-acceptable', `the frames decode to ${decoded} bytes, over the ${ctx.config.limits.maxResponseDecodedBytes}-byte limit for one response: ask for fewer frames, or for them as stored`);
+      }
+    }
     const type = decode ? 'application/octet-stream' : storedType;
     const ts = decode ? TS.ExplicitVRLittleEndian : inst.transferSyntaxUID;
-    const mp = new MultipartWriter(res);
-    res.status(200).setHeader('Content-Type', mp.contentType(type));
-    for (const n of numbers) {
-      let body: Uint8Array = await ctx.store.read(inst.blobKey, spans(inst.frames[n - 1]));
-      if (decode) body = await decodeFrame(body, inst.transferSyntaxUID, pixels!);
-      await mp.part({ 'Content-Type': `${type}; transfer-syntax=${ts}`, 'Content-Length': String(body.length) }, body);
-    }
-    await mp.end();
+    const send = async () => {
+      const mp = new MultipartWriter(res);
+      res.status(200).setHeader('Content-Type', mp.contentType(type));
+      for (const n of numbers) {
+        let body: Uint8Array = await ctx.store.read(inst.blobKey, spans(inst.frames![n - 1]));
+        if (decode) body = await decodeFrame(body, inst.transferSyntaxUID, pixels!);
+        await mp.part({ 'Content-Type': `${type}; transfer-syntax=${ts}`, 'Content-Length': String(body.length) }, body);
+      }
+      await mp.end();
+    };
+    await (decode ? ctx.admission.run('decode', send) : send());
   };
 }
 

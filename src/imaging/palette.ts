@@ -32,7 +32,7 @@ function to8(lut: LutData, v: number): number {
 }
 
 /** Indices to RGB. */
-export function applyPalette(indices: Float64Array, palette: Palette): Uint8Array {
+export function applyPalette(indices: ArrayLike<number>, palette: Palette): Uint8Array {
   const out = new Uint8Array(indices.length * 3);
   const tables = [palette.red, palette.green, palette.blue];
   for (let i = 0; i < indices.length; i++) {

@@ -29,9 +29,10 @@ export interface RenderOptions {
   voiLut?: LutData;
 }
 
-function samples(pixels: Uint8Array, p: PixelDescription): Float64Array {
+/** Stored values, one per sample: 32-bit floats (exact for integers of up to 24 bits) but for 32-bit samples. */
+function samples(pixels: Uint8Array, p: PixelDescription): Float32Array | Float64Array {
   const n = p.rows * p.columns * p.samplesPerPixel;
-  const out = new Float64Array(n);
+  const out = p.bitsAllocated === 32 ? new Float64Array(n) : new Float32Array(n);
   const view = new DataView(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const signed = p.pixelRepresentation === 1;
   if (p.bitsAllocated === 32) {

@@ -30,6 +30,8 @@ export interface InstanceRecord {
   instanceAttributesJson: string;
   /** Keyed fingerprints of the identifier words the original carried (src/deid/fingerprints.ts). */
   identifierFingerprints?: string[];
+  /** SHA-256 of the stored file, to tell a true re-send from other content under the same UID. */
+  contentSha256?: string;
 }
 
 export interface StudyFields {
@@ -67,6 +69,8 @@ export interface StoredInstance {
   size: number;
   frames?: ByteRange[][];
   bulk: Record<string, ByteRange>;
+  /** SHA-256 of the stored file (absent for instances stored before it was recorded). */
+  contentSha256?: string;
 }
 
 /** One search match: its attributes as PS3.18 JSON (without RetrieveURL) and its UIDs. */
@@ -102,6 +106,8 @@ export interface Index {
   counts(): Promise<{ studies: number; series: number; instances: number }>;
   /** The keyed identifier fingerprints recorded for a study's instances. */
   identifierFingerprints(study: string): Promise<Set<string>>;
+  /** Throws when the index cannot take a write (a full disk, a read-only file): the readiness check. */
+  checkWritable(): Promise<void>;
   /** Whether an indexed instance refers to this blob. */
   hasBlob(key: string): Promise<boolean>;
   /** The processing job queue, kept in the same database. */

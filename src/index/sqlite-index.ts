@@ -8,7 +8,7 @@ import { Level, LEVEL_ORDER } from '../query/attributes';
 import { compileCondition } from '../query/compile-sql';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
-import { projectRoot } from '../paths';
+import { migrate } from './sqlite-migrations';
 import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
 
 interface InstanceRow {
@@ -21,10 +21,11 @@ interface InstanceRow {
   size: number;
   frames: string | null;
   bulk: string;
+  content_sha256: string | null;
 }
 
 const INSTANCE_COLUMNS =
-  'i.study_uid, i.series_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.size, i.frames, i.bulk';
+  'i.study_uid, i.series_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.size, i.frames, i.bulk, i.content_sha256';
 
 function toStored(r: InstanceRow): StoredInstance {
   return {
@@ -37,6 +38,7 @@ function toStored(r: InstanceRow): StoredInstance {
     size: r.size,
     frames: r.frames ? JSON.parse(r.frames) : undefined,
     bulk: JSON.parse(r.bulk),
+    contentSha256: r.content_sha256 ?? undefined,
   };
 }
 
@@ -75,9 +77,13 @@ export class SqliteIndex implements Index {
     fs.mkdirSync(dataDir, { recursive: true });
     this.db = new Database(path.join(dataDir, 'index.sqlite'));
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: a commit is on disk before it returns, so an acknowledged instance survives power loss
+    // (NORMAL in WAL mode may lose the last commits, which kill -9 does not show).
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
-    this.db.exec(fs.readFileSync(path.join(projectRoot(), 'db', 'schema.sql'), 'utf8'));
+    // Another process (veilgate import beside the server) may hold the write lock for a moment.
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
     this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
     this.jobs = new SqliteJobStore(this.db);
   }
@@ -114,11 +120,11 @@ export class SqliteIndex implements Index {
     }
     this.stmt(
       `INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, instance_number, transfer_syntax_uid,
-         blob_key, size, frames, bulk, metadata, attrs, stored_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         blob_key, size, frames, bulk, metadata, attrs, stored_at, content_sha256)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(r.sopInstanceUID, r.seriesUID, r.studyUID, r.sopClassUID, r.instanceNumber, r.transferSyntaxUID, r.blobKey,
       r.size, r.frames ? JSON.stringify(r.frames) : null, JSON.stringify(r.bulk), r.metadataJson,
-      r.instanceAttributesJson, new Date().toISOString());
+      r.instanceAttributesJson, new Date().toISOString(), r.contentSha256 ?? null);
     const fingerprint = this.stmt('INSERT OR IGNORE INTO study_identifier_fingerprints (study_uid, fingerprint) VALUES (?, ?)');
     for (const f of r.identifierFingerprints ?? []) fingerprint.run(r.studyUID, f);
     this.stmt('UPDATE series SET num_instances = num_instances + 1 WHERE series_uid = ?').run(r.seriesUID);
@@ -229,6 +235,10 @@ export class SqliteIndex implements Index {
   async identifierFingerprints(study: string): Promise<Set<string>> {
     const rows = this.stmt('SELECT fingerprint FROM study_identifier_fingerprints WHERE study_uid = ?').raw().all(study) as [string][];
     return new Set(rows.map((r) => r[0]));
+  }
+
+  async checkWritable(): Promise<void> {
+    this.stmt('INSERT INTO health_check (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at').run(new Date().toISOString());
   }
 
   async hasBlob(key: string): Promise<boolean> {

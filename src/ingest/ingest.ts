@@ -3,9 +3,9 @@
  * through here. parse → validate → de-identify → encode → store (atomic) → index (one
  * transaction). A failure at any step leaves no file and no row behind.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Dataset } from '../dicom/dataset';
-import { DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
+import { DicomLimitError, DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
 import { Tags } from '../dicom/tags';
 import { writePart10 } from '../dicom/write';
 import { storedTransferSyntax } from '../dicom/transfer-syntax';
@@ -22,7 +22,8 @@ import { Index } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { log } from '../log';
 import { buildRecord } from './record';
-import { InstanceIdentity, checkMeta, checkSopClass, checkTransferSyntax, identify } from './validate';
+import { InstanceIdentity, checkMeta, checkPixelData, checkSopClass, checkTransferSyntax, identify } from './validate';
+import type { Limits } from '../limits';
 
 export type IngestInput =
   /** A DICOM file (PS3.10), as STOW-RS and folder import receive it. */
@@ -48,6 +49,7 @@ export interface IngestDeps {
   store: BlobStore;
   maxInstanceBytes: number;
   inlineBinaryMaxBytes: number;
+  limits: Limits;
   /** De-identification of external sources; null only in benchmarks that measure its cost. */
   deid: DeidParams | null;
   linkage?: LinkageFile;
@@ -55,6 +57,8 @@ export interface IngestDeps {
   ocr?: PixelTextReader;
   /** Told of every instance an external source stored (job rules listen). */
   onExternalStored?: (study: string, series: string) => void;
+  /** Told of every ingest's outcome and the kind of its source (metrics listen). */
+  onOutcome?: (outcome: 'stored' | 'duplicate' | 'rejected', source: string) => void;
 }
 
 /**
@@ -66,16 +70,19 @@ function blobKeyOf(id: InstanceIdentity): string {
   return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.${randomBytes(4).toString('hex')}.dcm`;
 }
 
-function parseInput(input: IngestInput): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
+function parseInput(input: IngestInput, deps: IngestDeps): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
+  // A deflated data set inflates to what is stored: the same size limit applies to both.
+  const options = { maxInflatedBytes: deps.maxInstanceBytes, maxDepth: deps.limits.maxNestingDepth };
   try {
     if (input.kind === 'derived') return { dataset: input.dataset, meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
     if (input.kind === 'dataset') {
-      return { dataset: parseDataset(input.bytes, input.transferSyntaxUID), meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
+      return { dataset: parseDataset(input.bytes, input.transferSyntaxUID, options), meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
     }
-    const parsed = parsePart10(input.bytes);
+    const parsed = parsePart10(input.bytes, options);
     const warnings = parsed.repairedEncoding ? ['data set VR encoding contradicted its transfer syntax and was corrected'] : [];
     return { ...parsed, warnings };
   } catch (e) {
+    if (e instanceof DicomLimitError) throw new VeilgateError('payload-too-large', `the instance is over a limit: ${e.message}`);
     if (e instanceof DicomParseError) throw new VeilgateError('cannot-understand', `not a readable DICOM instance: ${e.message}`);
     throw e;
   }
@@ -116,7 +123,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   if (input.kind !== 'derived' && input.bytes.length > deps.maxInstanceBytes) {
     throw new VeilgateError('payload-too-large', `instance is larger than the ${deps.maxInstanceBytes}-byte limit`);
   }
-  const parsed = parseInput(input);
+  const parsed = parseInput(input, deps);
   // Derived instances are made here from stored, already de-identified data.
   const deidParams = input.kind === 'derived' ? null : deps.deid;
   seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
@@ -124,6 +131,9 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   const sentUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID));
   seen.sopInstanceUID = sentUID && deidParams && !deidParams.options.retainUIDs ? mapUid(deidParams.secret, sentUID) : sentUID;
   checkTransferSyntax(parsed.transferSyntaxUID);
+  const pixels = checkPixelData(parsed.dataset, parsed.transferSyntaxUID, deps.limits);
+  parsed.transferSyntaxUID = pixels.transferSyntaxUID;
+  parsed.warnings.push(...pixels.warnings);
   const original = identify(parsed.dataset);
   const metaWarnings = checkMeta(parsed.meta, original);
   checkSopClass(parsed.dataset, original);
@@ -149,14 +159,18 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings, ...lengthWarnings];
 
   return exclusive(id.sopInstanceUID, async () => {
-    if (await deps.index.findInstance(id.sopInstanceUID)) {
-      return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id };
-    }
     const transferSyntaxUID = storedTransferSyntax(deid.transferSyntaxUID);
     const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
+    const sha256 = contentHash(written.chunks);
+    const duplicate = async () => {
+      await checkSameContent(deps, id.sopInstanceUID, sha256);
+      return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id };
+    };
+    if (await deps.index.findInstance(id.sopInstanceUID)) return duplicate();
     const blobKey = blobKeyOf(id);
     const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes });
     if (deidParams && deid.identifierWords) record.identifierFingerprints = fingerprints(deidParams.secret, deid.identifierWords);
+    record.contentSha256 = sha256;
     await deps.store.put(blobKey, written.chunks);
     let outcome: 'inserted' | 'duplicate';
     try {
@@ -165,17 +179,48 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       await deps.store.delete(blobKey).catch(() => undefined);
       throw e;
     }
-    if (outcome === 'duplicate') await deps.store.delete(blobKey).catch(() => undefined);
-    if (outcome === 'inserted' && deid.linkage) deps.linkage?.record(deid.linkage);
-    if (outcome === 'inserted' && input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
-    return { ok: true as const, outcome: outcome === 'inserted' ? ('stored' as const) : ('duplicate' as const), warnings, ...id };
+    if (outcome === 'duplicate') {
+      // Another writer (the CLI beside the server) stored it first: the same check applies.
+      await deps.store.delete(blobKey).catch(() => undefined);
+      return duplicate();
+    }
+    if (deid.linkage) deps.linkage?.record(deid.linkage);
+    if (input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
+    return { ok: true as const, outcome: 'stored' as const, warnings, ...id };
   });
+}
+
+function contentHash(chunks: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
+}
+
+/**
+ * A re-sent SOP Instance UID is a success only if it would be stored byte for byte as the first
+ * copy was (de-identification is deterministic, so a true re-send is). Other content under a
+ * stored UID is refused with its own status, and both hashes go to the log: a forged copy sent
+ * first must not shadow the real instance in silence, nor a later one replace it.
+ */
+async function checkSameContent(deps: IngestDeps, sopInstanceUID: string, sha256: string): Promise<void> {
+  const stored = await deps.index.findInstance(sopInstanceUID);
+  if (!stored) return;
+  const storedSha256 = stored.contentSha256 ?? contentHash([await deps.store.read(stored.blobKey, [{ start: 0, end: stored.size - 1 }])]);
+  if (storedSha256 === sha256) return;
+  log.warn('duplicate-conflict', { instance: sopInstanceUID, storedSha256, receivedSha256: sha256 });
+  throw new VeilgateError('duplicate-conflict', 'an instance with this SOP Instance UID is already stored with other content; the stored copy is kept');
+}
+
+/** "http 127.0.0.1" → "http": a metric label never carries an address or an AE title. */
+function sourceKind(source: string): string {
+  return source.split(' ')[0] || 'unknown';
 }
 
 export async function ingest(input: IngestInput, options: IngestOptions, deps: IngestDeps): Promise<IngestResult> {
   const seen: Seen = {};
   try {
     const result = await ingestOnce(input, options, deps, seen);
+    deps.onOutcome?.(result.outcome, sourceKind(options.source));
     log.info('ingest', {
       source: options.source,
       outcome: result.outcome,
@@ -186,11 +231,13 @@ export async function ingest(input: IngestInput, options: IngestOptions, deps: I
     });
     return result;
   } catch (e) {
+    // Anything not already a VeilgateError is ours: a full disk, or a bug. Never "cannot understand".
     const error =
       e instanceof VeilgateError
         ? e
-        : new VeilgateError(isOutOfResources(e) ? 'out-of-resources' : 'cannot-understand', messageOf(e));
+        : new VeilgateError(isOutOfResources(e) ? 'out-of-resources' : 'processing-failure', messageOf(e));
     if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: options.source, error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
+    deps.onOutcome?.('rejected', sourceKind(options.source));
     log.info('ingest', { source: options.source, outcome: 'rejected', reason: error.kind });
     return { ok: false, error, ...seen };
   }

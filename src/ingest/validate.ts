@@ -3,7 +3,9 @@ import { Dataset } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
 import { readUidValue } from '../dicom/parse';
 import { isSafeUid } from '../dicom/uid';
-import { transferSyntax } from '../dicom/transfer-syntax';
+import { TS, transferSyntax } from '../dicom/transfer-syntax';
+import { numberValue, stringValue } from '../dicom/values';
+import type { Limits } from '../limits';
 import { VeilgateError } from '../errors';
 import sopClasses from '../dicom/standard/sop-classes.json';
 
@@ -78,4 +80,49 @@ export function checkSopClass(ds: Dataset, id: InstanceIdentity): void {
   if (missing.length) {
     throw new VeilgateError('sop-class-mismatch', `${sopClassNames[id.sopClassUID]} requires ${missing.join(', ')}`);
   }
+}
+
+/**
+ * The pixel data must be what its header says, within the limits, before anything decodes,
+ * renders or indexes frames of it: NumberOfFrames and the frame size bound what a tiny upload
+ * can make the gateway do later. Returns the transfer syntax the pixel data is really in.
+ */
+export function checkPixelData(ds: Dataset, transferSyntaxUID: string, limits: Pick<Limits, 'maxFrames' | 'maxDecodedPixelBytes'>): { transferSyntaxUID: string; warnings: string[] } {
+  const pixel = ds.get(Tags.PixelData) ?? ds.get(Tags.FloatPixelData) ?? ds.get(Tags.DoubleFloatPixelData);
+  if (!pixel) return { transferSyntaxUID, warnings: [] };
+  const warnings: string[] = [];
+  const declared = stringValue(ds, Tags.NumberOfFrames);
+  let frames = declared === undefined ? 1 : Number(declared);
+  if (!Number.isInteger(frames) || frames < 1) {
+    // As the frame index reads it (dicom/frames.ts): one frame.
+    warnings.push('NumberOfFrames is not a positive whole number; the pixel data is read as one frame');
+    frames = 1;
+  }
+  if (frames > limits.maxFrames) throw new VeilgateError('payload-too-large', `NumberOfFrames ${frames} is over the ${limits.maxFrames}-frame limit`);
+  const bits = pixel.tag === Tags.FloatPixelData ? 32 : pixel.tag === Tags.DoubleFloatPixelData ? 64 : (numberValue(ds, Tags.BitsAllocated) ?? 0);
+  // YBR_*_422 native pixels hold two samples per pixel on average (PS3.3 C.7.6.3.1.2).
+  const subsampled = !pixel.fragments && (stringValue(ds, Tags.PhotometricInterpretation) ?? '').toUpperCase().endsWith('_422');
+  const samples = subsampled ? 2 : (numberValue(ds, Tags.SamplesPerPixel) ?? 1);
+  const frameBits = (numberValue(ds, Tags.Rows) ?? 0) * (numberValue(ds, Tags.Columns) ?? 0) * samples * bits;
+  const decoded = Math.ceil((frameBits * frames) / 8);
+  if (decoded > limits.maxDecodedPixelBytes) {
+    throw new VeilgateError('payload-too-large', `the pixel data declares ${decoded} decoded bytes, over the ${limits.maxDecodedPixelBytes}-byte limit`);
+  }
+  const encapsulatedSyntax = !!transferSyntax(transferSyntaxUID)?.encapsulated;
+  if (pixel.fragments) {
+    if (!encapsulatedSyntax) throw new VeilgateError('cannot-understand', 'encapsulated Pixel Data under an uncompressed transfer syntax');
+    // Every frame starts a fragment of its own (PS3.5 A.4).
+    const dataFragments = pixel.fragments.length - 1;
+    if (frames > dataFragments) throw new VeilgateError('cannot-understand', `NumberOfFrames ${frames} is more than the ${dataFragments} fragment(s) of the pixel data`);
+    return { transferSyntaxUID, warnings };
+  }
+  const length = pixel.value?.length ?? 0;
+  if (frameBits > 0 && length < Math.floor((frameBits * frames) / 8)) {
+    throw new VeilgateError('cannot-understand', `Pixel Data holds ${length} bytes, fewer than NumberOfFrames × the frame size`);
+  }
+  if (encapsulatedSyntax) {
+    // Native pixels labelled with a compressed syntax: stored as what they are.
+    return { transferSyntaxUID: TS.ExplicitVRLittleEndian, warnings: [...warnings, 'native Pixel Data was labelled with a compressed transfer syntax; stored as Explicit VR Little Endian'] };
+  }
+  return { transferSyntaxUID, warnings };
 }

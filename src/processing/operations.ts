@@ -170,6 +170,19 @@ export function validateOperation(op: string, raw: unknown): OperationSpec {
   }
 }
 
+/**
+ * A resample to a given size is bounded before it is queued; one to a spacing or a reference
+ * grid is bounded when its grid is known (`checkGridSize`, in the worker).
+ */
+export function checkOutputSize(spec: OperationSpec, maxVoxels: number): void {
+  if (spec.op === 'resample' && spec.size) checkGridSize(spec.size, maxVoxels);
+}
+
+export function checkGridSize(dims: readonly number[], maxVoxels: number): void {
+  const voxels = dims[0] * dims[1] * dims[2];
+  if (voxels > maxVoxels) throw new VeilgateError('bad-request', `the result would have ${voxels} voxels, over the ${maxVoxels}-voxel limit for a job`);
+}
+
 /** What a job stores as its parameters: the spec without its op. */
 export function specParams(spec: OperationSpec): Record<string, unknown> {
   const { op: _op, ...params } = spec;
@@ -202,13 +215,14 @@ export function describeOperation(spec: OperationSpec): string {
  * Run a validated operation. `referenceGrid` is the grid of the reference series for a resample
  * onto another series. Pure computation: no I/O.
  */
-export function runOperation(spec: OperationSpec, volume: Volume, referenceGrid?: Grid, onProgress: (p: number) => void = () => undefined): OperationResult {
+export function runOperation(spec: OperationSpec, volume: Volume, referenceGrid?: Grid, onProgress: (p: number) => void = () => undefined, maxVoxels = Infinity): OperationResult {
   const description = describeOperation(spec);
   onProgress(10);
   switch (spec.op) {
     case 'resample': {
       const target = spec.spacing ? gridAtSpacing(volume, spec.spacing) : spec.size ? gridOfSize(volume, spec.size) : referenceGrid;
       if (!target) throw new VeilgateError('unprocessable', 'the reference series has no grid');
+      checkGridSize(target.dims, maxVoxels);
       return { kind: 'image', volume: resample(volume, target, spec.method), description };
     }
     case 'normalize': {

@@ -24,4 +24,6 @@ export interface BlobStore {
   list(): AsyncIterable<{ key: string; modified: number }>;
   /** Move a blob out of the store into a quarantine area, kept for an administrator to inspect. */
   quarantine(key: string): Promise<void>;
+  /** Release what the store holds for this process (temporary space). */
+  close?(): void;
 }

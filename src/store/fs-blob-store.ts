@@ -1,6 +1,9 @@
 /**
- * Files under <dataDir>/files. A put writes a temporary file in <dataDir>/tmp, fsyncs
- * it and renames it into place, so a crash never leaves a half-written instance file.
+ * Files under <dataDir>/files. A put writes a temporary file in this process's own folder of
+ * <dataDir>/tmp, fsyncs it, renames it into place and fsyncs the folder it landed in (and any
+ * folder it had to make), so a crash or a power loss never leaves a half-written instance
+ * file, and an acknowledged one is on disk. Several processes (the server and `veilgate
+ * import`) share a data directory: each cleans up only what dead processes left in tmp.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -18,12 +21,13 @@ export class FsBlobStore implements BlobStore {
 
   constructor(dataDir: string) {
     this.root = path.join(dataDir, 'files');
-    this.tmp = path.join(dataDir, 'tmp');
+    const tmpRoot = path.join(dataDir, 'tmp');
     this.orphans = path.join(dataDir, 'orphans');
     fs.mkdirSync(this.root, { recursive: true });
-    fs.mkdirSync(this.tmp, { recursive: true });
-    // Left-over temporary files are puts that a crash interrupted: nothing refers to them.
-    for (const f of fs.readdirSync(this.tmp)) fs.rmSync(path.join(this.tmp, f), { force: true });
+    fs.mkdirSync(tmpRoot, { recursive: true });
+    removeDeadTemporaries(tmpRoot);
+    this.tmp = path.join(tmpRoot, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(this.tmp);
   }
 
   private pathOf(key: string): string {
@@ -46,12 +50,21 @@ export class FsBlobStore implements BlobStore {
     }
     await handle.close();
     try {
-      await fsp.mkdir(path.dirname(target), { recursive: true });
+      const folder = path.dirname(target);
+      const made = await fsp.mkdir(folder, { recursive: true });
       await fsp.rename(temp, target);
+      // The rename is durable once its folder is; a folder just made needs its parent's entry too.
+      await fsyncDir(folder);
+      if (made) for (let d = path.dirname(folder); d.length >= path.dirname(made).length && d.startsWith(this.root); d = path.dirname(d)) await fsyncDir(d);
     } catch (e) {
       await fsp.rm(temp, { force: true });
       throw e;
     }
+  }
+
+  /** Remove this process's temporary folder (on close; a crash leaves it to the next start). */
+  close(): void {
+    fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 
   stream(key: string, span?: ByteSpan): Readable {
@@ -104,5 +117,40 @@ export class FsBlobStore implements BlobStore {
     const to = path.join(this.orphans, key);
     await fsp.mkdir(path.dirname(to), { recursive: true });
     await fsp.rename(from, to);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Temporary folders are named after their process; a folder whose process is gone holds puts a
+ * crash interrupted, which nothing refers to. Loose files are from before folders were per
+ * process, and go once they are an hour old.
+ */
+function removeDeadTemporaries(tmpRoot: string): void {
+  for (const entry of fs.readdirSync(tmpRoot, { withFileTypes: true })) {
+    const full = path.join(tmpRoot, entry.name);
+    if (entry.isDirectory()) {
+      const pid = Number(/^(\d+)-/.exec(entry.name)?.[1]);
+      if (!Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid))) fs.rmSync(full, { recursive: true, force: true });
+    } else if (Date.now() - fs.statSync(full).mtimeMs > 3_600_000) {
+      fs.rmSync(full, { force: true });
+    }
   }
 }

@@ -135,7 +135,8 @@ describe('DIMSE with dcmtk', () => {
     const intruder = await run('storescu', ['-v', ...peer('INTRUDER'), path.join(SHARED_DATA, 'pydicom/CT_small.dcm')]);
     expect(intruder.output).toMatch(/Association Rejected/);
     expect(await gw.gateway.index.counts()).toEqual(before);
-    expect(filesIn(path.join(gw.dataDir, 'tmp'))).toEqual([]);
+    // Each process writes in its own folder of tmp: no file may be left in any of them.
+    expect(fs.readdirSync(path.join(gw.dataDir, 'tmp'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())).toEqual([]);
   });
 
   test('C-FIND at study and series level matches like QIDO-RS', async () => {

@@ -28,6 +28,7 @@ const PYTHON = '/usr/bin/python3'; // Debian's python3 has pydicom 2.3 and numpy
 const DCMDUMP = '/usr/bin/dcmdump';
 const COMPARE_SCRIPT = path.resolve(__dirname, '../support/pydicom_compare.py');
 const CANNOT_UNDERSTAND = 0xc000;
+const DUPLICATE_CONFLICT = 0x0111; // PS3.7 C.5.8: Duplicate SOP Instance
 const SOP_CLASS_MISMATCH = 0xa900;
 const RETRIEVE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 
@@ -178,6 +179,13 @@ function rejectionProblem(p: Posted, reason: number): string | undefined {
   return `expected 409 with one FailedSOPSequence item, FailureReason 0x${reason.toString(16)}; got HTTP ${p.status}, FailureReason ${JSON.stringify(got.map((r) => (typeof r === 'number' ? '0x' + r.toString(16) : r)))}, ${referenced.length} referenced: ${p.rawBody.slice(0, 300)}`;
 }
 
+/** The SOP Instance UID of a part refused because that UID is already stored with other content (0x0111). */
+function conflictUid(p: Posted): string | undefined {
+  const failed = items(p.body, '00081198');
+  if (p.status !== 409 || failed.length !== 1 || first(failed[0], '00081197') !== DUPLICATE_CONFLICT) return undefined;
+  return first(failed[0], '00081155') as string | undefined;
+}
+
 function storedProblem(p: Posted): string | undefined {
   const failed = items(p.body, '00081198');
   const referenced = items(p.body, '00081199');
@@ -316,7 +324,8 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
   const files = walk(SHARED_DATA);
   const posted: Posted[] = [];
   const stored = new Map<string, Stored>(); // first copy of each SOP Instance UID
-  const duplicates: (Stored & { firstCopy: string })[] = [];
+  /** Re-sent SOP Instance UIDs: identical content (a successful duplicate) or other content (refused, 0x0111). */
+  const duplicates: (Stored & { firstCopy: string; conflict: boolean })[] = [];
   /** Every file WADO-RS gave back, for dcmdump: name of the original and path of the copy. */
   const retrievedFiles: { name: string; file: string }[] = [];
   const comparisons: Comparison[] = [];
@@ -339,10 +348,17 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
     }
     for (const s of SYNTHETIC_NON_DICOM) posted.push({ name: s.name, ...(await stow(gw.url, s.bytes())) });
     for (const p of posted) {
-      if (!p.file || expectedRejection(p.name) || storedProblem(p)) continue;
+      if (!p.file || expectedRejection(p.name)) continue;
+      const conflict = conflictUid(p);
+      const earlierConflict = conflict ? stored.get(conflict) : undefined;
+      if (earlierConflict) {
+        duplicates.push({ name: p.name, file: p.file, sopInstanceUID: conflict!, retrieveURL: earlierConflict.retrieveURL, firstCopy: earlierConflict.name, conflict: true });
+        continue;
+      }
+      if (storedProblem(p)) continue;
       const entry = storedEntry(p);
       const earlier = stored.get(entry.sopInstanceUID);
-      if (earlier) duplicates.push({ ...entry, firstCopy: earlier.name });
+      if (earlier) duplicates.push({ ...entry, firstCopy: earlier.name, conflict: false });
       else stored.set(entry.sopInstanceUID, entry);
     }
   });
@@ -369,10 +385,11 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
     failWith('files that should have been refused were not refused as expected', problems);
   });
 
-  test('every other file is stored (a re-sent SOP Instance UID is a successful duplicate)', () => {
+  test('every other file is stored; a re-sent SOP Instance UID is a duplicate when its content is the same, refused with 0x0111 when not', () => {
     const problems: string[] = [];
+    const conflicts = new Set(duplicates.filter((d) => d.conflict).map((d) => d.name));
     for (const p of posted) {
-      if (!p.file || expectedRejection(p.name)) continue;
+      if (!p.file || expectedRejection(p.name) || conflicts.has(p.name)) continue;
       const problem = storedProblem(p);
       if (problem) problems.push(`${p.name}: ${problem}`);
     }
@@ -381,7 +398,7 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
     failWith(
       'duplicates whose RetrieveURL differs from the first stored copy',
       duplicates
-        .filter((d) => d.retrieveURL !== stored.get(d.sopInstanceUID)!.retrieveURL)
+        .filter((d) => !d.conflict && d.retrieveURL !== stored.get(d.sopInstanceUID)!.retrieveURL)
         .map((d) => `${d.name}: ${d.retrieveURL} vs ${stored.get(d.sopInstanceUID)!.retrieveURL} (${d.firstCopy})`),
     );
   });
@@ -434,6 +451,10 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
         for (const name of pending) {
           const file = path.join(SHARED_DATA, name);
           const p: Posted = { name, file, ...(await stow(fresh.url, fs.readFileSync(file))) };
+          if (conflictUid(p) && seen.has(conflictUid(p)!)) {
+            later.push(name); // its UID was stored earlier in this round, with other content: next round
+            continue;
+          }
           const problem = storedProblem(p);
           if (problem) {
             problems.push(`${name}: ${problem}`);
@@ -527,7 +548,8 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
 
   test('summary', () => {
     const fromDataSet = posted.filter((p) => p.file);
-    const rejected = posted.filter((p) => p.status === 409);
+    const conflicts = new Set(duplicates.filter((d) => d.conflict).map((d) => d.name));
+    const rejected = posted.filter((p) => p.status === 409 && !conflicts.has(p.name));
     const warned = [...stored.values()].filter((s) => s.warning !== undefined).map((s) => s.name);
     const byMethod = new Map<string, number>();
     for (const c of comparisons) byMethod.set(c.pixels || '?', (byMethod.get(c.pixels || '?') ?? 0) + 1);
@@ -536,7 +558,7 @@ describe('shared data set: STOW-RS with de-identification, then WADO-RS, checked
       [
         `shared data round trip, ${((Date.now() - started) / 1000).toFixed(1)} s:`,
         `  posted ${posted.length} (${fromDataSet.length} files of the data set, ${posted.length - fromDataSet.length} synthetic non-DICOM bodies)`,
-        `  stored ${stored.size} instances; ${duplicates.length} re-sent SOP Instance UIDs reported as success (duplicates)`,
+        `  stored ${stored.size} instances; ${duplicates.length} re-sent SOP Instance UIDs: ${duplicates.filter((d) => !d.conflict).length} identical (success), ${duplicates.filter((d) => d.conflict).length} with other content (refused, 0x0111)`,
         `  rejected ${rejected.length} (${rejected.filter((p) => p.file).length} from the data set)`,
         `  duplicates re-checked on ${duplicateRounds} fresh gateway(s)`,
         `  pydicom pixel comparisons: ${[...byMethod].map(([k, v]) => `${k} ${v}`).join(', ')}`,

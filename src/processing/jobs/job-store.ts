@@ -7,6 +7,8 @@ export interface JobRecord {
   study: string;
   series: string;
   params: Record<string, unknown>;
+  /** Who queued it (client address, or 'rule' and 'cli'): jobs per client are bounded. */
+  client?: string;
   state: JobState;
   progress: number;
   attempts: number;
@@ -19,13 +21,19 @@ export interface JobRecord {
 }
 
 export interface JobStore {
-  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params'>): JobRecord;
+  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params' | 'client'>): JobRecord;
+  /** Jobs of one client that are queued or running. */
+  activeFor(client: string): number;
+  /** How many jobs are in each state (for /metrics). */
+  countByState(): Record<JobState, number>;
   get(id: string): JobRecord | undefined;
   list(limit: number): JobRecord[];
   /** Jobs on one series, any state. */
   forSeries(study: string, series: string): JobRecord[];
   /** Take the oldest queued job and mark it running, atomically. */
   claimNext(): JobRecord | undefined;
+  /** Take one queued job and mark it running, atomically (the command line runs its own job). */
+  claim(id: string): JobRecord | undefined;
   update(id: string, changes: Partial<Pick<JobRecord, 'state' | 'progress' | 'error' | 'result' | 'finishedAt'>>): void;
   /** After a restart: jobs left running were interrupted; queue them again or fail them. */
   recoverInterrupted(maxAttempts: number): { requeued: number; failed: number };

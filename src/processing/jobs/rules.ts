@@ -68,7 +68,7 @@ export class IngestRules {
       for (const j of rule.jobs) {
         const params = specParams(validateOperation(j.op, j.params));
         if (existing.some((e) => e.op === j.op && JSON.stringify(e.params) === JSON.stringify(params))) continue;
-        const job = await this.runner.submit(j.op, study, series, j.params);
+        const job = await this.runner.submit(j.op, study, series, j.params, 'rule');
         log.info('job-rule', { id: job.id, op: j.op, series });
       }
     }

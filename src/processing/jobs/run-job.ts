@@ -42,10 +42,10 @@ async function seriesVolume(deps: JobDeps, study: string, series: string): Promi
   return fromNifti(readNifti(conversion.volumes[0].nii.data));
 }
 
-function compute(op: string, params: Record<string, unknown>, volume: Volume, referenceGrid: Grid | undefined, dataDir: string, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<OperationResult> {
+function compute(op: string, params: Record<string, unknown>, volume: Volume, referenceGrid: Grid | undefined, dataDir: string, maxVoxels: number, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<OperationResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerFile(), {
-      workerData: { op, params, volume: { dims: volume.dims, affine: volume.affine, data: volume.data.buffer }, referenceGrid, dataDir },
+      workerData: { op, params, volume: { dims: volume.dims, affine: volume.affine, data: volume.data.buffer }, referenceGrid, dataDir, maxVoxels },
       transferList: [volume.data.buffer as ArrayBuffer],
     });
     onWorker(worker);
@@ -80,7 +80,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
     referenceGrid = { dims: ref.dims, affine: ref.affine };
   }
   onProgress(15);
-  const result = await compute(job.op, job.params, volume, referenceGrid, deps.dataDir, onWorker, (p) => onProgress(15 + p * 0.6));
+  const result = await compute(job.op, job.params, volume, referenceGrid, deps.dataDir, deps.ingestDeps.limits.maxJobOutputVoxels, onWorker, (p) => onProgress(15 + p * 0.6));
   onProgress(80);
   // Built from the typed spec alone, and cleaned like every text that ends up in a stored object.
   const description = cleanClientText(result.description);

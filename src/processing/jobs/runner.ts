@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { VeilgateError, messageOf } from '../../errors';
 import { log } from '../../log';
-import { specParams, validateOperation } from '../operations';
+import { checkOutputSize, specParams, validateOperation } from '../operations';
+import type { Limits } from '../../limits';
 import { loadModelConfig } from '../model';
 import { JobRecord, JobStore } from './job-store';
 import { JobDeps, runJob } from './run-job';
@@ -23,6 +24,7 @@ export class JobRunner {
     private readonly deps: JobDeps,
     private readonly store: JobStore,
     private readonly concurrency: number,
+    private readonly limits: Pick<Limits, 'maxJobOutputVoxels' | 'maxQueuedJobsPerClient'>,
   ) {}
 
   start(): void {
@@ -31,12 +33,16 @@ export class JobRunner {
     this.pump();
   }
 
-  async submit(op: string, study: string, series: string, rawParams: unknown): Promise<JobRecord> {
+  async submit(op: string, study: string, series: string, rawParams: unknown, client: string): Promise<JobRecord> {
     const spec = validateOperation(op, rawParams);
+    checkOutputSize(spec, this.limits.maxJobOutputVoxels);
+    if (this.store.activeFor(client) >= this.limits.maxQueuedJobsPerClient) {
+      throw new VeilgateError('too-many-requests', `at most ${this.limits.maxQueuedJobsPerClient} jobs of one client may be queued or running at once`);
+    }
     if (!(await this.deps.index.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
     if (spec.op === 'model') loadModelConfig(this.deps.dataDir, spec.model); // 404 or 400 now, not when it runs
     if (spec.op === 'resample' && spec.reference && !(await this.deps.index.exists('series', spec.reference))) throw new VeilgateError('not-found', 'no such reference series');
-    const job = this.store.create({ id: randomUUID(), op, study, series, params: specParams(spec) });
+    const job = this.store.create({ id: randomUUID(), op, study, series, params: specParams(spec), client });
     this.pump();
     return job;
   }

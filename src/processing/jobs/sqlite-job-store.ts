@@ -8,6 +8,7 @@ interface Row {
   study_uid: string;
   series_uid: string;
   params: string;
+  client: string | null;
   state: JobRecord['state'];
   progress: number;
   attempts: number;
@@ -25,6 +26,7 @@ function toRecord(r: Row): JobRecord {
     study: r.study_uid,
     series: r.series_uid,
     params: JSON.parse(r.params),
+    client: r.client ?? undefined,
     state: r.state,
     progress: r.progress,
     attempts: r.attempts,
@@ -39,15 +41,25 @@ function toRecord(r: Row): JobRecord {
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
 
-  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params'>): JobRecord {
+  create(job: Pick<JobRecord, 'id' | 'op' | 'study' | 'series' | 'params' | 'client'>): JobRecord {
     const now = new Date().toISOString();
     this.db
       .prepare(
-        `INSERT INTO jobs (id, seq, op, study_uid, series_uid, params, state, created_at)
-         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM jobs), ?, ?, ?, ?, 'queued', ?)`,
+        `INSERT INTO jobs (id, seq, op, study_uid, series_uid, params, client, state, created_at)
+         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM jobs), ?, ?, ?, ?, ?, 'queued', ?)`,
       )
-      .run(job.id, job.op, job.study, job.series, JSON.stringify(job.params), now);
+      .run(job.id, job.op, job.study, job.series, JSON.stringify(job.params), job.client ?? null, now);
     return this.get(job.id)!;
+  }
+
+  countByState(): Record<JobRecord['state'], number> {
+    const out: Record<JobRecord['state'], number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM jobs GROUP BY state').all() as { state: JobRecord['state']; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+
+  activeFor(client: string): number {
+    return (this.db.prepare(`SELECT count(*) AS n FROM jobs WHERE client = ? AND state IN ('queued', 'running')`).get(client) as { n: number }).n;
   }
 
   get(id: string): JobRecord | undefined {
@@ -64,16 +76,15 @@ export class SqliteJobStore implements JobStore {
   }
 
   claimNext(): JobRecord | undefined {
-    const claim = this.db.transaction(() => {
-      const row = this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1`).get() as { id: string } | undefined;
-      if (!row) return undefined;
-      this.db
-        .prepare(`UPDATE jobs SET state = 'running', progress = 0, attempts = attempts + 1, started_at = ? WHERE id = ?`)
-        .run(new Date().toISOString(), row.id);
-      return row.id;
-    });
-    const id = claim();
-    return id ? this.get(id) : undefined;
+    const row = this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1`).get() as { id: string } | undefined;
+    return row ? this.claim(row.id) : undefined;
+  }
+
+  claim(id: string): JobRecord | undefined {
+    const changed = this.db
+      .prepare(`UPDATE jobs SET state = 'running', progress = 0, attempts = attempts + 1, started_at = ? WHERE id = ? AND state = 'queued'`)
+      .run(new Date().toISOString(), id).changes;
+    return changed ? this.get(id) : undefined;
   }
 
   update(id: string, changes: Partial<Pick<JobRecord, 'state' | 'progress' | 'error' | 'result' | 'finishedAt'>>): void {

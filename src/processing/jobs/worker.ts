@@ -4,11 +4,11 @@ import { OperationResult, modelSegments, runOperation, specOf } from '../operati
 import { loadModelConfig, runModel } from '../model';
 
 async function main(): Promise<OperationResult> {
-  const { op, params, volume, referenceGrid, dataDir } = workerData;
+  const { op, params, volume, referenceGrid, dataDir, maxVoxels } = workerData;
   const input = { ...volume, data: new Float32Array(volume.data) };
   const progress = (p: number) => parentPort!.postMessage({ type: 'progress', progress: p });
   const spec = specOf(op, params);
-  if (spec.op !== 'model') return runOperation(spec, input, referenceGrid, progress);
+  if (spec.op !== 'model') return runOperation(spec, input, referenceGrid, progress, maxVoxels);
   const config = loadModelConfig(dataDir, spec.model);
   const labels = await runModel(dataDir, spec.model, input, progress);
   return { kind: 'segmentation', labels, segments: modelSegments(spec.model, config.labels), description: `model ${spec.model}` };

@@ -1,6 +1,6 @@
--- Veilgate index schema (SQLite). Version 1.
+-- Veilgate index schema (SQLite), version 1: the schema as first released.
 -- Columns hold normalised values for matching; *_attrs hold the PS3.18 JSON returned by searches.
-PRAGMA user_version = 1;
+-- Migrations are applied in order by src/index/sqlite-migrations.ts; PRAGMA user_version is the version.
 
 CREATE TABLE IF NOT EXISTS studies (
   id INTEGER PRIMARY KEY,
@@ -59,15 +59,6 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
 CREATE INDEX IF NOT EXISTS instances_blob ON instances(blob_key);
-
--- Keyed fingerprints (64 bits of HMAC-SHA256 with the site secret) of the identifier words each
--- study's instances carried at ingest, never the words: text a client types into a derived object
--- of the study is cleaned of the patient's own identifiers (src/deid/fingerprints.ts).
-CREATE TABLE IF NOT EXISTS study_identifier_fingerprints (
-  study_uid TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  PRIMARY KEY (study_uid, fingerprint)
-) WITHOUT ROWID;
 
 -- Processing jobs (durable queue): one row per job, its state and result.
 CREATE TABLE IF NOT EXISTS jobs (
