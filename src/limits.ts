@@ -62,7 +62,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFramesPerRequest: 2_000,
   maxRenderPixels: 64 * 1024 * 1024,
   maxNiftiBytes: 2 * GiB - 1,
-  maxJobOutputVoxels: 512 * 512 * 2048,
+  maxJobOutputVoxels: 2 ** 26, // 64 Mi voxels: 256 MB as float32, the size a job holds several times over
   maxQueuedJobsPerClient: 8,
   httpHeadersTimeoutSeconds: 30,
   httpIdleTimeoutSeconds: 60,
