@@ -151,8 +151,12 @@ function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.Process
   if (env.DIMSE_MAX_PDU) c.maxPduLength = positiveInteger('DIMSE_MAX_PDU', env.DIMSE_MAX_PDU);
   if (env.DIMSE_MAX_ASSOCIATIONS) c.maxAssociations = positiveInteger('DIMSE_MAX_ASSOCIATIONS', env.DIMSE_MAX_ASSOCIATIONS);
   if (env.DIMSE_TIMEOUT) c.associationTimeoutSeconds = positiveInteger('DIMSE_TIMEOUT', env.DIMSE_TIMEOUT);
+  if (env.DIMSE_PRE_ASSOCIATION_TIMEOUT) c.preAssociationTimeoutSeconds = positiveInteger('DIMSE_PRE_ASSOCIATION_TIMEOUT', env.DIMSE_PRE_ASSOCIATION_TIMEOUT);
   if (env.DIMSE_MAX_ASSOCIATIONS_PER_AE) c.maxAssociationsPerAe = positiveInteger('DIMSE_MAX_ASSOCIATIONS_PER_AE', env.DIMSE_MAX_ASSOCIATIONS_PER_AE);
   if (env.DIMSE_DESTINATIONS) c.destinations = { ...c.destinations, ...parseDestinations(env.DIMSE_DESTINATIONS) };
+  for (const [name, v] of [['preAssociationTimeoutSeconds', c.preAssociationTimeoutSeconds], ['maxAssociationsPerAe', c.maxAssociationsPerAe], ['associationTimeoutSeconds', c.associationTimeoutSeconds]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`configuration: dimse.${name} must be a positive integer`);
+  }
   if (!AE_TITLE.test(c.aeTitle)) throw new Error('configuration: AE_TITLE must be 1 to 16 characters without backslash');
   for (const [ae, d] of Object.entries(c.destinations)) {
     if (!AE_TITLE.test(ae) || typeof d?.host !== 'string' || !Number.isInteger(d.port)) {

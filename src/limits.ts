@@ -76,6 +76,7 @@ export const LIMIT_ENV: Record<string, keyof Omit<Limits, 'concurrency'>> = {
   MAX_DECODED_PIXEL_BYTES: 'maxDecodedPixelBytes',
   MAX_FRAMES: 'maxFrames',
   MAX_NESTING_DEPTH: 'maxNestingDepth',
+  MAX_IDENTIFIER_BYTES: 'maxIdentifierBytes',
   MAX_RESPONSE_DECODED_BYTES: 'maxResponseDecodedBytes',
   MAX_NIFTI_BYTES: 'maxNiftiBytes',
   MAX_JOB_OUTPUT_VOXELS: 'maxJobOutputVoxels',

@@ -6,6 +6,7 @@ import { LINKAGE_FILE, LinkageFile } from './deid/linkage';
 import { SHIPPED_RECIPES } from './deid/pixel-recipes';
 import { PixelTextReader } from './deid/ocr';
 import { Admission } from './admission';
+import { quietDicomLibraries } from './quiet-libraries';
 import { GatewayMetrics } from './observability/metrics';
 import { healthHandler } from './observability/health';
 import express from 'express';
@@ -41,6 +42,8 @@ export interface Gateway {
 }
 
 export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps; admission: Admission } {
+  // The DICOM libraries log data set values as plain text: never let them write to our output.
+  quietDicomLibraries();
   const index = new SqliteIndex(config.dataDir);
   const store = new FsBlobStore(config.dataDir);
   const ingestDeps: IngestDeps = {

@@ -13,7 +13,8 @@ import { canDecode, codecsReady } from '../imaging/decode';
 import { canTranscode, transcodeInstanceNow } from '../imaging/transcode';
 
 function uidList(value: unknown): string[] {
-  const list = String(value ?? '')
+  // Several UIDs arrive as a list (one value is unwrapped, like dcmjs's naturalized form).
+  const list = (Array.isArray(value) ? value.map(String).join('\\') : String(value ?? ''))
     .split('\\')
     .map((s) => s.trim())
     .filter(Boolean);

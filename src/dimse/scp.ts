@@ -17,6 +17,9 @@ import { RawDataset } from './raw-dataset';
 import { findRequestFrom, findResponseDataset } from './find';
 import { writeDataset } from '../dicom/write';
 import { instancesToRetrieve, storeRequestFor } from './retrieve';
+import { PduGate, Verdict } from './gate';
+import { AssociateResult, Ticket } from './slots';
+import { Identifier, naturalIdentifier } from './identifier';
 
 const { CEchoResponse, CFindResponse, CStoreResponse, CMoveResponse, CGetResponse } = responses;
 const { Status, PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
@@ -97,27 +100,89 @@ function callerAllowed(allowed: string[], aeTitle: string, host: string): boolea
   });
 }
 
-/** Associations open now, shared by every connection of one listener. */
-export interface AssociationCounter {
-  active: number;
+/** What the listener gives each connection's SCP: the gate in front of it and its slot. */
+export interface ConnectionGuards {
+  gate: PduGate;
+  ticket: Ticket;
 }
 
-export function createScpClass(deps: DimseDeps, counter: AssociationCounter): new (socket: Socket, opts?: object) => Scp {
+/**
+ * A C-STORE data set as it arrives, kept as bytes (no dcmjs parse: the ingest path reads it).
+ * The gate stops forwarding past maxInstanceBytes and calls discard(), so an oversized data set
+ * never holds more than the limit.
+ */
+class StoreSink {
+  chunks: Buffer[] = [];
+  private discarded = false;
+
+  write(chunk: Buffer): boolean {
+    if (!this.discarded && chunk.length) this.chunks.push(Buffer.from(chunk));
+    return true;
+  }
+
+  discard(): void {
+    this.discarded = true;
+    this.chunks = [];
+  }
+
+  end(): this {
+    return this;
+  }
+  on(): this {
+    return this;
+  }
+  once(): this {
+    return this;
+  }
+  emit(): boolean {
+    return true;
+  }
+}
+
+const REFUSED_AS: Record<Exclude<AssociateResult, 'ok'>, string> = {
+  busy: 'too many associations',
+  'ae-busy': 'too many associations for this calling AE',
+};
+
+export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: object, guards: ConnectionGuards) => Scp {
   const cfg = deps.config.dimse;
 
   return class VeilgateScp extends Scp {
     private callingAe = '';
     private counted = false;
-    private readonly stats = { received: 0, stored: 0, failures: 0, found: 0, sent: 0 };
+    private readonly stats = { received: 0, stored: 0, failures: 0, found: 0, sent: 0, refused: 0 };
     private readonly started = Date.now();
+    private readonly guards: ConnectionGuards;
+    private sink?: StoreSink;
 
-    constructor(socket: Socket, opts?: object) {
+    constructor(socket: Socket, opts: object, guards: ConnectionGuards) {
       super(socket, opts);
+      this.guards = guards;
+      guards.gate.onStoreOverLimit = () => this.sink?.discard();
       socket.once('close', () => {
         if (!this.counted) return;
-        counter.active--;
         log.info('dimse-association', { callingAe: this.callingAe, ...this.stats, seconds: (Date.now() - this.started) / 1000 });
       });
+    }
+
+    /**
+     * The gate's verdict on a request that came with a data set: a refusal to answer, or for
+     * C-FIND/C-MOVE/C-GET the identifier as our parser read it (the library got an empty one).
+     */
+    private verdictFor(request: { getMessageId(): number; getDataset(): unknown }, what: string): Verdict | undefined {
+      if (!request.getDataset()) return undefined;
+      const messageId = request.getMessageId();
+      const verdict = this.guards.gate.takeVerdict(messageId) ?? {
+        messageId,
+        commandField: 0,
+        refusal: { status: 0xc000, comment: 'request not seen by the gate', limit: 'order', bytes: 0 },
+      };
+      const refusal = verdict.refusal;
+      if (refusal) {
+        this.stats.refused++;
+        log.warn('dimse-request-refused', { callingAe: this.callingAe, host: this.remoteHost, request: what, limit: refusal.limit, bytes: refusal.bytes, status: refusal.status });
+      }
+      return verdict;
     }
 
     private get remoteHost(): string {
@@ -131,6 +196,7 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
       const reject = (result: number, source: number, reason: number, why: string) => {
         log.warn('dimse-association-rejected', { callingAe: calling, host: this.remoteHost, why });
         this.sendAssociationReject(result, source, reason);
+        this.guards.gate.rejected();
       };
       if (!callerAllowed(cfg.allowedCallers, calling, this.remoteHost)) {
         return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized, 'calling AE not allowed');
@@ -138,10 +204,10 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
       if (called !== cfg.aeTitle) {
         return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized, 'called AE is not ours');
       }
-      if (counter.active >= cfg.maxAssociations) {
-        return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded, 'too many associations');
+      const admitted = this.guards.ticket.associate(calling);
+      if (admitted !== 'ok') {
+        return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded, REFUSED_AS[admitted]);
       }
-      counter.active++;
       this.counted = true;
       // dcmjs-dimse uses one value both for what we announce and for the PDUs it sends, so it
       // must not exceed what the peer can receive (0 means no limit).
@@ -160,6 +226,19 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
         else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       }
       this.sendAssociationAccept();
+      const contexts = new Map<number, string>();
+      for (const { id } of association.getPresentationContexts()) {
+        const context = association.getPresentationContext(id);
+        const ts = context.getAcceptedTransferSyntaxUid();
+        if (context.getResult() === PresentationContextResult.Accept && ts) contexts.set(id, ts);
+      }
+      // What was just announced in the A-ASSOCIATE-AC bounds the P-DATA-TF PDUs the peer may send.
+      this.guards.gate.accepted({ maxPduLength: association.getMaxPduLength(), contexts });
+    }
+
+    /** A peer's A-ABORT ends the association: close the connection. */
+    override abort(): void {
+      (this as unknown as { socket: Socket }).socket.destroy();
     }
 
     override associationReleaseRequested(): void {
@@ -174,28 +253,28 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
 
     /** Keep the received data set as bytes: no dcmjs parse, the ingest path reads it. */
     override createStoreWritableStream(): Writable {
-      const chunks: Buffer[] = [];
-      const sink = {
-        chunks,
-        write: (chunk: Buffer) => {
-          chunks.push(Buffer.from(chunk));
-          return true;
-        },
-        end: () => sink,
-        on: () => sink,
-        once: () => sink,
-        emit: () => true,
-      };
-      return sink as unknown as Writable;
+      this.sink = new StoreSink();
+      return this.sink as unknown as Writable;
     }
 
     override createDatasetFromStoreWritableStream(writable: Writable, context: PresentationContext, callback: (d: DimseDataset) => void): void {
-      const chunks = (writable as unknown as { chunks: Buffer[] }).chunks;
-      callback(new RawDataset(Buffer.concat(chunks), context.getAcceptedTransferSyntaxUid() ?? ''));
+      const sink = writable as unknown as StoreSink;
+      if (this.sink === sink) this.sink = undefined;
+      const bytes = Buffer.concat(sink.chunks);
+      sink.chunks = [];
+      callback(new RawDataset(bytes, context.getAcceptedTransferSyntaxUid() ?? ''));
     }
 
     override cStoreRequest(request: StoreRequest, callback: Callback<'cStoreRequest'>): void {
       this.stats.received++;
+      const refusal = this.verdictFor(request, 'C-STORE')?.refusal;
+      if (refusal) {
+        this.stats.failures++;
+        const response = CStoreResponse.fromRequest(request);
+        response.setStatus(refusal.status);
+        response.setErrorComment(refusal.comment.slice(0, 64));
+        return callback(response);
+      }
       const dataset = request.getDataset() as RawDataset;
       ingest(
         { kind: 'dataset', bytes: dataset.raw(), transferSyntaxUID: dataset.getTransferSyntaxUid() },
@@ -216,7 +295,14 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
     }
 
     override cFindRequest(request: FindRequest, callback: Callback<'cFindRequest'>): void {
-      const identifier = (request.getDataset()?.getElements() ?? {}) as Record<string, unknown>;
+      const verdict = this.verdictFor(request, 'C-FIND');
+      if (verdict?.refusal) {
+        const response = CFindResponse.fromRequest(request);
+        response.setStatus(verdict.refusal.status);
+        response.setErrorComment(verdict.refusal.comment.slice(0, 64));
+        return callback([response]);
+      }
+      const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
       const fail = (status: number, e: unknown) => {
         const response = CFindResponse.fromRequest(request);
         response.setStatus(status);
@@ -263,9 +349,11 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
       const respond = (status: number, ops: SubOperations, comment?: string) =>
         callback([withCounts(CMoveResponse.fromRequest(request), status, ops, comment)]);
       const none: SubOperations = { remaining: 0, completed: 0, warnings: 0, failures: 0 };
+      const verdict = this.verdictFor(request, 'C-MOVE');
+      if (verdict?.refusal) return respond(verdict.refusal.status, none, verdict.refusal.comment);
       const destination = cfg.destinations[destinationAe];
       if (!destination) return respond(0xa801, none, 'move destination unknown');
-      this.retrieve(request, async (instances, ops) => {
+      this.retrieve(verdict, async (instances, ops) => {
         // A bounded batch per association keeps at most that many instances in memory.
         for (let i = 0; i < instances.length; i += 16) {
           const batch = await Promise.all(instances.slice(i, i + 16).map((inst) => storeRequestFor(inst, deps.store)));
@@ -280,7 +368,9 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
     override cGetRequest(request: GetRequest, callback: Callback<'cGetRequest'>): void {
       const respond = (status: number, ops: SubOperations, comment?: string) =>
         callback([withCounts(CGetResponse.fromRequest(request), status, ops, comment)]);
-      this.retrieve(request, async (instances, ops) => {
+      const verdict = this.verdictFor(request, 'C-GET');
+      if (verdict?.refusal) return respond(verdict.refusal.status, { remaining: 0, completed: 0, warnings: 0, failures: 0 }, verdict.refusal.comment);
+      this.retrieve(verdict, async (instances, ops) => {
         // One C-STORE at a time on this association, each loaded only when its turn comes.
         for (const inst of instances) {
           const store = await storeRequestFor(inst, deps.store);
@@ -304,15 +394,15 @@ export function createScpClass(deps: DimseDeps, counter: AssociationCounter): ne
       );
     }
 
-    private async retrieve(request: MoveRequest | GetRequest, send: (instances: Awaited<ReturnType<typeof instancesToRetrieve>>, ops: SubOperations) => Promise<void>): Promise<SubOperations> {
-      const identifier = (request.getDataset()?.getElements() ?? {}) as Record<string, unknown>;
+    private async retrieve(verdict: Verdict | undefined, send: (instances: Awaited<ReturnType<typeof instancesToRetrieve>>, ops: SubOperations) => Promise<void>): Promise<SubOperations> {
+      const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
       const instances = await instancesToRetrieve(identifier, deps.index);
       const ops: SubOperations = { remaining: instances.length, completed: 0, warnings: 0, failures: 0 };
       await send(instances, ops);
       this.stats.sent += ops.completed + ops.warnings;
       return ops;
     }
-  } as unknown as new (socket: Socket, opts?: object) => Scp;
+  } as unknown as new (socket: Socket, opts: object, guards: ConnectionGuards) => Scp;
 }
 
 /**
