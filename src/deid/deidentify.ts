@@ -9,11 +9,12 @@ import { Tags } from '../dicom/tags';
 import { lookup } from '../dicom/dictionary';
 import { decodeText, encodingFor } from '../dicom/charset';
 import { rawString, encodeText, stringElement } from '../dicom/values';
-import { readUidValue } from '../dicom/parse';
+import { readUidValue, wasCoerced } from '../dicom/parse';
+import { contradictsDictionary, dictionaryVrFor, valueFitsVr } from '../dicom/vr-check';
 import { usesCharset } from '../dicom/vr';
 import { TS } from '../dicom/transfer-syntax';
 import { reencodeAsUtf8, rewrittenText } from '../dicom/utf8';
-import { Action, actionFor, emptyCleanedValue, profileRow } from './profile';
+import { Action, ProfileRow, actionFor, emptyCleanedValue, profileRow } from './profile';
 import { DeidOptions, BASIC_PROFILE_CODE, CLEAN_PIXEL_DATA_CODE, optionCodes } from './options';
 import { mapUid, patientPseudonym, dateOffsetDays } from './keyed';
 import { shiftDA, shiftDT } from './dates';
@@ -167,6 +168,20 @@ function cleanTextElement(el: DataElement, encoding: string, ctx: Context, whenE
   return element;
 }
 
+const COERCED_VR_WARNING = 'data elements sent with a VR their attribute does not have were read as the data dictionary VR (coerced)';
+const CONTRADICTING_VR_WARNING = 'data elements sent with a VR their attribute does not have, and not valid as the data dictionary VR, were removed or replaced';
+
+/** What stands in for an element that contradicts the dictionary: Z and D replace it with a value of the dictionary VR; every other action removes it. */
+function replacementByDictionary(el: DataElement, row: ProfileRow | undefined, ctx: Context): DataElement | undefined {
+  const action = row ? actionFor(row, ctx.params.options) : undefined;
+  if (action !== 'Z' && action !== 'D') return undefined;
+  const vr = dictionaryVrFor(el.tag);
+  if (!vr) return undefined;
+  if (vr === 'SQ') return { tag: el.tag, vr, items: [] };
+  const empty: DataElement = { tag: el.tag, vr, value: new Uint8Array(0) };
+  return action === 'Z' ? empty : { ...empty, value: dummyValue(empty) };
+}
+
 function processSequence(el: DataElement, encoding: string, ctx: Context, textMode: TextMode): DataElement {
   return { tag: el.tag, vr: 'SQ', items: (el.items ?? []).map((item) => processDataset(item, encoding, ctx, textMode)) };
 }
@@ -257,8 +272,16 @@ function processPrivate(el: DataElement, creators: Map<string, string>, encoding
     const items = el.items.map((item) => processDataset(item, encoding, ctx, 'clean'));
     return items.some(hasPrivateElement) ? { tag: el.tag, vr: 'SQ', items } : undefined;
   }
-  // Sent in implicit VR, a private value is UN: the table says what it is.
-  if (el.vr === 'UN' && listed.vr && !el.items) el = { ...el, vr: listed.vr };
+  if (listed.vr) {
+    // Sent in implicit VR, a private value is UN: the table says what it is, if its bytes can be
+    // that (a sequence of defined length in implicit VR is not read as one here: it goes).
+    if (el.vr === 'UN' && !el.items) {
+      if (listed.vr === 'SQ' || !valueFitsVr(el.value ?? new Uint8Array(0), listed.vr)) return undefined;
+      el = { ...el, vr: listed.vr };
+    }
+    // Sent as another VR than the table's: what it holds is unknown, and every rule below goes by VR.
+    if (el.items ? listed.vr !== 'SQ' : el.vr !== listed.vr) return undefined;
+  }
   // Binary private values may hide whole headers (PS3.15 E.3.10 Note 2): not kept.
   if (['OB', 'OW', 'UN', 'OF', 'OD', 'OL', 'OV'].includes(el.vr)) return undefined;
   if (el.items) return processSequence(el, encoding, ctx, 'clean');
@@ -302,6 +325,17 @@ function processDataset(ds: Dataset, inherited: string, ctx: Context, textMode: 
       if (kept) out.set(el.tag, kept);
       continue;
     }
+    if (contradictsDictionary(el)) {
+      // Its VR says one thing, the dictionary another, and the bytes fit neither reading safely
+      // (the parser read every value that fits as its dictionary VR): a UID under UL is not
+      // remapped, text under OB is not cleaned. So it is never kept: removed, or replaced by an
+      // empty or dummy value of the dictionary's VR where the profile replaces the attribute.
+      const replaced = replacementByDictionary(el, profileRow(el.tag), ctx);
+      if (replaced) out.set(el.tag, replaced);
+      ctx.warnings.add(CONTRADICTING_VR_WARNING);
+      continue;
+    }
+    if (wasCoerced(el)) ctx.warnings.add(COERCED_VR_WARNING);
     // A local scheme's UID is an OID under the site's own root: replaced like an instance UID.
     if (localCode && el.tag === CODING_SCHEME_UID && !ctx.params.options.retainUIDs) {
       out.set(el.tag, { tag: el.tag, vr: 'UI', value: encodeText(mapUid(ctx.params.secret, rawString(el)?.replace(/\0/g, '').trim() ?? ''), 'UI') });

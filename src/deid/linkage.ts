@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Linkage } from './deidentify';
+import { writeAllSync } from '../store/write-fully';
 
 export const LINKAGE_FILE = path.join('linkage', 'linkage.jsonl');
 
@@ -14,9 +15,24 @@ export class LinkageFile {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
 
+  /**
+   * Appends one whole line or nothing: a write cut short (a full disk) is taken back, so the
+   * next line does not start inside a torn one and make the file unreadable from there on.
+   */
   record(l: Linkage): void {
-    const line = JSON.stringify({ time: new Date().toISOString(), ...l }) + '\n';
-    fs.appendFileSync(this.file, line, { mode: 0o600 });
+    const line = Buffer.from(JSON.stringify({ time: new Date().toISOString(), ...l }) + '\n', 'utf8');
+    const fd = fs.openSync(this.file, 'a', 0o600);
+    try {
+      const before = fs.fstatSync(fd).size;
+      try {
+        writeAllSync(fd, line);
+      } catch (e) {
+        fs.ftruncateSync(fd, before);
+        throw e;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { writeAllSync } from '../store/write-fully';
 
 const SECRET_FILE = 'secret.key';
 
@@ -11,8 +12,15 @@ export function loadOrCreateSecret(dataDir: string): Buffer {
   try {
     // 'wx' fails if the file exists, so two processes starting at once cannot both create one.
     const fd = fs.openSync(file, 'wx', 0o600);
-    fs.writeSync(fd, randomBytes(32).toString('hex') + '\n');
-    fs.fsyncSync(fd);
+    try {
+      writeAllSync(fd, Buffer.from(randomBytes(32).toString('hex') + '\n', 'latin1'));
+      fs.fsyncSync(fd);
+    } catch (e) {
+      // A secret cut short would fail every later start: none is better, and the next start makes one.
+      fs.closeSync(fd);
+      fs.rmSync(file, { force: true });
+      throw e;
+    }
     fs.closeSync(fd);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -4,7 +4,11 @@
  * deflate, sequences of defined and undefined length, UN-encoded sequences, and
  * encapsulated pixel data. Values end up as little-endian bytes in the Dataset model.
  * Anything it cannot make sense of, or a value running past the end, is a DicomParseError:
- * a truncated file is never taken for a whole one.
+ * a truncated file is never taken for a whole one. Neither is a malformed one: an item or
+ * delimiter-group tag where an element should be, or lengths that do not nest (PS3.5 7.5),
+ * mean the reader no longer knows where elements start, so it refuses rather than guess.
+ * Stray delimiters (no value, and some writers emit them) are skipped. An explicit VR the
+ * dictionary contradicts is read as the dictionary VR when the bytes allow it (vr-check.ts).
  */
 import { inflateRawSync } from 'node:zlib';
 import { Dataset, DataElement, Tag, tag, elementOf, isPrivateTag, tagHex } from './dataset';
@@ -12,6 +16,7 @@ import { Tags } from './tags';
 import { hasLongLength, isKnownVr, swapWidth } from './vr';
 import { implicitVr, lookup } from './dictionary';
 import { TS } from './transfer-syntax';
+import { dictionaryReading } from './vr-check';
 
 export class DicomParseError extends Error {
   constructor(message: string) {
@@ -104,6 +109,14 @@ class Reader {
   }
 }
 
+/** Elements read as their dictionary VR rather than the one they were sent with. */
+const coerced = new WeakSet<DataElement>();
+
+/** Whether the parser read this element as its dictionary VR, not as the VR it was sent with (a coercion to report). */
+export function wasCoerced(el: DataElement): boolean {
+  return coerced.has(el);
+}
+
 function describe(t: Tag): string {
   return `(${tagHex(t).slice(0, 4)},${tagHex(t).slice(4)})`;
 }
@@ -161,6 +174,9 @@ function readItemsAtDepth(r: Reader, length: number): Dataset[] {
       items.push(readDataset(r, r.pos + len, false));
     }
   }
+  // Defined lengths must nest (PS3.5 7.5): an item running past its sequence's end means one of
+  // the two lengths is wrong, and whatever is read after it would be read out of place.
+  if (r.pos > end) throw new DicomParseError(`malformed data set: an item runs ${r.pos - end} bytes past the end of its sequence`);
   return items;
 }
 
@@ -175,6 +191,14 @@ function readElement(r: Reader): DataElement | 'item-end' | null {
   if (t === Tags.SequenceDelimitationItem) {
     r.u32(); // stray sequence delimiter: some writers emit one; skip it
     return null;
+  }
+  if (group === 0xfffe) {
+    // PS3.5 7.5: an Item stands only inside a sequence, and group FFFE holds nothing but items
+    // and delimiters. One where an element should be means the lengths around it do not nest
+    // (a duplicated item, an item or sequence length that is wrong): where the data set really
+    // ends is unknowable, and storing it as an element would make an unreadable file.
+    const what = t === Tags.Item ? 'an Item' : 'a tag of the delimiter group';
+    throw new DicomParseError(`malformed data set: ${what} ${describe(t)} outside a sequence at byte ${r.pos - 4}`);
   }
   let vr: string;
   let len: number;
@@ -226,10 +250,26 @@ function readElement(r: Reader): DataElement | 'item-end' | null {
   }
   if (vr === 'SQ') return { tag: t, vr, items: readItems(r, len) };
 
-  let value = r.take(len, `value of ${describe(t)}`);
-  if (!r.littleEndian) value = toLittleEndian(value, vr);
-  if (t === Tags.PixelRepresentation && value.length >= 2) r.pixelRepresentation = value[0] | (value[1] << 8);
-  return { tag: t, vr, value };
+  const raw = r.take(len, `value of ${describe(t)}`);
+  if (r.explicit) {
+    // The sent VR framed the value; what the value is, the dictionary says (see vr-check.ts).
+    // Decided on the bytes as sent: strings are never byte-swapped, numbers are.
+    const reading = dictionaryReading(t, vr, raw, r.pixelRepresentation);
+    if (reading?.coerced) {
+      const el: DataElement = { tag: t, vr: reading.vr, value: r.littleEndian ? raw : toLittleEndian(raw, reading.vr) };
+      coerced.add(el);
+      notePixelRepresentation(r, el);
+      return el;
+    }
+  }
+  const el: DataElement = { tag: t, vr, value: r.littleEndian ? raw : toLittleEndian(raw, vr) };
+  notePixelRepresentation(r, el);
+  return el;
+}
+
+/** US or SS for the ambiguous attributes that follow depends on Pixel Representation. */
+function notePixelRepresentation(r: Reader, el: DataElement): void {
+  if (el.tag === Tags.PixelRepresentation && el.value && el.value.length >= 2) r.pixelRepresentation = el.value[0] | (el.value[1] << 8);
 }
 
 function readDataset(r: Reader, end: number, stopAtItemDelimiter: boolean): Dataset {
@@ -255,6 +295,7 @@ function readDataset(r: Reader, end: number, stopAtItemDelimiter: boolean): Data
     ds.set(el.tag, el);
   }
   if (stopAtItemDelimiter) throw new DicomParseError('truncated: item has no delimiter');
+  if (r.pos > end) throw new DicomParseError(`malformed data set: an element runs ${r.pos - end} bytes past the end of its item`);
   return ds;
 }
 

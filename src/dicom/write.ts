@@ -99,7 +99,18 @@ class ChunkWriter {
 
 const UNDEFINED = 0xffffffff;
 
+/** A data set the writer will not encode: what it would write could not be read back as written. */
+export class DicomWriteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DicomWriteError';
+  }
+}
+
 function writeElement(w: ChunkWriter, el: DataElement, path: string, out: WrittenFile): void {
+  // Group FFFE is items and delimiters (PS3.5 7.5), never an element: written as one, it makes
+  // every reader lose its place. The parser refuses them; this holds for any other producer.
+  if (el.tag >>> 16 === 0xfffe) throw new DicomWriteError(`(FFFE,${tagHex(el.tag).slice(4)}) is an item or delimiter tag, not a data element (at ${path})`);
   if (el.items) {
     w.header(el.tag, 'SQ', UNDEFINED);
     el.items.forEach((item, i) => {

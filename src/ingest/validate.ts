@@ -26,8 +26,15 @@ function isImageSopClass(uid: string): boolean {
   return /Image Storage/.test(name) && !/Presentation|Raw Data|Spatial|Real World/.test(name);
 }
 
+/**
+ * An identity UID must be a UI element: the parser already read a UID sent under another VR as
+ * UI when its bytes are one, so what is left is not a UID, whatever bytes it holds (and rules
+ * that go by VR, such as the UID remapping, would not treat it as one).
+ */
 function requiredUid(ds: Dataset, tag: number, name: string): string {
-  const uid = readUidValue(ds.get(tag));
+  const el = ds.get(tag);
+  if (el && el.vr !== 'UI') throw new VeilgateError('cannot-understand', `${name} is encoded as ${el.items ? 'a sequence' : el.vr}, not UI`);
+  const uid = readUidValue(el);
   if (!uid) throw new VeilgateError('cannot-understand', `${name} is missing`);
   if (!isSafeUid(uid)) throw new VeilgateError('cannot-understand', `${name} is not a valid UID`);
   return uid;

@@ -1,9 +1,10 @@
 /**
  * Files under <dataDir>/files. A put writes a temporary file in this process's own folder of
- * <dataDir>/tmp, fsyncs it, renames it into place and fsyncs the folder it landed in (and any
- * folder it had to make), so a crash or a power loss never leaves a half-written instance
- * file, and an acknowledged one is on disk. Several processes (the server and `veilgate
- * import`) share a data directory: each cleans up only what dead processes left in tmp.
+ * <dataDir>/tmp (every byte of it, or the put fails), fsyncs it, renames it into place and
+ * fsyncs the folder it landed in (and any folder it had to make), so a full disk, a crash or a
+ * power loss never leaves a half-written instance file, and an acknowledged one is on disk.
+ * Several processes (the server and `veilgate import`) share a data directory: each cleans up
+ * only what dead processes left in tmp.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobStore, ByteSpan } from './blob-store';
+import { writeAllChunks } from './write-fully';
 
 const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
 
@@ -40,8 +42,8 @@ export class FsBlobStore implements BlobStore {
     const temp = path.join(this.tmp, `${randomBytes(12).toString('hex')}.part`);
     const handle = await fsp.open(temp, 'wx', 0o640);
     try {
-      // writev takes at most IOV_MAX buffers at a time.
-      for (let i = 0; i < chunks.length; i += 1024) await handle.writev(chunks.slice(i, i + 1024));
+      // Every byte or an error: a short write on a filling disk must not become a short file.
+      await writeAllChunks(handle, chunks);
       await handle.datasync();
     } catch (e) {
       await handle.close();
