@@ -18,6 +18,8 @@ py 'import onnx' || need+=(python3-onnx)
 py 'import PIL' || need+=(python3-pil)
 py 'import gdcm' || need+=(python3-gdcm)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the viewer's end-to-end test (test/e2e/viewer.test.ts)
+have xmllint || need+=(libxml2-utils)   # audit messages are validated against the PS3.15 schema
+have openssl || need+=(openssl)        # throw-away certificates for the TLS tests
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && have apt-get; then

@@ -9,6 +9,8 @@ import { JobRule, validateRules } from './processing/jobs/rules';
 import { PixelRecipe, validateRecipes } from './deid/pixel-recipes';
 import { DEFAULT_OCR, OcrSettings } from './deid/ocr';
 import { Limits, loadLimits } from './limits';
+import { AuthConfig, loadAuthConfig } from './auth/config';
+import { AuditConfig, validateAuditConfig } from './audit/config';
 
 export interface Config {
   host: string;
@@ -40,6 +42,19 @@ export interface Config {
   jobRulesQuietSeconds: number;
   /** Bounds on every size a client can declare, timeouts, and the concurrency of heavy work. */
   limits: Limits;
+  /** Authentication (AUTH), roles, projects, trusted proxies. */
+  auth: AuthConfig;
+  /** HTTPS (TLS_CERT, TLS_KEY: PEM files); plain HTTP when absent. */
+  tls?: TlsFiles;
+  /** The DICOM audit trail (PS3.15 A.5): a file under DATA_DIR/audit, optionally syslog. */
+  audit: AuditConfig;
+}
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  /** CA certificates of clients, for DICOM TLS with client certificates. */
+  ca?: string;
 }
 
 export interface DimseConfig {
@@ -47,8 +62,17 @@ export interface DimseConfig {
   enabled: boolean;
   port: number;
   aeTitle: string;
-  /** Calling AE titles allowed to associate, as "AE" or "AE@host"; "*" allows any. */
+  /**
+   * With auth off: calling AE titles allowed to associate, as "AE" or "AE@host"; "*" allows any.
+   * With auth on, auth.dimseCallers says who may associate and this is not used.
+   */
   allowedCallers: string[];
+  /**
+   * Whether allowedCallers was given (DIMSE_ALLOWED_AE or dimse.allowedCallers) rather than
+   * defaulted: off loopback with auth off, the default '*' is not applied and no AE is allowed.
+   * Absent (a Config built by hand) counts as not given.
+   */
+  allowedCallersExplicit?: boolean;
   maxPduLength: number;
   maxAssociations: number;
   /** An association idle this long is released. */
@@ -59,6 +83,12 @@ export interface DimseConfig {
   maxAssociationsPerAe: number;
   /** C-MOVE destinations by AE title. */
   destinations: Record<string, { host: string; port: number }>;
+  /**
+   * DICOM TLS on the DIMSE port (DIMSE_TLS_CERT, DIMSE_TLS_KEY, DIMSE_TLS_CA,
+   * DIMSE_TLS_REQUIRE_CLIENT_CERT), plain when absent. With `ca`, clients are asked for a
+   * certificate; requireClientCertificate (needs `ca`) refuses a client without a valid one.
+   */
+  tls?: TlsFiles & { requireClientCertificate?: boolean };
 }
 
 export interface DeidConfig {
@@ -75,7 +105,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -117,8 +147,10 @@ const ENV: Record<string, keyof Config> = {
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
 };
 
-type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits'>> & {
+type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit'>> & {
+  audit?: unknown;
   limits?: unknown;
+  auth?: Parameters<typeof loadAuthConfig>[0];
   deid?: Partial<Omit<DeidConfig, 'options' | 'ocr'>> & { options?: Partial<DeidOptions>; ocr?: Partial<OcrSettings> };
   dimse?: Partial<DimseConfig>;
 };
@@ -144,6 +176,7 @@ function parseDestinations(list: string): DimseConfig['destinations'] {
 
 function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.ProcessEnv): DimseConfig {
   const c: DimseConfig = { ...defaults.dimse, ...(file ?? {}) };
+  c.allowedCallersExplicit = env.DIMSE_ALLOWED_AE !== undefined || file?.allowedCallers !== undefined;
   if (env.DIMSE_PORT === 'off') c.enabled = false;
   else if (env.DIMSE_PORT) c.port = positiveInteger('DIMSE_PORT', env.DIMSE_PORT);
   if (env.AE_TITLE) c.aeTitle = env.AE_TITLE;
@@ -154,6 +187,11 @@ function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.Process
   if (env.DIMSE_PRE_ASSOCIATION_TIMEOUT) c.preAssociationTimeoutSeconds = positiveInteger('DIMSE_PRE_ASSOCIATION_TIMEOUT', env.DIMSE_PRE_ASSOCIATION_TIMEOUT);
   if (env.DIMSE_MAX_ASSOCIATIONS_PER_AE) c.maxAssociationsPerAe = positiveInteger('DIMSE_MAX_ASSOCIATIONS_PER_AE', env.DIMSE_MAX_ASSOCIATIONS_PER_AE);
   if (env.DIMSE_DESTINATIONS) c.destinations = { ...c.destinations, ...parseDestinations(env.DIMSE_DESTINATIONS) };
+  if (env.DIMSE_TLS_CERT || env.DIMSE_TLS_KEY) c.tls = { ...(c.tls ?? {}), cert: env.DIMSE_TLS_CERT ?? c.tls?.cert ?? '', key: env.DIMSE_TLS_KEY ?? c.tls?.key ?? '', ca: env.DIMSE_TLS_CA ?? c.tls?.ca };
+  if (env.DIMSE_TLS_REQUIRE_CLIENT_CERT && c.tls) c.tls.requireClientCertificate = booleanEnv('DIMSE_TLS_REQUIRE_CLIENT_CERT', env.DIMSE_TLS_REQUIRE_CLIENT_CERT);
+  if (c.tls) checkTlsFiles(c.tls, 'dimse.tls');
+  if (c.tls?.requireClientCertificate && !c.tls.ca) throw new Error('configuration: dimse.tls.requireClientCertificate needs dimse.tls.ca (DIMSE_TLS_CA), the CA client certificates are checked against');
+  if (!Array.isArray(c.allowedCallers) || !c.allowedCallers.every((a) => typeof a === 'string')) throw new Error('configuration: dimse.allowedCallers must be a list of "AE" or "AE@host"');
   for (const [name, v] of [['preAssociationTimeoutSeconds', c.preAssociationTimeoutSeconds], ['maxAssociationsPerAe', c.maxAssociationsPerAe], ['associationTimeoutSeconds', c.associationTimeoutSeconds]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`configuration: dimse.${name} must be a positive integer`);
   }
@@ -164,6 +202,12 @@ function dimseConfig(file: Partial<DimseConfig> | undefined, env: NodeJS.Process
     }
   }
   return c;
+}
+
+function checkTlsFiles(t: TlsFiles, where: string): void {
+  for (const [k, file] of Object.entries({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}) })) {
+    if (typeof file !== 'string' || !fs.existsSync(file)) throw new Error(`configuration: ${where}.${k} must name a PEM file that exists`);
+  }
 }
 
 function booleanEnv(name: string, v: string): boolean {
@@ -217,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dimse: dimseConfig(fileConfig.dimse, env),
     jobRules: validateRules(fileConfig.jobRules ?? []),
     limits: loadLimits(fileConfig.limits, env),
+    audit: validateAuditConfig(fileConfig.audit),
   };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
@@ -234,9 +279,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error('configuration: corsOrigins must be a list of origins');
   }
   const config = merged as unknown as Config;
+  config.auth = overrides.auth ?? loadAuthConfig(fileConfig.auth, env, String(config.host));
+  if ((env.TLS_CERT || env.TLS_KEY) && !overrides.tls) config.tls = { cert: env.TLS_CERT ?? '', key: env.TLS_KEY ?? '' };
+  if (config.tls) checkTlsFiles(config.tls, 'tls');
   config.dataDir = path.resolve(config.dataDir);
   config.publicUrlFixed = !!config.publicUrl;
-  if (!config.publicUrl) config.publicUrl = `http://${config.host}:${config.port}`;
+  if (!config.publicUrl) config.publicUrl = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
   config.publicUrl = config.publicUrl.replace(/\/+$/, '');
   return config;
 }

@@ -23,7 +23,11 @@ export type FailureKind =
   /** Our own unexpected failure (a bug), not the sender's: DICOM 0x0110. */
   | 'processing-failure'
   /** One client over its own share (queued jobs): 429 with Retry-After. */
-  | 'too-many-requests';
+  | 'too-many-requests'
+  /** No credential, or one that does not verify: 401. */
+  | 'unauthenticated'
+  /** A credential without the role, or a source adding to another project's study: 403 / DICOM 0x0124. */
+  | 'forbidden';
 
 export class VeilgateError extends Error {
   constructor(
@@ -52,6 +56,8 @@ const HTTP_STATUS: Record<FailureKind, number> = {
   'duplicate-conflict': 409,
   'processing-failure': 500,
   'too-many-requests': 429,
+  unauthenticated: 401,
+  forbidden: 403,
 };
 
 /** DICOM status codes: Failure reasons for storage, one per kind that storage can hit. */
@@ -66,6 +72,7 @@ const DICOM_STATUS: Partial<Record<FailureKind, number>> = {
   busy: 0xa700,
   'duplicate-conflict': 0x0111, // PS3.7 C.5.8: Duplicate SOP Instance
   'processing-failure': 0x0110, // PS3.7 C.5.7: Processing Failure
+  forbidden: 0x0124, // PS3.7 C.5: Refused, Not Authorized
 };
 
 /** Seconds a client is asked to wait before retrying after our own failure (disk, saturation). */

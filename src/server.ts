@@ -1,5 +1,7 @@
 /** Wires the core (index, store, ingest) to the HTTP adapter and starts listening. */
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadOrCreateSecret } from './deid/secret';
 import { LINKAGE_FILE, LinkageFile } from './deid/linkage';
@@ -16,7 +18,7 @@ import { FsBlobStore } from './store/fs-blob-store';
 import { Index } from './index/index';
 import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
-import { dicomWebRouter } from './dicomweb/router';
+import { dicomWebRouter, errorHandler } from './dicomweb/router';
 import { cors } from './dicomweb/cors';
 import { apiRouter } from './api/router';
 import { viewerRouter } from './viewer/router';
@@ -25,6 +27,11 @@ import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
 import { sweepOrphans } from './maintenance/orphan-sweep';
 import { DimseListener, startDimse } from './dimse/listener';
+import { Authenticator, publicRoute, requireRole } from './auth/middleware';
+import { isLoopback } from './auth/config';
+import { securityHeaders } from './auth/security-headers';
+import { GatewayAudit, openGatewayAudit } from './audit/gateway-audit';
+import { dimseAuditEvents } from './audit/dimse-audit';
 
 export interface Gateway {
   config: Config;
@@ -32,7 +39,10 @@ export interface Gateway {
   store: BlobStore;
   ingestDeps: IngestDeps;
   admission: Admission;
-  server: http.Server;
+  server: http.Server | https.Server;
+  /** The express application (the route-crawler test reads its routes). */
+  app: express.Express;
+  authenticator: Authenticator;
   /** The DIMSE listener, unless DIMSE_PORT=off. */
   dimse?: DimseListener;
   runner: JobRunner;
@@ -41,11 +51,21 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export function openCore(config: Config): { index: Index; store: BlobStore; ingestDeps: IngestDeps; admission: Admission } {
+export interface Core {
+  index: Index;
+  store: BlobStore;
+  ingestDeps: IngestDeps;
+  admission: Admission;
+  /** The DICOM audit trail (also in ingestDeps.audit, which ingest and the adapters use). */
+  audit: GatewayAudit;
+}
+
+export function openCore(config: Config): Core {
   // The DICOM libraries log data set values as plain text: never let them write to our output.
   quietDicomLibraries();
   const index = new SqliteIndex(config.dataDir);
   const store = new FsBlobStore(config.dataDir);
+  const audit = openGatewayAudit(config.audit, config.dataDir, config.dimse.aeTitle);
   const ingestDeps: IngestDeps = {
     index,
     store,
@@ -60,8 +80,10 @@ export function openCore(config: Config): { index: Index; store: BlobStore; inge
     },
     linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, LINKAGE_FILE)) : undefined,
     ocr: config.deid.ocr.enabled ? new PixelTextReader(config.deid.ocr) : undefined,
+    projectRules: config.auth.projectRules,
+    audit,
   };
-  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency) };
+  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency), audit };
 }
 
 export async function startGateway(config: Config): Promise<Gateway> {
@@ -73,24 +95,34 @@ export async function startGateway(config: Config): Promise<Gateway> {
   const ctx = { config, ...core };
   const metrics = new GatewayMetrics(core.admission, core.index.jobs);
   core.ingestDeps.onOutcome = (outcome, source) => metrics.ingested(outcome, source);
+  const authenticator = new Authenticator(config.auth, core.index.keys, { authenticated: (outcome, id, address) => core.audit.authenticated(outcome, id, address) });
+  app.locals.audit = core.audit;
+  app.locals.authenticator = authenticator;
+  if (!authenticator.enabled && !isLoopback(config.host)) {
+    log.warn('auth-off', { host: config.host, why: 'AUTH=off: every client that reaches this address may read and write everything' });
+  }
+  app.use(securityHeaders({ tls: !!config.tls, authEnabled: authenticator.enabled, forwardedUrls: config.auth.trustProxy.length > 0 && !config.publicUrlFixed }));
   app.use(metrics.middleware());
-  app.get('/health', healthHandler({ index: core.index, dataDir: config.dataDir, minFreeDiskBytes: config.limits.minFreeDiskBytes }));
-  app.get('/metrics', async (_req, res) => {
+  // CORS first, so preflight requests are answered before any route and before authentication.
+  app.use(['/dicom-web', '/api'], cors(config.corsOrigins));
+  app.get('/health', publicRoute('load balancers and probes; says nothing about stored data'), healthHandler({ index: core.index, dataDir: config.dataDir, minFreeDiskBytes: config.limits.minFreeDiskBytes }));
+  app.get('/', publicRoute('names the DICOMweb root and the viewer'), (_req, res) => {
+    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/\n');
+  });
+  // Every request leaves here with its principal (or none); each route then states its role.
+  app.use(authenticator.middleware());
+  app.get('/metrics', requireRole('admin'), async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  // CORS first, so preflight requests are answered before any route.
-  app.use(['/dicom-web', '/api'], cors(config.corsOrigins));
   app.use('/dicom-web', dicomWebRouter(ctx));
   const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency), config.limits);
   runner.start();
   const rules = new IngestRules(config.jobRules, core.index, runner, config.jobRulesQuietSeconds * 1000);
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
   app.use('/api', apiRouter(ctx, runner));
-  app.use('/viewer', viewerRouter(ctx));
-  app.get('/', (_req, res) => {
-    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/\n');
-  });
-  const server = http.createServer(app);
+  app.use('/viewer', viewerRouter(ctx, { authenticator }));
+  app.use(errorHandler);
+  const server = config.tls ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, app) : http.createServer(app);
   const limits = config.limits;
   // A large STOW upload may take long as a whole, so no whole-request timeout; but a connection
   // that goes silent (mid-body too) is closed, the headers must come quickly, and the number of
@@ -110,10 +142,11 @@ export async function startGateway(config: Config): Promise<Gateway> {
   const address = server.address();
   if (config.port === 0 && address && typeof address === 'object') {
     config.port = address.port;
-    if (config.publicUrl.endsWith(':0')) config.publicUrl = `http://${config.host}:${address.port}`;
+    if (config.publicUrl.endsWith(':0')) config.publicUrl = `${config.tls ? 'https' : 'http'}://${config.host}:${address.port}`;
   }
   log.info('listening', { url: `${config.publicUrl}/dicom-web`, dataDir: config.dataDir });
-  const dimse = config.dimse.enabled ? await startDimse({ config, ...core }) : undefined;
+  core.audit.started();
+  const dimse = config.dimse.enabled ? await startDimse({ config, ...core, authenticator, events: dimseAuditEvents(core.audit, core.index) }) : undefined;
   let closing = false;
   const sweep = sweepOrphans(core.index, core.store, startedAt, () => closing).then(
     (r) => (r.quarantined ? log.warn('orphans-quarantined', { ...r }) : log.info('orphan-sweep', { ...r })),
@@ -123,6 +156,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
     config,
     ...core,
     server,
+    app,
+    authenticator,
     dimse,
     runner,
     sweep,
@@ -136,6 +171,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
       server.closeAllConnections();
       await closed;
       await core.ingestDeps.ocr?.close();
+      core.audit.stopped();
+      await core.audit.close();
       await core.index.close();
       core.store.close?.();
     },

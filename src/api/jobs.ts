@@ -5,7 +5,8 @@
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
-import { DicomWebContext, baseUrl, publicBase } from '../dicomweb/context';
+import { DicomWebContext, baseUrl, publicBase, readView } from '../dicomweb/context';
+import { requireRole } from '../auth/middleware';
 import { JobRunner } from '../processing/jobs/runner';
 import { JobRecord } from '../processing/jobs/job-store';
 import { seriesPath } from '../metadata/urls';
@@ -36,30 +37,40 @@ function jobId(req: Request): string {
   return id;
 }
 
+/** Who a job counts against for the per-client quota: the principal, or with auth off the address. */
+function clientOf(req: Request): string {
+  const p = req.principal!;
+  return p.via === 'local' ? `http ${req.socket.remoteAddress ?? ''}` : `${p.via} ${p.id}`;
+}
+
 export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
   const r = express.Router();
-  r.post('/', express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
+  // Jobs are on studies: a job on a study the caller may not see is as absent as an unknown one.
+  const visibleJob = async (req: Request): Promise<JobRecord> => {
+    const job = ctx.index.jobs.get(jobId(req));
+    if (!job || !(await readView(ctx, req).canSee(job.study))) throw new VeilgateError('not-found', 'no such job');
+    return job;
+  };
+  r.post('/', requireRole('process'), express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
     const body = req.body as { op?: unknown; input?: { study?: unknown; series?: unknown }; params?: unknown } | undefined;
     if (!body || typeof body !== 'object' || typeof body.op !== 'string') throw new VeilgateError('bad-request', 'body must be JSON { "op", "input": { "study", "series" }, "params" }');
     const study = requireUid(body.input?.study, 'input study');
     const series = requireUid(body.input?.series, 'input series');
-    const job = await runner.submit(body.op, study, series, body.params, `http ${req.socket.remoteAddress ?? ''}`);
+    const job = await runner.submit(body.op, study, series, body.params, clientOf(req), readView(ctx, req));
     res.status(202).setHeader('Location', `${publicBase(ctx, req)}/api/jobs/${job.id}`);
     res.json(view(job, req, ctx));
   });
-  r.get('/', (req: Request, res: Response) => {
+  r.get('/', requireRole('read', 'process'), (req: Request, res: Response) => {
     const raw = req.query.limit === undefined ? '100' : String(req.query.limit);
     if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new VeilgateError('bad-request', 'limit must be a whole number from 1');
     const limit = Math.min(1000, Number(raw));
-    res.json(ctx.index.jobs.list(limit).map((j) => view(j, req, ctx)));
+    res.json(ctx.index.jobs.list(limit, readView(ctx, req).projects).map((j) => view(j, req, ctx)));
   });
-  r.get('/:id', (req: Request, res: Response) => {
-    const job = ctx.index.jobs.get(jobId(req));
-    if (!job) throw new VeilgateError('not-found', 'no such job');
-    res.json(view(job, req, ctx));
+  r.get('/:id', requireRole('read', 'process'), async (req: Request, res: Response) => {
+    res.json(view(await visibleJob(req), req, ctx));
   });
-  r.delete('/:id', (req: Request, res: Response) => {
-    const job = runner.cancel(jobId(req));
+  r.delete('/:id', requireRole('process'), async (req: Request, res: Response) => {
+    const job = runner.cancel((await visibleJob(req)).id);
     if (!job) throw new VeilgateError('not-found', 'no such job');
     res.json(view(job, req, ctx));
   });

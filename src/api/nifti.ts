@@ -9,7 +9,7 @@ import { Readable, pipeline } from 'node:stream';
 import { readWholeBody } from '../dicomweb/stow';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
-import { DicomWebContext, baseUrl } from '../dicomweb/context';
+import { DicomWebContext, baseUrl, readView } from '../dicomweb/context';
 import { matchesType, parseAccept } from '../dicomweb/media-types';
 import { seriesNifti } from '../convert/series-nifti';
 import { readNifti, NiftiVolume } from '../convert/nifti';
@@ -21,7 +21,9 @@ import { DicomJson } from '../dicom/json';
 import { TS } from '../dicom/transfer-syntax';
 import { ingest } from '../ingest/ingest';
 import { cleanClientText } from '../deid/clean-text';
+import { httpCaller, tallyOf } from '../audit/gateway-audit';
 import { seriesPath } from '../metadata/urls';
+import type { ReadIndex } from '../index/index';
 
 function scope(req: Request) {
   return { study: requireUid(req.params.study, 'study'), series: requireUid(req.params.series, 'series') };
@@ -43,8 +45,10 @@ export function getNiftiHandler(ctx: DicomWebContext) {
     if (!accept.some((r) => matchesType(r.type, type) || (format === 'nii.gz' && matchesType(r.type, 'application/x-gzip')))) {
       throw new VeilgateError('not-acceptable', `the volume is sent as ${type}`);
     }
-    const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series);
     const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
+    const audit = ctx.ingestDeps.audit;
+    if (audit) audit.beginTransferring(httpCaller(req), await tallyOf(ctx.index, await readView(ctx, req).instances({ study, series })), { direction: 'export' });
     res.status(200).type(type).setHeader('Content-Disposition', `attachment; filename="${series}.${format}"`);
     res.setHeader('X-Volume-Count', String(conversion.volumes.length));
     const body = Readable.from([Buffer.from(chosen.nii.data.buffer, chosen.nii.data.byteOffset, chosen.nii.data.byteLength)]);
@@ -60,7 +64,7 @@ export function getNiftiHandler(ctx: DicomWebContext) {
 export function getSidecarHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { study, series } = scope(req);
-    const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series);
     const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
     if (!chosen.json) throw new VeilgateError('not-found', 'no sidecar for this volume');
     res.status(200).type('application/json').send(Buffer.from(chosen.json.data));
@@ -68,12 +72,12 @@ export function getSidecarHandler(ctx: DicomWebContext) {
 }
 
 /** The grids a volume computed from the series may be on: the slice stack's and each NIfTI output's. */
-async function gridMatches(ctx: DicomWebContext, study: string, series: string, volume: NiftiVolume, stack: SliceStack | undefined): Promise<boolean> {
+async function gridMatches(ctx: DicomWebContext, view: ReadIndex, study: string, series: string, volume: NiftiVolume, stack: SliceStack | undefined): Promise<boolean> {
   const dims = volume.dims.slice(0, 3);
   const fits = (maps: ReturnType<typeof matchGrid>, target: number[]) =>
     !!maps && maps.every((m, axis) => dims[axis] === target[m.axis] && (m.sign > 0 ? m.offset === 0 : m.offset === target[m.axis] - 1));
   if (stack && fits(matchGrid(flipXY(volume.affine), stack.affine), [stack.columns, stack.rows, stack.slices.length])) return true;
-  const conversion = await seriesNifti(ctx.index, ctx.store, study, series);
+  const conversion = await seriesNifti(view, ctx.store, study, series);
   return conversion.volumes.some((v) => {
     const out = readNifti(v.nii.data);
     return fits(matchGrid(volume.affine, out.affine), out.dims.slice(0, 3));
@@ -83,13 +87,14 @@ async function gridMatches(ctx: DicomWebContext, study: string, series: string, 
 export function postNiftiHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { study, series } = scope(req);
-    const instances = await ctx.index.instances({ study, series });
+    const view = readView(ctx, req);
+    const instances = await view.instances({ study, series });
     if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
     const maxBytes = ctx.config.limits.maxNiftiBytes;
     const volume = readNifti(await readWholeBody(req, maxBytes, 'the volume'), maxBytes);
-    const metadata = (await ctx.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
+    const metadata = (await view.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
     const stack = sliceStack(metadata);
-    if (!(await gridMatches(ctx, study, series, volume, stack))) {
+    if (!(await gridMatches(ctx, view, study, series, volume, stack))) {
       throw new VeilgateError('unprocessable', "the volume's grid (dimensions and affine) matches no grid of the series: send a volume computed in the series' space");
     }
     const first = instances[0];
@@ -108,7 +113,7 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     });
     let seriesUID = '';
     for (const dataset of datasets) {
-      const result = await ingest({ kind: 'derived', dataset, transferSyntaxUID: TS.ExplicitVRLittleEndian }, { source: `api ${req.socket.remoteAddress ?? ''}` }, ctx.ingestDeps);
+      const result = await ingest({ kind: 'derived', dataset, transferSyntaxUID: TS.ExplicitVRLittleEndian }, { source: `api ${req.socket.remoteAddress ?? ''}`, principal: req.principal }, ctx.ingestDeps);
       if (!result.ok) throw result.error;
       seriesUID = result.seriesUID;
     }

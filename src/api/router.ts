@@ -5,6 +5,7 @@ import { errorHandler } from '../dicomweb/router';
 import { getNiftiHandler, getSidecarHandler, postNiftiHandler } from './nifti';
 import { jobsRouter } from './jobs';
 import { JobRunner } from '../processing/jobs/runner';
+import { requireRole } from '../auth/middleware';
 
 const SERIES = '/studies/:study/series/:series';
 
@@ -13,9 +14,10 @@ export function apiRouter(ctx: DicomWebContext, runner: JobRunner): express.Rout
   r.use('/jobs', jobsRouter(ctx, runner));
   // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
   const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));
-  r.get(`${SERIES}/nifti`, admitted(getNiftiHandler(ctx)));
-  r.get(`${SERIES}/nifti.json`, admitted(getSidecarHandler(ctx)));
-  r.post(`${SERIES}/nifti`, admitted(postNiftiHandler(ctx)));
+  r.get(`${SERIES}/nifti`, requireRole('read'), admitted(getNiftiHandler(ctx)));
+  r.get(`${SERIES}/nifti.json`, requireRole('read'), admitted(getSidecarHandler(ctx)));
+  // Publishing a volume back makes a derived series in the source's study: processing.
+  r.post(`${SERIES}/nifti`, requireRole('process'), admitted(postNiftiHandler(ctx)));
   r.use((_req, _res, next) => next(Object.assign(new Error('not found'), { status: 404 })));
   r.use(errorHandler);
   return r;

@@ -67,6 +67,7 @@ export async function runJobCommand(a: JobArgs, config: Config, options: { progr
     return jobs.get(job.id)!;
   } finally {
     bar?.stop();
+    await core.audit.close();
     await core.index.close();
     core.store.close?.();
   }

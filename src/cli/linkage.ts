@@ -8,6 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Config } from '../config';
 import { LINKAGE_FILE, csvField, linkageMappings } from '../deid/linkage';
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { openGatewayAudit } from '../audit/gateway-audit';
+import { writeAllSync } from '../store/write-fully';
 
 export interface LinkageExportArgs {
   out?: string;
@@ -25,8 +29,8 @@ export function parseLinkageArgs(args: string[]): LinkageExportArgs {
   return out;
 }
 
-/** Writes the CSV and returns where it went and how many mappings it holds. */
-export function exportLinkage(args: LinkageExportArgs, config: Config): { file: string; rows: number } {
+/** Writes the CSV, audits it as a Data Export, and returns where it went and how many mappings it holds. */
+export async function exportLinkage(args: LinkageExportArgs, config: Config): Promise<{ file: string; rows: number }> {
   const source = path.join(config.dataDir, LINKAGE_FILE);
   if (!fs.existsSync(source)) {
     throw new Error(`no linkage file at ${source}: linkage is off (set DEID_LINKAGE=true before ingest to keep one)`);
@@ -35,15 +39,21 @@ export function exportLinkage(args: LinkageExportArgs, config: Config): { file: 
   // Created 0600 before any byte is written; an existing file is refused rather than widened.
   const fd = fs.openSync(target, 'wx', 0o600);
   let rows = 0;
+  const patients = new Set<string>();
   try {
-    fs.writeSync(fd, 'kind,original,pseudonym\n');
+    writeAllSync(fd, Buffer.from('kind,original,pseudonym\n'));
     for (const row of linkageMappings(fs.readFileSync(source, 'utf8').split('\n'))) {
-      fs.writeSync(fd, `${row.kind},${csvField(row.original)},${csvField(row.pseudonym)}\n`);
+      writeAllSync(fd, Buffer.from(`${row.kind},${csvField(row.original)},${csvField(row.pseudonym)}\n`));
+      if (row.kind === 'PatientID' && row.pseudonym) patients.add(row.pseudonym);
       rows++;
     }
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  // The export itself is audited: by whom (the local user), where to, and whose mappings (by pseudonym).
+  const audit = openGatewayAudit(config.audit, config.dataDir, config.dimse.aeTitle);
+  audit.linkageExported(os.userInfo().username, os.hostname(), pathToFileURL(path.resolve(target)).href, [...patients]);
+  await audit.close();
   return { file: target, rows };
 }

@@ -3,7 +3,7 @@
  * conversion that would silently misplace voxels is refused. The last few conversions
  * are kept, since a client asks for the volume and its sidecar one after the other.
  */
-import { Index, StoredInstance } from '../index/index';
+import { ReadIndex, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { VeilgateError } from '../errors';
 import { Dcm2niixFile, niftiOutputs, runDcm2niix } from './dcm2niix';
@@ -39,7 +39,7 @@ async function convert(store: BlobStore, instances: StoredInstance[]): Promise<S
   return { volumes, log: result.log };
 }
 
-export async function seriesNifti(index: Index, store: BlobStore, study: string, series: string): Promise<SeriesNifti> {
+export async function seriesNifti(index: ReadIndex, store: BlobStore, study: string, series: string): Promise<SeriesNifti> {
   const instances = await index.instances({ study, series });
   if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
   // A series that gained instances is converted again.

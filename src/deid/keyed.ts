@@ -11,6 +11,14 @@ function hmac(secret: Buffer, purpose: string, ...parts: string[]): Buffer {
   return h.digest();
 }
 
+/**
+ * The key of one project's pseudonym space. The default project keeps the site secret itself,
+ * so studies stored before projects existed keep their pseudonyms.
+ */
+export function projectSecret(secret: Buffer, project: string, defaultProject: string): Buffer {
+  return project === defaultProject ? secret : hmac(secret, 'project', project);
+}
+
 /** 2.25. followed by the decimal value of 128 bits of HMAC-SHA256(secret, uid) (PS3.5 B.2). */
 export function mapUid(secret: Buffer, uid: string): string {
   const digest = createHmac('sha256', secret).update(uid).digest();

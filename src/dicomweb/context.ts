@@ -5,6 +5,9 @@ import type { Index } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
 import type { IngestDeps } from '../ingest/ingest';
 import type { Admission } from '../admission';
+import { AccessView } from '../index/access-view';
+import { VeilgateError } from '../errors';
+import { ProxyTrust } from '../auth/proxy';
 
 export interface DicomWebContext {
   config: Config;
@@ -15,19 +18,45 @@ export interface DicomWebContext {
   admission: Admission;
 }
 
-/** The URL the client used to reach the gateway: PUBLIC_URL, else what a proxy says (RFC 7239 Forwarded, X-Forwarded-*). */
+/** The index as the request's principal may see it: every read of a handler goes through this. */
+export function readView(ctx: DicomWebContext, req: Request): AccessView {
+  if (!req.principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
+  return new AccessView(ctx.index, req.principal);
+}
+
+const trusts = new WeakMap<Config, ProxyTrust>();
+
+/** The proxies TRUST_PROXY names, for this configuration. */
+export function proxyTrust(config: Config): ProxyTrust {
+  let t = trusts.get(config);
+  if (!t) trusts.set(config, (t = new ProxyTrust(config.auth.trustProxy)));
+  return t;
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+const HOST_HEADER = /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/**
+ * The URL the client used to reach the gateway: PUBLIC_URL when given; else the listening
+ * address, corrected by what a trusted proxy says (RFC 7239 Forwarded, X-Forwarded-*). A
+ * gateway listening on every interface takes the host from the request's own Host header.
+ */
 export function publicBase(ctx: DicomWebContext, req: Request): string {
-  if (ctx.config.publicUrlFixed) return ctx.config.publicUrl;
-  const forwarded = String(req.headers.forwarded ?? '').split(',')[0];
-  const field = (name: string) => new RegExp(`(?:^|;)\\s*${name}="?([^";]+)"?`, 'i').exec(forwarded)?.[1];
-  const proto = field('proto') ?? String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim();
-  const host = field('host') ?? String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim();
-  const prefix = String(req.headers['x-forwarded-prefix'] ?? '').replace(/\/+$/, '');
-  // Only well-formed values are trusted into URLs.
-  if (host && /^[A-Za-z0-9.\-\[\]:]+$/.test(host) && (!proto || /^https?$/.test(proto)) && /^(\/[\w.\-~]+)*$/.test(prefix)) {
-    return `${proto || 'http'}://${host}${prefix}`;
+  const config = ctx.config;
+  if (config.publicUrlFixed) return config.publicUrl;
+  const own = new URL(config.publicUrl);
+  let proto = own.protocol.replace(/:$/, '');
+  let host = own.host;
+  let prefix = own.pathname.replace(/\/+$/, '');
+  const hostHeader = String(req.headers.host ?? '');
+  if (WILDCARD.has(config.host) && HOST_HEADER.test(hostHeader)) host = hostHeader;
+  const forwarded = proxyTrust(config).forwarded(req);
+  if (forwarded) {
+    proto = forwarded.proto ?? proto;
+    host = forwarded.host ?? host;
+    prefix = forwarded.prefix ?? prefix;
   }
-  return ctx.config.publicUrl;
+  return `${proto}://${host}${prefix}`;
 }
 
 /** The DICOMweb root URL that RetrieveURLs and BulkDataURIs are built from. */

@@ -4,7 +4,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 
-const EXPOSED = ['Content-Type', 'Content-Length', 'Content-Encoding', 'ETag', 'Warning', 'Location', 'X-Volume-Count'];
+const EXPOSED = ['Content-Type', 'Content-Length', 'Content-Encoding', 'ETag', 'Warning', 'Location', 'X-Volume-Count', 'Retry-After', 'WWW-Authenticate'];
 
 export function cors(allowed: string[]) {
   const any = allowed.includes('*');

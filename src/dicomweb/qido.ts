@@ -3,11 +3,14 @@ import type { Request, Response } from 'express';
 import { Level } from '../query/attributes';
 import { VeilgateError } from '../errors';
 import { instancePath, seriesPath, studyPath } from '../metadata/urls';
-import { DicomWebContext, baseUrl } from './context';
+import { DicomWebContext, baseUrl, readView } from './context';
 import { parseAccept, matchesType } from './media-types';
 import { parseQido } from './qido-params';
 import { requireUid } from './params';
 import { sendJson } from './json-response';
+import { httpCaller } from '../audit/gateway-audit';
+
+const AUDIT_LEVEL = { study: 'STUDY', series: 'SERIES', instance: 'IMAGE' } as const;
 
 function warning(req: Request, text: string): string {
   return `299 ${req.hostname ?? 'veilgate'}: "${text.replace(/"/g, "'")}"`;
@@ -27,7 +30,11 @@ export function qidoHandler(ctx: DicomWebContext, level: Level) {
       defaultLimit: ctx.config.qidoDefaultLimit,
       maxLimit: ctx.config.qidoMaxLimit,
     });
-    const result = await ctx.index.search(query);
+    const result = await readView(ctx, req).search(query);
+    ctx.ingestDeps.audit?.queried('QIDO-RS', httpCaller(req), AUDIT_LEVEL[level], [
+      ...query.conditions.map((c) => c.key.keyword),
+      ...(query.includeFields === 'all' ? [] : query.includeFields),
+    ]);
     const base = baseUrl(ctx, req);
     const warnings: string[] = [];
     if (unsupported.length) warnings.push(warning(req, `The following attributes are not supported for matching: ${unsupported.join(', ')}`));

@@ -8,12 +8,12 @@ import type { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
 import { transferSyntax } from '../dicom/transfer-syntax';
-import { StoredInstance } from '../index/index';
+import { ReadIndex, StoredInstance } from '../index/index';
 import { decodeFrame, decodedDescription, pixelDescription } from '../imaging/decode';
 import { readPalette } from '../imaging/palette';
 import { readLut } from '../imaging/lut';
 import { RenderOptions, Window, defaultWindow, renderFrame } from '../imaging/render';
-import { DicomWebContext } from './context';
+import { DicomWebContext, readView } from './context';
 import { matchesType, parseAccept } from './media-types';
 import { requireUid } from './params';
 import { spans } from './wado';
@@ -60,7 +60,7 @@ async function target(ctx: DicomWebContext, req: Request): Promise<{ inst: Store
   const study = requireUid(req.params.study, 'study');
   const seriesUID = req.params.series !== undefined ? requireUid(req.params.series, 'series') : undefined;
   const instance = req.params.instance !== undefined ? requireUid(req.params.instance, 'instance') : undefined;
-  const all = await ctx.index.instances({ study, series: seriesUID, instance });
+  const all = await readView(ctx, req).instances({ study, series: seriesUID, instance });
   if (!all.length) throw new VeilgateError('not-found', 'no such resource');
   // The middle instance of a series stands for it; a study is shown by its first image series,
   // segmentations (derived overlays) only when there is nothing else.
@@ -79,13 +79,14 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
     const [type, f] = format(req);
     const opts = options(req, thumbnail, f);
     const { inst, frame } = await target(ctx, req);
-    await ctx.admission.run('render', () => render(ctx, res, inst, frame, type, opts));
+    const view = readView(ctx, req);
+    await ctx.admission.run('render', () => render(view, ctx, res, inst, frame, type, opts));
   };
 }
 
-async function render(ctx: DicomWebContext, res: Response, inst: StoredInstance, frame: number, type: string, opts: RenderOptions): Promise<void> {
+async function render(view: ReadIndex, ctx: DicomWebContext, res: Response, inst: StoredInstance, frame: number, type: string, opts: RenderOptions): Promise<void> {
   {
-    const meta = JSON.parse((await ctx.index.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
+    const meta = JSON.parse((await view.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
     let p = pixelDescription(meta);
     const ranges = inst.frames![frame - 1];
     let pixels: Uint8Array = await ctx.store.read(inst.blobKey, spans(ranges));

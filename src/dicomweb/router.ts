@@ -9,6 +9,7 @@ import { qidoHandler } from './qido';
 import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from './wado';
 import { capabilitiesHandler } from './capabilities';
 import { renderedHandler } from './rendered';
+import { requireRole } from '../auth/middleware';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
@@ -16,29 +17,32 @@ const INSTANCE = `${SERIES}/instances/:instance`;
 
 export function dicomWebRouter(ctx: DicomWebContext): express.Router {
   const r = express.Router();
-  r.get('/', capabilitiesHandler(ctx));
-  r.options('/', capabilitiesHandler(ctx));
-  r.post('/studies', stowHandler(ctx));
-  r.post(STUDY, stowHandler(ctx));
+  // Every route states its role: a reader cannot store, a sender cannot query (auth/middleware.ts).
+  const read = requireRole('read');
+  const send = requireRole('ingest');
+  r.get('/', read, capabilitiesHandler(ctx));
+  r.options('/', read, capabilitiesHandler(ctx));
+  r.post('/studies', send, stowHandler(ctx));
+  r.post(STUDY, send, stowHandler(ctx));
 
-  r.get('/studies', qidoHandler(ctx, 'study'));
-  r.get('/series', qidoHandler(ctx, 'series'));
-  r.get('/instances', qidoHandler(ctx, 'instance'));
-  r.get(`${STUDY}/series`, qidoHandler(ctx, 'series'));
-  r.get(`${STUDY}/instances`, qidoHandler(ctx, 'instance'));
-  r.get(`${SERIES}/instances`, qidoHandler(ctx, 'instance'));
+  r.get('/studies', read, qidoHandler(ctx, 'study'));
+  r.get('/series', read, qidoHandler(ctx, 'series'));
+  r.get('/instances', read, qidoHandler(ctx, 'instance'));
+  r.get(`${STUDY}/series`, read, qidoHandler(ctx, 'series'));
+  r.get(`${STUDY}/instances`, read, qidoHandler(ctx, 'instance'));
+  r.get(`${SERIES}/instances`, read, qidoHandler(ctx, 'instance'));
 
-  r.get(STUDY, retrieveHandler(ctx));
-  r.get(SERIES, retrieveHandler(ctx));
-  r.get(INSTANCE, retrieveHandler(ctx));
-  r.get(`${STUDY}/metadata`, metadataHandler(ctx));
-  r.get(`${SERIES}/metadata`, metadataHandler(ctx));
-  r.get(`${INSTANCE}/metadata`, metadataHandler(ctx));
-  r.get(`${INSTANCE}/bulk/:path`, bulkdataHandler(ctx));
-  r.get(`${INSTANCE}/frames/:frames`, framesHandler(ctx));
+  r.get(STUDY, read, retrieveHandler(ctx));
+  r.get(SERIES, read, retrieveHandler(ctx));
+  r.get(INSTANCE, read, retrieveHandler(ctx));
+  r.get(`${STUDY}/metadata`, read, metadataHandler(ctx));
+  r.get(`${SERIES}/metadata`, read, metadataHandler(ctx));
+  r.get(`${INSTANCE}/metadata`, read, metadataHandler(ctx));
+  r.get(`${INSTANCE}/bulk/:path`, read, bulkdataHandler(ctx));
+  r.get(`${INSTANCE}/frames/:frames`, read, framesHandler(ctx));
   for (const base of [STUDY, SERIES, INSTANCE, `${INSTANCE}/frames/:frames`]) {
-    r.get(`${base}/rendered`, renderedHandler(ctx, false));
-    r.get(`${base}/thumbnail`, renderedHandler(ctx, true));
+    r.get(`${base}/rendered`, read, renderedHandler(ctx, false));
+    r.get(`${base}/thumbnail`, read, renderedHandler(ctx, true));
   }
 
   r.use((req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error('not found'), { status: 404 })));

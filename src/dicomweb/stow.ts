@@ -14,26 +14,38 @@ import { instancePath, studyPath } from '../metadata/urls';
 import { DicomWebContext, baseUrl } from './context';
 import { parseMediaType } from './media-types';
 import { requireUid } from './params';
+import { TransferTally } from '../audit/tally';
+import { httpCaller } from '../audit/gateway-audit';
 
 type PartOutcome = IngestResult;
 
 function partFailure(kind: VeilgateError['kind'], message: string): PartOutcome {
-  return { ok: false, error: new VeilgateError(kind, message) };
+  return { ok: false, error: new VeilgateError(kind, message), sent: {} };
 }
 
-function stowResponse(outcomes: PartOutcome[], base: string): { status: number; body: DicomJson } {
+/**
+ * The STOW response. A sender that may read (its studies are its own to see) is told where each
+ * instance went, by its stored UIDs. A sender that may only send is answered by the UIDs it sent
+ * and nothing else: the response must not hand a PACS key the mapping from its originals to
+ * their pseudonyms.
+ */
+function stowResponse(outcomes: PartOutcome[], base: string, reveal: boolean): { status: number; body: DicomJson } {
   const referenced: DicomJson[] = [];
   const failed: DicomJson[] = [];
   const studies = new Set<string>();
   let warnings = false;
   for (const o of outcomes) {
     if (o.ok) {
-      studies.add(o.studyUID);
-      const item: DicomJson = {
-        '00081150': { vr: 'UI', Value: [o.sopClassUID] },
-        '00081155': { vr: 'UI', Value: [o.sopInstanceUID] },
-        '00081190': { vr: 'UR', Value: [base + instancePath(o.studyUID, o.seriesUID, o.sopInstanceUID)] },
-      };
+      const item: DicomJson = {};
+      if (reveal) {
+        studies.add(o.studyUID);
+        item['00081150'] = { vr: 'UI', Value: [o.sopClassUID] };
+        item['00081155'] = { vr: 'UI', Value: [o.sopInstanceUID] };
+        item['00081190'] = { vr: 'UR', Value: [base + instancePath(o.studyUID, o.seriesUID, o.sopInstanceUID)] };
+      } else {
+        if (o.sent.sopClassUID) item['00081150'] = { vr: 'UI', Value: [o.sent.sopClassUID] };
+        if (o.sent.sopInstanceUID) item['00081155'] = { vr: 'UI', Value: [o.sent.sopInstanceUID] };
+      }
       if (o.warnings.length) {
         warnings = true;
         item['00081196'] = { vr: 'US', Value: [DicomWarning.CoercionOfDataElements] };
@@ -41,8 +53,9 @@ function stowResponse(outcomes: PartOutcome[], base: string): { status: number; 
       referenced.push(item);
     } else {
       const item: DicomJson = {};
-      if (o.sopClassUID) item['00081150'] = { vr: 'UI', Value: [o.sopClassUID] };
-      if (o.sopInstanceUID) item['00081155'] = { vr: 'UI', Value: [o.sopInstanceUID] };
+      const named = reveal ? o : o.sent;
+      if (named.sopClassUID) item['00081150'] = { vr: 'UI', Value: [named.sopClassUID] };
+      if (named.sopInstanceUID) item['00081155'] = { vr: 'UI', Value: [named.sopInstanceUID] };
       item['00081197'] = { vr: 'US', Value: [dicomStatusOf(o.error)] };
       failed.push(item);
     }
@@ -127,14 +140,30 @@ async function forEachPart(req: Request, ctx: DicomWebContext, onPart: (part: Pe
   return {};
 }
 
+/** One Instances Transferred message per patient for what was stored, one for duplicates (PS3.15 A.5.3.7). */
+function auditIngest(ctx: DicomWebContext, req: Request, outcomes: PartOutcome[]): void {
+  const audit = ctx.ingestDeps.audit;
+  if (!audit) return;
+  const stored = new TransferTally();
+  const duplicates = new TransferTally();
+  for (const o of outcomes) {
+    if (o.ok) (o.outcome === 'stored' ? stored : duplicates).add({ patient: o.patientID, study: o.studyUID, sopClassUid: o.sopClassUID });
+  }
+  audit.transferred('ingest', httpCaller(req), stored, { action: 'C' });
+  audit.transferred('ingest', httpCaller(req), duplicates, { action: 'R' });
+}
+
 export function stowHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const expectedStudyUID = req.params.study ? requireUid(req.params.study, 'study') : undefined;
     const contentType = parseMediaType(req.headers['content-type'] ?? '');
     const source = `http ${req.socket.remoteAddress ?? ''}`.trim();
+    const principal = req.principal;
+    if (!principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
     const outcomes: PartOutcome[] = [];
+    const from = { address: req.socket.remoteAddress ?? '' };
     const store = async (bytes: Uint8Array) =>
-      outcomes.push(await ingest({ kind: 'part10', bytes }, { source, expectedStudyUID }, ctx.ingestDeps));
+      outcomes.push(await ingest({ kind: 'part10', bytes }, { source, expectedStudyUID, principal, from }, ctx.ingestDeps));
 
     if (contentType.type === 'application/dicom') {
       await store(await readWholeBody(req, ctx.config.maxInstanceBytes));
@@ -159,7 +188,8 @@ export function stowHandler(ctx: DicomWebContext) {
     } else {
       throw new VeilgateError('unsupported-media-type', `Content-Type must be multipart/related; type="application/dicom" or application/dicom`);
     }
-    const { status, body } = stowResponse(outcomes, baseUrl(ctx, req));
+    const { status, body } = stowResponse(outcomes, baseUrl(ctx, req), principal.roles.has('read'));
+    auditIngest(ctx, req, outcomes);
     if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(status).type('application/dicom+json').send(JSON.stringify(body));
   };

@@ -3,6 +3,7 @@
  * application/dicom (streamed file by file), metadata from the JSON precomputed at
  * ingest, and bulk data by byte range.
  */
+import { httpCaller, routeTemplate, tallyOf } from '../audit/gateway-audit';
 import type { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { TS, transferSyntax } from '../dicom/transfer-syntax';
@@ -10,7 +11,7 @@ import { Level } from '../query/attributes';
 import { Scope, StoredInstance } from '../index/index';
 import { resolveStoredUris } from '../metadata/urls';
 import { ByteRange } from '../dicom/write';
-import { DicomWebContext, baseUrl } from './context';
+import { DicomWebContext, baseUrl, readView } from './context';
 import { MediaRange, matchesType, parseAccept } from './media-types';
 import { MultipartWriter, ResponseClosed } from './multipart-writer';
 import type { Readable } from 'node:stream';
@@ -31,7 +32,7 @@ function scopeOf(req: Request): { level: Level; scope: Scope } {
 
 async function instancesOrNotFound(ctx: DicomWebContext, req: Request): Promise<StoredInstance[]> {
   const { level, scope } = scopeOf(req);
-  const instances = await ctx.index.instances(scope);
+  const instances = await readView(ctx, req).instances(scope);
   if (instances.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
   return instances;
 }
@@ -105,10 +106,15 @@ export function retrieveHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const instances = await instancesOrNotFound(ctx, req);
     const accept = parseAccept(req.headers.accept);
+    // Audited once per retrieve (a study, series or instance), not per frame: frames, rendered
+    // images and metadata are views of instances whose retrieve or query is audited.
+    const audit = ctx.ingestDeps.audit;
     if (accept[0]?.type === 'application/zip') {
       const { scope } = scopeOf(req);
+      if (audit) audit.exported('zip-download', httpCaller(req), routeTemplate(req), await tallyOf(ctx.index, instances));
       return ctx.admission.run('zip', () => sendZip(ctx, res, instances, scope.instance ?? scope.series ?? scope.study));
     }
+    if (audit) audit.beginTransferring(httpCaller(req), await tallyOf(ctx.index, instances));
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
     if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip');
     // Every instance's syntax is settled before the first byte goes out, so a 406 is still possible.
@@ -124,7 +130,7 @@ export function retrieveHandler(ctx: DicomWebContext) {
     const transcoded = plan.filter((p) => p.target !== p.inst.transferSyntaxUID);
     // One instance is transcoded in memory at a time: each must fit the per-response bound.
     if (transcoded.length) {
-      const metadata = await ctx.index.metadata(scopeOf(req).scope);
+      const metadata = await readView(ctx, req).metadata(scopeOf(req).scope);
       const byUid = new Map(instances.map((inst, i) => [inst.sopInstanceUID, metadata[i]]));
       for (const { inst } of transcoded) {
         const decoded = decodedPixelBytes(JSON.parse(byUid.get(inst.sopInstanceUID) ?? '{}') as DicomJson);
@@ -179,7 +185,7 @@ export function metadataHandler(ctx: DicomWebContext) {
       throw new VeilgateError('not-acceptable', 'metadata is available as application/dicom+json only');
     }
     const { level, scope } = scopeOf(req);
-    const docs = await ctx.index.metadata(scope);
+    const docs = await readView(ctx, req).metadata(scope);
     if (docs.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
     sendJson(req, res, resolveStoredUris(`[${docs.join(',')}]`, baseUrl(ctx, req)));
   };
@@ -201,7 +207,7 @@ export function bulkdataHandler(ctx: DicomWebContext) {
     const { scope } = scopeOf(req);
     const path = String(req.params.path ?? '');
     if (!/^[0-9A-F]{8}(\.\d+\.[0-9A-F]{8})*$/i.test(path)) throw new VeilgateError('bad-request', 'bulk data path is malformed');
-    const [inst] = await ctx.index.instances(scope);
+    const [inst] = await readView(ctx, req).instances(scope);
     if (!inst) throw new VeilgateError('not-found', 'no such instance');
     const accept = parseAccept(req.headers.accept);
     const single = wantsSinglePart(accept);
@@ -254,7 +260,7 @@ function frameNumbers(list: string, count: number, max: number): number[] {
 export function framesHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { scope } = scopeOf(req);
-    const [inst] = await ctx.index.instances(scope);
+    const [inst] = await readView(ctx, req).instances(scope);
     if (!inst) throw new VeilgateError('not-found', 'no such instance');
     if (!inst.frames) throw new VeilgateError('not-found', 'the instance has no addressable frames');
     const numbers = frameNumbers(String(req.params.frames), inst.frames.length, ctx.config.limits.maxFramesPerRequest);
@@ -265,7 +271,7 @@ export function framesHandler(ctx: DicomWebContext) {
       throw new VeilgateError('not-acceptable', `frames are stored as ${storedType} (transfer syntax ${inst.transferSyntaxUID}); accept that, transfer-syntax=*, or application/octet-stream`);
     }
     const decode = choice === 'decoded' && !native;
-    const pixels = decode ? pixelDescription(JSON.parse((await ctx.index.metadata(scope))[0]) as DicomJson) : undefined;
+    const pixels = decode ? pixelDescription(JSON.parse((await readView(ctx, req).metadata(scope))[0]) as DicomJson) : undefined;
     if (pixels) {
       const decoded = Math.ceil((pixels.rows * pixels.columns * pixels.samplesPerPixel * pixels.bitsAllocated) / 8) * numbers.length;
       if (decoded > ctx.config.limits.maxResponseDecodedBytes) {

@@ -1,9 +1,10 @@
 /**
  * What C-MOVE and C-GET send (PS3.4 C.4.2, C.4.3): the stored instances an identifier
- * names, as raw data sets ready for C-STORE sub-operations.
+ * names, as raw data sets ready for C-STORE sub-operations. Instances are found only through a
+ * ReadIndex (the association's AccessView), so what another project holds is never named.
  */
 import { requests } from 'dcmjs-dimse';
-import { Index, StoredInstance } from '../index/index';
+import { ReadIndex, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { isSafeUid } from '../dicom/uid';
 import { matchKeyByName } from '../query/attributes';
@@ -23,7 +24,7 @@ function uidList(value: unknown): string[] {
 }
 
 /** The stored instances an identifier asks for, at its QueryRetrieveLevel. */
-export async function instancesToRetrieve(identifier: Record<string, unknown>, index: Index): Promise<StoredInstance[]> {
+export async function instancesToRetrieve(identifier: Record<string, unknown>, index: ReadIndex): Promise<StoredInstance[]> {
   const level = String(identifier.QueryRetrieveLevel ?? '').trim().toUpperCase();
   const studies = uidList(identifier.StudyInstanceUID);
   const series = uidList(identifier.SeriesInstanceUID);
@@ -48,10 +49,7 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
     }
   } else if (level === 'IMAGE') {
     if (!sops.length) throw new VeilgateError('bad-request', 'an IMAGE level retrieve needs SOPInstanceUID');
-    for (const sop of sops) {
-      const inst = await index.findInstance(sop);
-      if (inst) found.push(inst);
-    }
+    for (const sop of sops) found.push(...(await instanceByUid(index, sop)));
   } else {
     throw new VeilgateError('bad-request', `QueryRetrieveLevel "${level}" is not PATIENT, STUDY, SERIES or IMAGE`);
   }
@@ -59,10 +57,18 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
 }
 
 /** Instances of a series found without its study (relational retrieve). */
-async function seriesInstances(index: Index, series: string): Promise<StoredInstance[]> {
+async function seriesInstances(index: ReadIndex, series: string): Promise<StoredInstance[]> {
   const key = matchKeyByName('SeriesInstanceUID')!;
   const hit = await index.search({ level: 'series', scope: {}, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
   return hit.rows.length ? index.instances({ study: hit.rows[0].studyUID, series }) : [];
+}
+
+/** An instance by its SOP Instance UID alone: a search finds its study and series, within what the reader may see. */
+async function instanceByUid(index: ReadIndex, sop: string): Promise<StoredInstance[]> {
+  const key = matchKeyByName('SOPInstanceUID')!;
+  const hit = await index.search({ level: 'instance', scope: {}, conditions: [{ key, value: sop }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
+  const m = hit.rows[0];
+  return m?.seriesUID ? index.instances({ study: m.studyUID, series: m.seriesUID, instance: sop }) : [];
 }
 
 /**

@@ -2,12 +2,18 @@
  * The DIMSE service class provider (on dcmjs-dimse): C-ECHO, C-STORE into the one ingest
  * path, C-FIND over the shared query code, C-MOVE to configured destinations and C-GET on
  * the requesting association. Status codes come from src/errors.ts like STOW-RS's.
+ *
+ * Every association acts for one principal, settled at A-ASSOCIATE-RQ (access.ts): its roles
+ * decide which presentation contexts are accepted (services.ts), and are checked again in each
+ * handler; its projects bound every lookup, which goes through an AccessView of the index.
  */
+import type { Authenticator } from '../auth/middleware';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { Scp, Client, Dataset as DimseDataset, constants, responses, association as associationNs } from 'dcmjs-dimse';
 import type { Writable } from 'node:stream';
 import { Config } from '../config';
-import { Index } from '../index/index';
+import { Index, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { IngestDeps, ingest } from '../ingest/ingest';
 import { VeilgateError, dicomStatusOf, DicomWarning } from '../errors';
@@ -20,9 +26,16 @@ import { instancesToRetrieve, storeRequestFor } from './retrieve';
 import { PduGate, Verdict } from './gate';
 import { AssociateResult, Ticket } from './slots';
 import { Identifier, naturalIdentifier } from './identifier';
+import type { Principal } from '../auth/principal';
+import { AccessView } from '../index/access-view';
+import { REJECTION, admitAssociation } from './access';
+import { peerHost } from './callers';
+import { DimseEvents, RejectionReason, emit } from './events';
+import { ProposedIdentity } from './identity';
+import { NOT_AUTHORIZED, Service, judgeContext, mayUse, serviceOf } from './services';
 
 const { CEchoResponse, CFindResponse, CStoreResponse, CMoveResponse, CGetResponse } = responses;
-const { Status, PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
+const { Status, PresentationContextResult } = constants;
 
 type Association = InstanceType<typeof associationNs.Association>;
 type PresentationContext = Parameters<Scp['createStoreWritableStream']>[0];
@@ -38,17 +51,10 @@ export interface DimseDeps {
   index: Index;
   store: BlobStore;
   ingestDeps: IngestDeps;
-}
-
-const VERIFICATION = '1.2.840.10008.1.1';
-const QUERY_RETRIEVE = new Set([
-  '1.2.840.10008.5.1.4.1.2.1.1', '1.2.840.10008.5.1.4.1.2.1.2', '1.2.840.10008.5.1.4.1.2.1.3', // Patient Root FIND, MOVE, GET
-  '1.2.840.10008.5.1.4.1.2.2.1', '1.2.840.10008.5.1.4.1.2.2.2', '1.2.840.10008.5.1.4.1.2.2.3', // Study Root FIND, MOVE, GET
-]);
-
-/** Storage SOP classes: every standard one (1.2.840.10008.5.1.4.1.1.*) and any private class. */
-function isStorageClass(uid: string): boolean {
-  return uid.startsWith('1.2.840.10008.5.1.4.1.1.') || !uid.startsWith('1.2.840.10008.');
+  /** Verifies user identity negotiation (an API key as passcode, or a JWT) when auth is on. */
+  authenticator?: Authenticator;
+  /** Told of associations, authentications, queries, retrieves and stores (the audit trail listens). */
+  events?: DimseEvents;
 }
 
 /** Sub-operations of C-MOVE and C-GET, counted for their responses. */
@@ -91,15 +97,6 @@ function withCounts<R extends RetrieveResponse>(response: R, status: number, ops
   return response;
 }
 
-function callerAllowed(allowed: string[], aeTitle: string, host: string): boolean {
-  const h = host.replace(/^::ffff:/, '');
-  return allowed.some((entry) => {
-    if (entry === '*') return true;
-    const [ae, allowedHost] = entry.split('@');
-    return ae === aeTitle && (!allowedHost || allowedHost === h);
-  });
-}
-
 /** What the listener gives each connection's SCP: the gate in front of it and its slot. */
 export interface ConnectionGuards {
   gate: PduGate;
@@ -139,16 +136,33 @@ class StoreSink {
   }
 }
 
-const REFUSED_AS: Record<Exclude<AssociateResult, 'ok'>, string> = {
-  busy: 'too many associations',
-  'ae-busy': 'too many associations for this calling AE',
+const REFUSED_AS: Record<Exclude<AssociateResult, 'ok'>, RejectionReason> = {
+  busy: 'too-many-associations',
+  'ae-busy': 'too-many-associations-for-ae',
 };
+
+/** The User Identity sub-item of an A-ASSOCIATE-RQ, as dcmjs-dimse read it. */
+function proposedIdentity(association: Association): ProposedIdentity | undefined {
+  if (!association.getNegotiateUserIdentity()) return undefined;
+  return {
+    type: association.getUserIdentityType(),
+    primary: association.getUserIdentityPrimaryField() ?? '',
+    secondary: association.getUserIdentitySecondaryField() ?? '',
+    positiveResponseRequested: association.getUserIdentityPositiveResponseRequested(),
+  };
+}
+
+/** Associations accepted by this process so far: each SCP's number. */
+let associations = 0;
 
 export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: object, guards: ConnectionGuards) => Scp {
   const cfg = deps.config.dimse;
 
   return class VeilgateScp extends Scp {
     private callingAe = '';
+    /** Set once the association is accepted: who it acts for, and the index as they may see it. */
+    private principal?: Principal;
+    private view?: AccessView;
     private counted = false;
     private readonly stats = { received: 0, stored: 0, failures: 0, found: 0, sent: 0, refused: 0 };
     private readonly started = Date.now();
@@ -161,7 +175,8 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       guards.gate.onStoreOverLimit = () => this.sink?.discard();
       socket.once('close', () => {
         if (!this.counted) return;
-        log.info('dimse-association', { callingAe: this.callingAe, ...this.stats, seconds: (Date.now() - this.started) / 1000 });
+        if (this.principal) emit(deps.events, 'associationEnded', this.peer);
+        log.info('dimse-association', { callingAe: this.callingAe, principal: this.principal?.id, ...this.stats, seconds: (Date.now() - this.started) / 1000 });
       });
     }
 
@@ -185,29 +200,49 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       return verdict;
     }
 
+    /** The connection (TCP, or TLS decrypted): dcmjs-dimse keeps it as `socket`. */
+    private get connection(): Socket {
+      return (this as unknown as { socket: Socket }).socket;
+    }
+
     private get remoteHost(): string {
-      return (this as unknown as { socket: Socket }).socket.remoteAddress ?? '';
+      return peerHost(this.connection.remoteAddress);
     }
 
     override associationRequested(association: Association): void {
       const calling = association.getCallingAeTitle().trim();
-      const called = association.getCalledAeTitle().trim();
       this.callingAe = calling;
-      const reject = (result: number, source: number, reason: number, why: string) => {
-        log.warn('dimse-association-rejected', { callingAe: calling, host: this.remoteHost, why });
-        this.sendAssociationReject(result, source, reason);
-        this.guards.gate.rejected();
-      };
-      if (!callerAllowed(cfg.allowedCallers, calling, this.remoteHost)) {
-        return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized, 'calling AE not allowed');
-      }
-      if (called !== cfg.aeTitle) {
-        return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized, 'called AE is not ours');
-      }
-      const admitted = this.guards.ticket.associate(calling);
-      if (admitted !== 'ok') {
-        return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded, REFUSED_AS[admitted]);
-      }
+      // Deciding may wait on a token's verification; meanwhile the gate holds whatever the peer
+      // sends, and its pre-association timer (ARTIM) bounds the wait.
+      admitAssociation(
+        { callingAe: calling, host: this.remoteHost, calledAe: association.getCalledAeTitle().trim(), identity: proposedIdentity(association) },
+        { config: deps.config, authenticator: deps.authenticator, events: deps.events },
+      ).then(
+        (admission) => {
+          if (this.connection.destroyed) return;
+          if (!admission.ok) return this.reject(admission.reason);
+          const admitted = this.guards.ticket.associate(calling);
+          if (admitted !== 'ok') return this.reject(REFUSED_AS[admitted]);
+          this.accept(association, admission.principal, admission.identityResponse);
+        },
+        (e) => {
+          log.error('dimse-association-error', { callingAe: calling, host: this.remoteHost, error: (e as Error)?.name ?? 'error' });
+          this.connection.destroy();
+        },
+      );
+    }
+
+    private reject(reason: RejectionReason): void {
+      log.warn('dimse-association-rejected', { callingAe: this.callingAe, host: this.remoteHost, why: reason });
+      emit(deps.events, 'associationRejected', { callingAe: this.callingAe, host: this.remoteHost, reason });
+      const { result, source, reason: code } = REJECTION[reason];
+      this.sendAssociationReject(result, source, code);
+      this.guards.gate.rejected();
+    }
+
+    private accept(association: Association, principal: Principal, identityResponse: boolean): void {
+      this.principal = principal;
+      this.view = new AccessView(deps.index, principal);
       this.counted = true;
       // dcmjs-dimse uses one value both for what we announce and for the PDUs it sends, so it
       // must not exceed what the peer can receive (0 means no limit).
@@ -215,15 +250,30 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       association.setMaxPduLength(Math.min(peerMax, cfg.maxPduLength));
       for (const { id } of association.getPresentationContexts()) {
         const context = association.getPresentationContext(id);
-        const abstract = context.getAbstractSyntaxUid();
-        if (abstract !== VERIFICATION && !QUERY_RETRIEVE.has(abstract) && !isStorageClass(abstract)) {
+        const service = serviceOf(context.getAbstractSyntaxUid());
+        if (!service) {
           context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
           continue;
+        }
+        // A service the principal has no role for is refused here, before any request.
+        const judged = judgeContext(principal, service, { userRole: context.getUserRole(), providerRole: context.getProviderRole() });
+        if (!judged.accept) {
+          context.setResult(PresentationContextResult.RejectUser);
+          continue;
+        }
+        if (judged.roles) {
+          context.setUserRole(judged.roles.userRole);
+          context.setProviderRole(judged.roles.providerRole);
         }
         // The SCU's first choice that we can store or send as it is.
         const ts = context.getTransferSyntaxUids().find((uid) => transferSyntax(uid));
         if (ts) context.setResult(PresentationContextResult.Accept, ts);
         else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      }
+      if (identityResponse) {
+        // PS3.7 D.3.3.7.2: the server response is empty for a passcode; for a JWT we issue none either.
+        association.setNegotiateUserIdentityServerResponse(true);
+        association.setUserIdentityServerResponse('');
       }
       this.sendAssociationAccept();
       const contexts = new Map<number, string>();
@@ -234,11 +284,31 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       }
       // What was just announced in the A-ASSOCIATE-AC bounds the P-DATA-TF PDUs the peer may send.
       this.guards.gate.accepted({ maxPduLength: association.getMaxPduLength(), contexts });
+      const tls = (this.connection as TLSSocket).encrypted === true;
+      emit(deps.events, 'associationAccepted', { callingAe: this.callingAe, host: this.remoteHost, principalId: principal.id, via: principal.via, tls });
+    }
+
+    /**
+     * Defence in depth: the principal's role for a request's service, checked again in its
+     * handler (its context was refused at association if the role was missing).
+     */
+    private allowed(service: Service): boolean {
+      if (this.principal && mayUse(this.principal, service)) return true;
+      this.stats.refused++;
+      log.warn('dimse-request-not-authorized', { callingAe: this.callingAe, host: this.remoteHost, service });
+      return false;
+    }
+
+    // Not `association`: dcmjs-dimse's Scp keeps its Association object under that name.
+    private readonly associationNumber = ++associations;
+
+    private get peer() {
+      return { association: this.associationNumber, callingAe: this.callingAe, host: this.remoteHost, principalId: this.principal?.id ?? '' };
     }
 
     /** A peer's A-ABORT ends the association: close the connection. */
     override abort(): void {
-      (this as unknown as { socket: Socket }).socket.destroy();
+      this.connection.destroy();
     }
 
     override associationReleaseRequested(): void {
@@ -275,16 +345,32 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
         response.setErrorComment(refusal.comment.slice(0, 64));
         return callback(response);
       }
+      if (!this.allowed('storage')) {
+        this.stats.failures++;
+        const response = CStoreResponse.fromRequest(request);
+        response.setStatus(NOT_AUTHORIZED.store.status);
+        response.setErrorComment(NOT_AUTHORIZED.store.comment);
+        return callback(response);
+      }
       const dataset = request.getDataset() as RawDataset;
       ingest(
         { kind: 'dataset', bytes: dataset.raw(), transferSyntaxUID: dataset.getTransferSyntaxUid() },
-        { source: `dimse ${this.callingAe}` },
+        { source: `dimse ${this.callingAe}`, principal: this.principal, from: { address: this.remoteHost, aeTitle: this.callingAe } },
         deps.ingestDeps,
       ).then((result) => {
         const response = CStoreResponse.fromRequest(request);
         if (result.ok) {
           this.stats.stored++;
           response.setStatus(result.warnings.length ? DicomWarning.CoercionOfDataElements : Status.Success);
+          emit(deps.events, 'instanceStored', {
+            ...this.peer,
+            outcome: result.outcome,
+            studyUid: result.studyUID,
+            seriesUid: result.seriesUID,
+            sopInstanceUid: result.sopInstanceUID,
+            sopClassUid: result.sopClassUID,
+            patientId: result.patientID,
+          });
         } else {
           this.stats.failures++;
           response.setStatus(dicomStatusOf(result.error));
@@ -302,22 +388,26 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
         response.setErrorComment(verdict.refusal.comment.slice(0, 64));
         return callback([response]);
       }
-      const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
       const fail = (status: number, e: unknown) => {
         const response = CFindResponse.fromRequest(request);
         response.setStatus(status);
         response.setErrorComment(e instanceof VeilgateError ? e.message.slice(0, 64) : 'unable to process');
         callback([response]);
       };
+      if (!this.allowed('find')) return fail(NOT_AUTHORIZED.query.status, new VeilgateError('forbidden', NOT_AUTHORIZED.query.comment));
+      const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
       let find: ReturnType<typeof findRequestFrom>;
       try {
         find = findRequestFrom(identifier, { maxLimit: deps.config.qidoMaxLimit });
       } catch (e) {
         return fail(0xa900, e); // identifier does not match SOP class
       }
+      // The audit trail gets the query's shape: its keywords, never their values.
+      emit(deps.events, 'queried', { ...this.peer, sopClassUid: request.getAffectedSopClassUid(), level: find.level, keys: Object.keys(identifier) });
       const association = (this as unknown as { association: Association }).association;
       const syntax = acceptedSyntaxFor(association, request.getAffectedSopClassUid()) ?? TS.ImplicitVRLittleEndian;
-      deps.index.search(find.query).then(
+      // Only the principal's projects: another project's study is not there, as an unknown one is not.
+      this.view!.search(find.query).then(
         (result) => {
           const seenPatients = new Set<string>();
           const answers = [];
@@ -351,9 +441,10 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       const none: SubOperations = { remaining: 0, completed: 0, warnings: 0, failures: 0 };
       const verdict = this.verdictFor(request, 'C-MOVE');
       if (verdict?.refusal) return respond(verdict.refusal.status, none, verdict.refusal.comment);
+      if (!this.allowed('move')) return respond(NOT_AUTHORIZED.query.status, none, NOT_AUTHORIZED.query.comment);
       const destination = cfg.destinations[destinationAe];
       if (!destination) return respond(0xa801, none, 'move destination unknown');
-      this.retrieve(verdict, async (instances, ops) => {
+      this.retrieve('C-MOVE', destinationAe, verdict, async (instances, ops) => {
         // A bounded batch per association keeps at most that many instances in memory.
         for (let i = 0; i < instances.length; i += 16) {
           const batch = await Promise.all(instances.slice(i, i + 16).map((inst) => storeRequestFor(inst, deps.store)));
@@ -368,9 +459,11 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
     override cGetRequest(request: GetRequest, callback: Callback<'cGetRequest'>): void {
       const respond = (status: number, ops: SubOperations, comment?: string) =>
         callback([withCounts(CGetResponse.fromRequest(request), status, ops, comment)]);
+      const none: SubOperations = { remaining: 0, completed: 0, warnings: 0, failures: 0 };
       const verdict = this.verdictFor(request, 'C-GET');
-      if (verdict?.refusal) return respond(verdict.refusal.status, { remaining: 0, completed: 0, warnings: 0, failures: 0 }, verdict.refusal.comment);
-      this.retrieve(verdict, async (instances, ops) => {
+      if (verdict?.refusal) return respond(verdict.refusal.status, none, verdict.refusal.comment);
+      if (!this.allowed('get')) return respond(NOT_AUTHORIZED.query.status, none, NOT_AUTHORIZED.query.comment);
+      this.retrieve('C-GET', this.callingAe, verdict, async (instances, ops) => {
         // One C-STORE at a time on this association, each loaded only when its turn comes.
         for (const inst of instances) {
           const store = await storeRequestFor(inst, deps.store);
@@ -390,19 +483,40 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
         }
       }).then(
         (ops) => respond(retrieveStatus(ops), { ...ops, remaining: 0 }),
-        (e) => respond(e instanceof VeilgateError ? 0xa900 : 0xa701, { remaining: 0, completed: 0, warnings: 0, failures: 0 }, (e as Error).message),
+        (e) => respond(e instanceof VeilgateError ? 0xa900 : 0xa701, none, (e as Error).message),
       );
     }
 
-    private async retrieve(verdict: Verdict | undefined, send: (instances: Awaited<ReturnType<typeof instancesToRetrieve>>, ops: SubOperations) => Promise<void>): Promise<SubOperations> {
+    /** Resolve a C-MOVE/C-GET identifier through the principal's view of the index, and send what it names. */
+    private async retrieve(
+      service: 'C-MOVE' | 'C-GET',
+      destinationAe: string,
+      verdict: Verdict | undefined,
+      send: (instances: StoredInstance[], ops: SubOperations) => Promise<void>,
+    ): Promise<SubOperations> {
       const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
-      const instances = await instancesToRetrieve(identifier, deps.index);
+      const instances = await instancesToRetrieve(identifier, this.view!);
+      if (instances.length) {
+        emit(deps.events, 'retrieveBegun', { ...this.peer, service, destinationAe, studies: studiesOf(instances), instanceCount: instances.length });
+      }
       const ops: SubOperations = { remaining: instances.length, completed: 0, warnings: 0, failures: 0 };
       await send(instances, ops);
       this.stats.sent += ops.completed + ops.warnings;
       return ops;
     }
   } as unknown as new (socket: Socket, opts: object, guards: ConnectionGuards) => Scp;
+}
+
+/** The studies a retrieve sends, with their instances counted by SOP class (what an audit message lists). */
+function studiesOf(instances: StoredInstance[]): { studyUid: string; instances: number; sopClasses: Record<string, number> }[] {
+  const byStudy = new Map<string, { studyUid: string; instances: number; sopClasses: Record<string, number> }>();
+  for (const inst of instances) {
+    let s = byStudy.get(inst.studyUID);
+    if (!s) byStudy.set(inst.studyUID, (s = { studyUid: inst.studyUID, instances: 0, sopClasses: {} }));
+    s.instances++;
+    s.sopClasses[inst.sopClassUID] = (s.sopClasses[inst.sopClassUID] ?? 0) + 1;
+  }
+  return [...byStudy.values()];
 }
 
 /**

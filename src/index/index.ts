@@ -7,6 +7,7 @@ import type { Level } from '../query/attributes';
 import type { ByteRange } from '../dicom/write';
 import type { DicomJson } from '../dicom/json';
 import type { JobStore } from '../processing/jobs/job-store';
+import type { KeyStore } from '../auth/keys';
 
 export interface InstanceRecord {
   studyUID: string;
@@ -32,6 +33,10 @@ export interface InstanceRecord {
   identifierFingerprints?: string[];
   /** SHA-256 of the stored file, to tell a true re-send from other content under the same UID. */
   contentSha256?: string;
+  /** The projects a new study gets (its source's and its rules'). */
+  projects: string[];
+  /** Who adds it (auth/projects.ts StudyJoiner): an existing study must be open to it. */
+  joiner: string;
 }
 
 export interface StudyFields {
@@ -93,16 +98,30 @@ export interface Scope {
   instance?: string;
 }
 
-export interface Index {
+/**
+ * What a reader may see: the read operations, each limited to studies of `projects` when given
+ * (undefined: every study). Handlers read through an AccessView, never around it.
+ */
+export interface ReadIndex {
+  /** Instances in a scope, in series then instance-number order. */
+  instances(scope: Scope, projects?: readonly string[]): Promise<StoredInstance[]>;
+  /** Metadata JSON strings of the instances in a scope, same order as instances(). */
+  metadata(scope: Scope, projects?: readonly string[]): Promise<string[]>;
+  /** A search; `query.projects` limits it. */
+  search(query: Query): Promise<QueryResult>;
+  exists(level: Level, scope: Scope, projects?: readonly string[]): Promise<boolean>;
+}
+
+export interface Index extends ReadIndex {
   /** Insert an instance (and its series and study when new) in one transaction. */
   insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'>;
   findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined>;
-  /** Instances in a scope, in series then instance-number order. */
-  instances(scope: Scope): Promise<StoredInstance[]>;
-  /** Metadata JSON strings of the instances in a scope, same order as instances(). */
-  metadata(scope: Scope): Promise<string[]>;
-  search(query: Query): Promise<QueryResult>;
-  exists(level: Level, scope: Scope): Promise<boolean>;
+  /** The projects a study belongs to (none: no such study). */
+  studyProjects(study: string): Promise<string[]>;
+  /** The (pseudonymous) Patient ID of each study, for the audit trail's transfer messages. */
+  studyPatients(studies: readonly string[]): Promise<Map<string, string>>;
+  /** API keys (AUTH=keys), kept in the same database. */
+  readonly keys: KeyStore;
   counts(): Promise<{ studies: number; series: number; instances: number }>;
   /** The keyed identifier fingerprints recorded for a study's instances. */
   identifierFingerprints(study: string): Promise<Set<string>>;

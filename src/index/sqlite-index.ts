@@ -9,6 +9,8 @@ import { compileCondition } from '../query/compile-sql';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
 import { migrate } from './sqlite-migrations';
+import { studyOpenTo } from '../auth/projects';
+import { KeyStore } from '../auth/keys';
 import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
 
 interface InstanceRow {
@@ -42,9 +44,21 @@ function toStored(r: InstanceRow): StoredInstance {
   };
 }
 
-function scopeWhere(scope: Scope): { sql: string; params: string[] } {
+/** Only studies of these projects (undefined: every study). */
+function projectClause(column: string, projects: readonly string[] | undefined): { sql: string; params: string[] } | undefined {
+  if (projects === undefined) return undefined;
+  if (projects.length === 0) return { sql: '0', params: [] };
+  return { sql: `${column} IN (SELECT study_uid FROM study_projects WHERE project IN (${projects.map(() => '?').join(', ')}))`, params: [...projects] };
+}
+
+function scopeWhere(scope: Scope, projects?: readonly string[]): { sql: string; params: string[] } {
   const clauses = ['i.study_uid = ?'];
   const params = [scope.study];
+  const p = projectClause('i.study_uid', projects);
+  if (p) {
+    clauses.push(p.sql);
+    params.push(...p.params);
+  }
   if (scope.series) {
     clauses.push('i.series_uid = ?');
     params.push(scope.series);
@@ -86,12 +100,23 @@ export class SqliteIndex implements Index {
     migrate(this.db);
     this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
     this.jobs = new SqliteJobStore(this.db);
+    this.keys = new KeyStore(this.db);
   }
 
   readonly jobs: SqliteJobStore;
+  readonly keys: KeyStore;
 
   private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
     if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
+    // A study belongs to the projects its first instance got; later ones may join only if it is
+    // open to their source (checked again here, inside the transaction).
+    const held = (this.stmt('SELECT project FROM study_projects WHERE study_uid = ?').raw().all(r.studyUID) as [string][]).map((x) => x[0]);
+    if (held.length) {
+      if (!studyOpenTo(held, r.joiner)) throw new VeilgateError('forbidden', 'the source may not add instances to this study');
+    } else {
+      const add = this.stmt('INSERT OR IGNORE INTO study_projects (study_uid, project) VALUES (?, ?)');
+      for (const project of r.projects) add.run(r.studyUID, project);
+    }
     const s = r.study;
     this.stmt(
       `INSERT OR IGNORE INTO studies (study_uid, patient_name, patient_id, patient_birth_date, patient_sex, study_date, study_time,
@@ -143,16 +168,16 @@ export class SqliteIndex implements Index {
     return row && toStored(row);
   }
 
-  async instances(scope: Scope): Promise<StoredInstance[]> {
-    const w = scopeWhere(scope);
+  async instances(scope: Scope, projects?: readonly string[]): Promise<StoredInstance[]> {
+    const w = scopeWhere(scope, projects);
     const rows = this.db
       .prepare(`SELECT ${INSTANCE_COLUMNS} FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
       .all(...w.params) as InstanceRow[];
     return rows.map(toStored);
   }
 
-  async metadata(scope: Scope): Promise<string[]> {
-    const w = scopeWhere(scope);
+  async metadata(scope: Scope, projects?: readonly string[]): Promise<string[]> {
+    const w = scopeWhere(scope, projects);
     const rows = this.db
       .prepare(`SELECT i.metadata FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
       .raw()
@@ -160,15 +185,35 @@ export class SqliteIndex implements Index {
     return rows.map((r) => r[0]);
   }
 
-  async exists(level: Level, scope: Scope): Promise<boolean> {
-    const sql =
+  async exists(level: Level, scope: Scope, projects?: readonly string[]): Promise<boolean> {
+    let sql =
       level === 'study'
         ? 'SELECT 1 FROM studies WHERE study_uid = ?'
         : level === 'series'
           ? 'SELECT 1 FROM series WHERE study_uid = ? AND series_uid = ?'
           : 'SELECT 1 FROM instances WHERE study_uid = ? AND series_uid = ? AND sop_instance_uid = ?';
-    const params = [scope.study, scope.series, scope.instance].slice(0, LEVEL_ORDER[level] + 1);
+    const params = [scope.study, scope.series, scope.instance].slice(0, LEVEL_ORDER[level] + 1) as string[];
+    const p = projectClause('study_uid', projects);
+    if (p) {
+      sql += ` AND ${p.sql}`;
+      params.push(...p.params);
+    }
     return this.db.prepare(sql).get(...params) !== undefined;
+  }
+
+  async studyPatients(studies: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const unique = [...new Set(studies)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const chunk = unique.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT study_uid, patient_id FROM studies WHERE study_uid IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as [string, string | null][];
+      for (const [study, patient] of rows) out.set(study, patient ?? '');
+    }
+    return out;
+  }
+
+  async studyProjects(study: string): Promise<string[]> {
+    return (this.stmt('SELECT project FROM study_projects WHERE study_uid = ? ORDER BY project').raw().all(study) as [string][]).map((r) => r[0]);
   }
 
   async search(q: Query): Promise<QueryResult> {
@@ -181,6 +226,11 @@ export class SqliteIndex implements Index {
     if (q.scope.series) {
       where.push('i.series_uid = ?');
       params.push(q.scope.series);
+    }
+    const visible = projectClause(q.level === 'study' ? 's.study_uid' : q.level === 'series' ? 'se.study_uid' : 'i.study_uid', q.projects);
+    if (visible) {
+      where.push(visible.sql);
+      params.push(...visible.params);
     }
     for (const c of q.conditions) {
       const f = compileCondition(c, q.fuzzy);

@@ -24,6 +24,12 @@ import { log } from '../log';
 import { buildRecord } from './record';
 import { InstanceIdentity, checkMeta, checkPixelData, checkSopClass, checkTransferSyntax, identify } from './validate';
 import type { Limits } from '../limits';
+import { GatewayAudit, userOf } from '../audit/gateway-audit';
+import { rawString } from '../dicom/values';
+import { ALL_PROJECTS, DEFAULT_PROJECT, LOCAL_PRINCIPAL, Principal, pseudonymProject } from '../auth/principal';
+import { ingestProjects, joinerOf, studyOpenTo } from '../auth/projects';
+import { projectSecret } from '../deid/keyed';
+import type { ProjectRule } from '../auth/config';
 
 export type IngestInput =
   /** A DICOM file (PS3.10), as STOW-RS and folder import receive it. */
@@ -36,13 +42,23 @@ export type IngestInput =
 export interface IngestOptions {
   /** For the audit trail: "http 127.0.0.1", "dimse PACS1", "import". Never PHI. */
   source: string;
+  /** Who sent it: its projects are the new study's (and must hold an existing study's). Local when not given. */
+  principal?: Principal;
   /** STOW-RS to /studies/{study}: the instance must belong to this study. */
   expectedStudyUID?: string;
+  /** Where it came from, for the audit trail's security alerts. */
+  from?: { address: string; aeTitle?: string };
+}
+
+/** The UIDs of an instance as its sender wrote them: what a sender that may not read is answered with. */
+export interface SentUIDs {
+  sopClassUID?: string;
+  sopInstanceUID?: string;
 }
 
 export type IngestResult =
-  | ({ ok: true; outcome: 'stored' | 'duplicate'; warnings: string[] } & InstanceIdentity)
-  | { ok: false; error: VeilgateError; sopClassUID?: string; sopInstanceUID?: string };
+  | ({ ok: true; outcome: 'stored' | 'duplicate'; warnings: string[]; sent: SentUIDs; /** The stored (pseudonymous) Patient ID. */ patientID: string } & InstanceIdentity)
+  | { ok: false; error: VeilgateError; sopClassUID?: string; sopInstanceUID?: string; sent: SentUIDs };
 
 export interface IngestDeps {
   index: Index;
@@ -57,6 +73,10 @@ export interface IngestDeps {
   ocr?: PixelTextReader;
   /** Told of every instance an external source stored (job rules listen). */
   onExternalStored?: (study: string, series: string) => void;
+  /** Rules that put studies into projects by their header (auth.projectRules). */
+  projectRules?: readonly ProjectRule[];
+  /** The audit trail, told of refused project violations and substitution attempts. */
+  audit?: GatewayAudit;
   /** Told of every ingest's outcome and the kind of its source (metrics listen). */
   onOutcome?: (outcome: 'stored' | 'duplicate' | 'rejected', source: string) => void;
 }
@@ -117,6 +137,7 @@ async function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
 interface Seen {
   sopClassUID?: string;
   sopInstanceUID?: string;
+  sent: SentUIDs;
 }
 
 async function ingestOnce(input: IngestInput, options: IngestOptions, deps: IngestDeps, seen: Seen): Promise<IngestResult & { ok: true }> {
@@ -124,11 +145,15 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
     throw new VeilgateError('payload-too-large', `instance is larger than the ${deps.maxInstanceBytes}-byte limit`);
   }
   const parsed = parseInput(input, deps);
-  // Derived instances are made here from stored, already de-identified data.
-  const deidParams = input.kind === 'derived' ? null : deps.deid;
+  // Derived instances are made here from stored, already de-identified data. Anything else is
+  // de-identified in its source's pseudonym space.
+  const principal = options.principal ?? LOCAL_PRINCIPAL;
+  const deidParams =
+    input.kind === 'derived' || !deps.deid ? null : { ...deps.deid, secret: projectSecret(deps.deid.secret, pseudonymProject(principal), DEFAULT_PROJECT) };
   seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
   // A failure report names the instance as it would have been stored, never by its original UID.
   const sentUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID));
+  seen.sent = { sopClassUID: seen.sopClassUID, sopInstanceUID: sentUID };
   seen.sopInstanceUID = sentUID && deidParams && !deidParams.options.retainUIDs ? mapUid(deidParams.secret, sentUID) : sentUID;
   checkTransferSyntax(parsed.transferSyntaxUID);
   const pixels = checkPixelData(parsed.dataset, parsed.transferSyntaxUID, deps.limits);
@@ -158,22 +183,48 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   }
   const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings, ...lengthWarnings];
 
+  // Projects: a derived object joins its source study's; anything else brings its source's.
+  // A study held by projects the source lacks is refused before anything is written, and so is
+  // a SOP Instance UID stored in such a study: the answer names nothing and says nothing of it.
+  const patientID = rawString(deid.dataset.get(Tags.PatientID))?.trim() ?? '';
+  const held = await deps.index.studyProjects(id.studyUID);
+  const joiner = input.kind === 'derived' ? ALL_PROJECTS : joinerOf(principal);
+  const projects = input.kind === 'derived' && held.length ? held : ingestProjects(principal, parsed.dataset, deps.projectRules ?? []);
+  const forbidden = () => {
+    deps.audit?.projectViolation({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID);
+    return new VeilgateError('forbidden', 'this source may not add instances to that study');
+  };
+  if (held.length && !studyOpenTo(held, joiner)) throw forbidden();
+  const existing = await deps.index.findInstance(id.sopInstanceUID);
+  if (existing && existing.studyUID !== id.studyUID && !studyOpenTo(await deps.index.studyProjects(existing.studyUID), joiner)) throw forbidden();
+
   return exclusive(id.sopInstanceUID, async () => {
     const transferSyntaxUID = storedTransferSyntax(deid.transferSyntaxUID);
     const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
     const sha256 = contentHash(written.chunks);
     const duplicate = async () => {
-      await checkSameContent(deps, id.sopInstanceUID, sha256);
-      return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id };
+      try {
+        await checkSameContent(deps, id.sopInstanceUID, sha256);
+      } catch (e) {
+        if (e instanceof VeilgateError && e.kind === 'duplicate-conflict') {
+          deps.audit?.substitution({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID, id.sopClassUID, id.sopInstanceUID);
+        }
+        throw e;
+      }
+      return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id, sent: seen.sent, patientID };
     };
     if (await deps.index.findInstance(id.sopInstanceUID)) return duplicate();
     const blobKey = blobKeyOf(id);
-    const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes });
-    if (deidParams && deid.identifierWords) record.identifierFingerprints = fingerprints(deidParams.secret, deid.identifierWords);
+    const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes, projects, joiner });
+    // Fingerprints never leave the index: one site key, so a derived object's check needs no project.
+    if (deps.deid && deid.identifierWords) record.identifierFingerprints = fingerprints(deps.deid.secret, deid.identifierWords);
     record.contentSha256 = sha256;
     await deps.store.put(blobKey, written.chunks);
     let outcome: 'inserted' | 'duplicate';
     try {
+      // The linkage line goes first: if the disk fills there, nothing is stored and the sender is
+      // told to retry; a line for an instance the index then refuses is harmless (exports dedupe).
+      if (deid.linkage) deps.linkage?.record(deid.linkage);
       outcome = await deps.index.insert(record);
     } catch (e) {
       await deps.store.delete(blobKey).catch(() => undefined);
@@ -184,9 +235,8 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       await deps.store.delete(blobKey).catch(() => undefined);
       return duplicate();
     }
-    if (deid.linkage) deps.linkage?.record(deid.linkage);
     if (input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
-    return { ok: true as const, outcome: 'stored' as const, warnings, ...id };
+    return { ok: true as const, outcome: 'stored' as const, warnings, ...id, sent: seen.sent, patientID };
   });
 }
 
@@ -217,7 +267,7 @@ function sourceKind(source: string): string {
 }
 
 export async function ingest(input: IngestInput, options: IngestOptions, deps: IngestDeps): Promise<IngestResult> {
-  const seen: Seen = {};
+  const seen: Seen = { sent: {} };
   try {
     const result = await ingestOnce(input, options, deps, seen);
     deps.onOutcome?.(result.outcome, sourceKind(options.source));
@@ -239,6 +289,7 @@ export async function ingest(input: IngestInput, options: IngestOptions, deps: I
     if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: options.source, error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
     deps.onOutcome?.('rejected', sourceKind(options.source));
     log.info('ingest', { source: options.source, outcome: 'rejected', reason: error.kind });
-    return { ok: false, error, ...seen };
+    // A refusal for access names no UID: not even the mapping of the sender's own.
+    return error.kind === 'forbidden' ? { ok: false, error, sent: {} } : { ok: false, error, ...seen };
   }
 }

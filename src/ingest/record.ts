@@ -55,6 +55,8 @@ export interface RecordInput {
   transferSyntaxUID: string;
   blobKey: string;
   inlineBinaryMaxBytes: number;
+  projects: string[];
+  joiner: string;
 }
 
 export function buildRecord(input: RecordInput): InstanceRecord {
@@ -103,5 +105,7 @@ export function buildRecord(input: RecordInput): InstanceRecord {
       attributesJson: levelAttributes(json, 'series'),
     },
     instanceAttributesJson: levelAttributes(json, 'instance'),
+    projects: input.projects,
+    joiner: input.joiner,
   };
 }

@@ -18,4 +18,6 @@ export interface Query {
   offset: number;
   /** Person names match any name component, from its start, ignoring case. */
   fuzzy: boolean;
+  /** Only studies of these projects (set by the AccessView; undefined: every study). */
+  projects?: readonly string[];
 }

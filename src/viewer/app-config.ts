@@ -10,10 +10,13 @@ export interface ViewerConfigInput {
   dicomWebRoot: string;
   /** Path the viewer is served at, e.g. /viewer (no trailing slash) */
   routerBasename: string;
+  /** AUTH=oidc: the viewer signs in at the issuer (Authorization Code flow with PKCE). */
+  oidc?: { issuer: string; clientId: string };
 }
 
-export function viewerConfig({ dicomWebRoot, routerBasename }: ViewerConfigInput): Record<string, unknown> {
+export function viewerConfig({ dicomWebRoot, routerBasename, oidc }: ViewerConfigInput): Record<string, unknown> {
   return {
+    ...(oidc ? { oidc: [oidcClient(oidc)] } : {}),
     name: 'veilgate',
     routerBasename,
     extensions: [],
@@ -55,6 +58,24 @@ export function viewerConfig({ dicomWebRoot, routerBasename }: ViewerConfigInput
         },
       },
     ],
+  };
+}
+
+/**
+ * OHIF's `oidc` block: its oidc-client-ts user manager, with `response_type: 'code'`, runs the
+ * Authorization Code flow with PKCE; the paths are relative to the viewer's base.
+ */
+function oidcClient(oidc: { issuer: string; clientId: string }): Record<string, unknown> {
+  return {
+    authority: oidc.issuer,
+    client_id: oidc.clientId,
+    redirect_uri: '/callback',
+    silent_redirect_uri: '/silent-refresh.html',
+    post_logout_redirect_uri: '/',
+    response_type: 'code',
+    scope: 'openid profile',
+    automaticSilentRenew: true,
+    revokeAccessTokenOnSignout: true,
   };
 }
 

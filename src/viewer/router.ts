@@ -22,6 +22,9 @@ import express, { NextFunction, Request, Response } from 'express';
 import { DicomWebContext, publicBase } from '../dicomweb/context';
 import { log } from '../log';
 import { appConfigScript } from './app-config';
+import { TOKEN_SCRIPT } from './token-script';
+import { Authenticator, GuardMark, TOKEN_COOKIE, publicRoute, requireRole } from '../auth/middleware';
+import { VeilgateError } from '../errors';
 
 const gzipAsync = promisify(gzip);
 
@@ -57,10 +60,44 @@ interface Rewritten {
 export interface ViewerOptions {
   /** The dist folder to serve; default `@ohif/app`'s. `null` serves the "not installed" answer. */
   distDir?: string | null;
+  /** With auth on: verifies the `?token=` hand-off (AUTH=keys). */
+  authenticator?: Authenticator;
+}
+
+const SIGN_IN_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Veilgate viewer</title></head>
+<body><p>The viewer needs an API key with the read role: open it as <code>/viewer/?token=&lt;API key&gt;</code>.</p></body></html>
+`;
+
+/**
+ * Who may open the viewer. AUTH=keys: a reader, by the \`?token=\` hand-off (the key is then kept
+ * in an HttpOnly cookie for the viewer's own files and the tab's script sends it as a bearer
+ * token) or that cookie. AUTH=oidc: anyone may load the page, since it is where the sign-in
+ * starts; everything it then reads is guarded like any client's request.
+ */
+function viewerGuard(authenticator: Authenticator | undefined) {
+  if (!authenticator?.enabled) return publicRoute('authentication is off (loopback only)');
+  if (authenticator.config.oidc) return publicRoute('the OIDC sign-in starts on this page; all data it reads is guarded');
+  const guard = requireRole('read');
+  const handOff = async (req: Request, res: Response, next: NextFunction) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : undefined;
+    if (token) {
+      const principal = await authenticator.verifyFrom(token, req);
+      if (!principal) return void res.status(401).type('html').send(SIGN_IN_PAGE);
+      req.principal = principal;
+      res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+    }
+    guard(req, res, (err?: unknown) => {
+      if (err) return void res.status(err instanceof VeilgateError && err.kind === 'forbidden' ? 403 : 401).type('html').send(SIGN_IN_PAGE);
+      next();
+    });
+  };
+  return Object.assign(handOff, { requiredRoles: guard.requiredRoles } as GuardMark);
 }
 
 export function viewerRouter(ctx: DicomWebContext, options: ViewerOptions = {}): express.Router {
   const r = express.Router();
+  r.use(viewerGuard(options.authenticator));
+  const keysHandOff = !!options.authenticator?.enabled && !options.authenticator.config.oidc;
   const dist = options.distDir === undefined ? findViewerDist() : options.distDir;
   if (!dist) {
     log.warn('viewer-absent', { reason: 'npm package @ohif/app not installed' });
@@ -73,7 +110,9 @@ export function viewerRouter(ctx: DicomWebContext, options: ViewerOptions = {}):
     return r;
   }
 
-  const indexTemplate = fs.readFileSync(path.join(dist, 'index.html'), 'utf8');
+  const shippedIndex = fs.readFileSync(path.join(dist, 'index.html'), 'utf8');
+  // With API keys, the token script runs before the app (and before its config).
+  const indexTemplate = keysHandOff ? shippedIndex.replace(/<script[^>]*src="\/app-config\.js"/, (tag) => `<script src="/veilgate-token.js"></script>${tag}`) : shippedIndex;
   const manifestTemplate = fs.existsSync(path.join(dist, 'manifest.json')) ? fs.readFileSync(path.join(dist, 'manifest.json'), 'utf8') : null;
   /** Per top-level .js file: its rewritten form, or null when it needs none. */
   const bundles = new Map<string, Promise<Rewritten | null>>();
@@ -112,10 +151,17 @@ export function viewerRouter(ctx: DicomWebContext, options: ViewerOptions = {}):
     return { body, gzipped: await gzipAsync(body), etag: `W/"vg-${body.length.toString(16)}-${Math.round(stat.mtimeMs).toString(16)}"` };
   };
 
+  const oidc = options.authenticator?.config.oidc;
+  const signIn = oidc?.clientId ? { issuer: oidc.issuer, clientId: oidc.clientId } : undefined;
   r.get('/app-config.js', (req, res) => {
-    const script = appConfigScript({ dicomWebRoot: `${publicBase(ctx, req)}/dicom-web`, routerBasename: basePath(req) });
+    const script = appConfigScript({ dicomWebRoot: `${publicBase(ctx, req)}/dicom-web`, routerBasename: basePath(req), oidc: signIn });
     res.set('Cache-Control', 'no-cache').type('text/javascript').send(script);
   });
+  if (keysHandOff) {
+    r.get('/veilgate-token.js', (_req, res) => {
+      res.set('Cache-Control', 'no-cache').type('text/javascript').send(TOKEN_SCRIPT);
+    });
+  }
   r.get(['/', '/index.html'], (req, res) => {
     // /viewer without the slash: relative URLs need the slash, so redirect first.
     if (req.originalUrl.split('?')[0] === req.baseUrl) {

@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../support/gateway';
 import { viewerRouter } from '../../src/viewer/router';
+import { loadAuthConfig } from '../../src/auth/config';
 import type { DicomWebContext } from '../../src/dicomweb/context';
 
 type Json = Record<string, { Value?: unknown[] }>;
@@ -28,9 +29,9 @@ const CT_DIR = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
 const SEG_DIR = path.join(SHARED_DATA, 'dcmqi/data/segmentations');
 
 /** STOW-RS the files in one request; returns the (de-identified) Study Instance UID. */
-async function stow(gw: TestGateway, files: string[]): Promise<string> {
+async function stow(gw: TestGateway, files: string[], key?: string): Promise<string> {
   const { body, contentType } = multipartBody(files.map((f) => fs.readFileSync(f)));
-  const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType, ...(key ? { Authorization: `Bearer ${key}` } : {}) }, body });
   const json = (await res.json()) as Json;
   expect([res.status, json['00081198']]).toEqual([200, undefined]);
   const urls = json['00081199'].Value!.map((i) => String((i as Json)['00081190'].Value![0]));
@@ -40,7 +41,8 @@ async function stow(gw: TestGateway, files: string[]): Promise<string> {
 
 describe('viewer over HTTP', () => {
   let gw: TestGateway;
-  beforeAll(async () => (gw = await startTestGateway()));
+  // The test itself plays the reverse proxy in front of the gateway.
+  beforeAll(async () => (gw = await startTestGateway({ auth: loadAuthConfig({ trustProxy: ['127.0.0.1'] }, {}, '127.0.0.1') })));
   afterAll(() => gw.close());
   const origin = () => gw.url.replace(/\/dicom-web$/, '');
 
@@ -113,8 +115,17 @@ if (!haveChromium) {
   console.warn(`viewer browser tests skipped: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`);
 }
 
-(haveChromium ? describe : describe.skip)(`viewer in Chromium (${haveChromium ? CHROMIUM : 'skipped: no ' + CHROMIUM})`, () => {
+/**
+ * The viewer in a real browser, with auth off (loopback) and with AUTH=keys: there the viewer is
+ * opened by the `?token=` hand-off, and every DICOMweb request it makes must carry the key as a
+ * bearer token (the study list, the images, the SEG).
+ */
+for (const mode of ['off', 'keys'] as const)
+(haveChromium ? describe : describe.skip)(`viewer in Chromium, AUTH=${mode} (${haveChromium ? CHROMIUM : 'skipped: no ' + CHROMIUM})`, () => {
   let gw: TestGateway;
+  /** AUTH=keys: an ingest and read key of one project, which the viewer is opened with. */
+  let key: string | undefined;
+  const authorised = (): Record<string, string> => (key ? { Authorization: `Bearer ${key}` } : {});
   let browser: BrowserContext;
   let userDataDir: string;
   let ctStudy: string;
@@ -122,7 +133,8 @@ if (!haveChromium) {
   let origin: string;
 
   beforeAll(async () => {
-    gw = await startTestGateway();
+    gw = await startTestGateway(mode === 'keys' ? { auth: loadAuthConfig({ mode: 'keys' }, {}, '127.0.0.1') } : {});
+    key = mode === 'keys' ? gw.gateway.index.keys.add('viewer-user', ['ingest', 'read'], ['research']).key : undefined;
     origin = gw.url.replace(/\/dicom-web$/, '');
     ctStudy = await stow(
       gw,
@@ -130,10 +142,11 @@ if (!haveChromium) {
         .readdirSync(CT_DIR)
         .filter((n) => n !== 'DIRFILE')
         .map((n) => path.join(CT_DIR, n)),
+      key,
     );
     // Three CT slices and the SEG made on them: the SEG's references to its source images
     // are remapped with the same keyed UID mapping, so they still resolve.
-    segStudy = await stow(gw, [...['01', '02', '03'].map((n) => path.join(SEG_DIR, `ct-3slice/${n}.dcm`)), path.join(SEG_DIR, 'liver.dcm')]);
+    segStudy = await stow(gw, [...['01', '02', '03'].map((n) => path.join(SEG_DIR, `ct-3slice/${n}.dcm`)), path.join(SEG_DIR, 'liver.dcm')], key);
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-chromium-'));
     browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -149,13 +162,25 @@ if (!haveChromium) {
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  /** A fresh tab that records page errors, console errors and requests leaving the server it opens. */
-  async function open(url: string): Promise<{ page: Page; errors: string[]; foreign: string[]; consoleErrors: string[] }> {
+  /**
+   * A fresh tab that records page errors, console errors, requests leaving the server it opens,
+   * and (AUTH=keys) DICOMweb or API requests that went without the bearer token. With a key, the
+   * URL carries the `?token=` hand-off.
+   */
+  async function open(target: string): Promise<{ page: Page; errors: string[]; foreign: string[]; consoleErrors: string[]; unauthorised: string[]; authorisedCount: () => number }> {
+    const url = key ? `${target}${target.includes('?') ? '&' : '?'}token=${encodeURIComponent(key)}` : target;
     const page = await browser.newPage();
     const home = new URL(url).origin;
     const errors: string[] = [];
     const foreign: string[] = [];
     const consoleErrors: string[] = [];
+    const unauthorised: string[] = [];
+    let withBearer = 0;
+    page.on('request', (r) => {
+      if (!key || !r.url().startsWith(home) || !/\/(dicom-web|api)\//.test(new URL(r.url()).pathname)) return;
+      if (r.headers()['authorization'] === `Bearer ${key}`) withBearer++;
+      else unauthorised.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    });
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
@@ -164,7 +189,7 @@ if (!haveChromium) {
       if (!r.url().startsWith(home) && !/^(blob|data):/.test(r.url())) foreign.push(r.url());
     });
     await page.goto(url);
-    return { page, errors, foreign, consoleErrors };
+    return { page, errors, foreign, consoleErrors, unauthorised, authorisedCount: () => withBearer };
   }
 
   /** Dismiss the investigational-use banner and the first-visit tour when they show. */
@@ -223,11 +248,13 @@ if (!haveChromium) {
   }
 
   test('the study list shows the stored CT study, which opens and is drawn', async () => {
-    const [study] = (await (await fetch(`${gw.url}/studies?StudyInstanceUID=${ctStudy}`)).json()) as Json[];
+    const [study] = (await (await fetch(`${gw.url}/studies?StudyInstanceUID=${ctStudy}`, { headers: authorised() })).json()) as Json[];
     const pseudonym = String((study['00100010'].Value![0] as { Alphabetic: string }).Alphabetic);
     expect(pseudonym).toMatch(/^VG-/);
 
-    const { page, errors, foreign } = await open(`${origin}/viewer/`);
+    const { page, errors, foreign, unauthorised, authorisedCount } = await open(`${origin}/viewer/`);
+    // The key left the address bar at once (kept for the tab only).
+    if (key) expect(page.url()).not.toContain('token=');
     await page.getByText(pseudonym, { exact: true }).first().click({ timeout: 60_000 });
     await dismissOverlays(page);
     await page.getByRole('button', { name: 'Basic Viewer' }).click();
@@ -245,12 +272,14 @@ if (!haveChromium) {
     await expect(page.locator('[data-cy=studyBrowser-panel]').getByText('28', { exact: true }).first().isVisible()).resolves.toBe(true);
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
+    expect(unauthorised).toEqual([]);
+    if (key) expect(authorisedCount()).toBeGreaterThan(28);
     await page.close();
   }, 150_000);
 
   test('a DICOM SEG on its CT series loads and its segment is listed in the segmentation panel', async () => {
     // A deep link into the app: served as index.html, routed by OHIF.
-    const { page, errors, foreign } = await open(`${origin}/viewer/viewer?StudyInstanceUIDs=${segStudy}`);
+    const { page, errors, foreign, unauthorised } = await open(`${origin}/viewer/viewer?StudyInstanceUIDs=${segStudy}`);
     await waitForImage(page);
     await dismissOverlays(page);
     const segThumbnail = page.locator('[data-cy=series-modality-label]', { hasText: /^SEG$/ }).first();
@@ -271,10 +300,23 @@ if (!haveChromium) {
     await keepScreenshot(page, 'viewer-seg');
     expect(errors).toEqual([]);
     expect(foreign).toEqual([]);
+    expect(unauthorised).toEqual([]);
     await page.close();
   }, 150_000);
 
-  describe('the gateway’s own processing results', () => {
+  if (mode === 'keys') {
+    test('without the key the viewer is refused, and a wrong key is too', async () => {
+      // Asked as a browser without the viewer's cookie would ask.
+      for (const url of [`${origin}/viewer/`, `${origin}/viewer/?token=vgk_00000000000000000000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`]) {
+        const res = await fetch(url);
+        expect(res.status).toBe(401);
+        expect(await res.text()).toContain('?token=');
+      }
+      expect((await fetch(`${gw.url}/studies`)).status).toBe(401);
+    });
+  }
+
+  (mode === 'off' ? describe : describe.skip)('the gateway’s own processing results', () => {
     let jobsGw: TestGateway;
     let study: string;
     let source: string;

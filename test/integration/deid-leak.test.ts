@@ -21,6 +21,7 @@ import { Tags } from '../../src/dicom/tags';
 type Json = Record<string, { vr: string; Value?: any[] }>;
 
 import { TokenScanner } from '../support/leaks';
+import { auditEvents, invalidAuditMessages, readAuditMessages } from '../support/audit-files';
 import { readNifti, writeNifti } from '../../src/convert/nifti';
 
 function part10(inst: IdentifyingInstance): Buffer {
@@ -104,7 +105,10 @@ describe('de-identification leaves nothing identifying behind', () => {
     });
     expect(posted.status).toBe(201);
   });
-  afterAll(() => gw.close());
+  let closed = false;
+  afterAll(async () => {
+    if (!closed) await gw.close();
+  });
 
   test('the generator put tokens everywhere it should', () => {
     expect(tokens.size).toBeGreaterThan(20000);
@@ -233,5 +237,22 @@ describe('de-identification leaves nothing identifying behind', () => {
     const json = (await again.json()) as Record<string, { Value: Json[] }>;
     expect(json['00081199'].Value[0]['00081155'].Value![0]).toBe(id.uid(sopOf(b)));
     expect((await gw.gateway.index.counts()).instances).toBe(16);
+  });
+
+  test('the audit trail of the whole run: every message valid against the PS3.15 schema, and not one token in it', async () => {
+    await gw.close({ keepData: true }); // flushes the trail
+    closed = true;
+    try {
+      const messages = readAuditMessages(gw.dataDir);
+      expect(messages.length).toBeGreaterThan(10);
+      expect(invalidAuditMessages(messages)).toEqual([]);
+      const events = auditEvents(messages);
+      for (const event of ['DICOM Instances Transferred', 'Query', 'Begin Transferring DICOM Instances']) expect([event, (events[event] ?? 0) > 0]).toEqual([event, true]);
+      // The base64 inside (a query's keys, alert descriptions) is scanned decoded too.
+      const decoded = messages.flatMap((m) => [...m.matchAll(/(?:value="|<ParticipantObjectQuery>)([A-Za-z0-9+/=]+)/g)].map((x) => Buffer.from(x[1], 'base64').toString('latin1')));
+      expect(leaks([...messages, ...decoded].join('\n'))).toEqual([]);
+    } finally {
+      fs.rmSync(gw.dataDir, { recursive: true, force: true });
+    }
   });
 });

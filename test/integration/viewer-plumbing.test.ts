@@ -6,6 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startTestGateway, TestGateway } from '../support/gateway';
 import { syntheticInstance, randomUid } from '../../src/synthetic/instances';
+import { loadAuthConfig } from '../../src/auth/config';
 
 type Json = Record<string, { Value?: unknown[] }>;
 
@@ -59,13 +60,30 @@ describe('viewer plumbing', () => {
     expect(gunzipSync(raw.body).toString()).toBe(plain);
   });
 
-  test('URLs follow a proxy when PUBLIC_URL is not set, and only well-formed ones', async () => {
-    const viaProxy = (await (await fetch(`${gw.url}/studies`, { headers: { Forwarded: 'for=10.0.0.1;proto=https;host=pacs.example.org', 'X-Forwarded-Prefix': '/gw' } })).json()) as Json[];
-    expect(String(viaProxy[0]['00081190'].Value![0])).toMatch(/^https:\/\/pacs\.example\.org\/gw\/dicom-web\/studies\//);
-    const xf = (await (await fetch(`${gw.url}/studies`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'gw.example.org:8443' } })).json()) as Json[];
-    expect(String(xf[0]['00081190'].Value![0])).toMatch(/^https:\/\/gw\.example\.org:8443\/dicom-web\//);
-    const forged = (await (await fetch(`${gw.url}/studies`, { headers: { 'X-Forwarded-Host': 'evil.example/"><script>' } })).json()) as Json[];
-    expect(String(forged[0]['00081190'].Value![0]).startsWith(gw.url)).toBe(true);
+  test('a client that is not a trusted proxy cannot move the URLs the gateway builds', async () => {
+    const headers = { Forwarded: 'for=10.0.0.1;proto=https;host=evil.example', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Prefix': '/x' };
+    const answer = (await (await fetch(`${gw.url}/studies`, { headers })).json()) as Json[];
+    expect(String(answer[0]['00081190'].Value![0]).startsWith(`${gw.url}/studies/`)).toBe(true);
+    const config = await (await fetch(`${gw.url.replace(/\/dicom-web$/, '')}/viewer/app-config.js`, { headers })).text();
+    expect(config).not.toContain('evil.example');
+  });
+
+  test('behind a trusted proxy (TRUST_PROXY) URLs follow it, only well-formed ones, and answers vary with it', async () => {
+    const proxied = await startTestGateway({ auth: loadAuthConfig({ trustProxy: ['127.0.0.1'] }, {}, '127.0.0.1') });
+    try {
+      const inst = syntheticInstance({ studyUID, seriesUID, instanceNumber: 1, rows: 16, columns: 16 });
+      await fetch(`${proxied.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom' }, body: inst.bytes });
+      const res = await fetch(`${proxied.url}/studies`, { headers: { Forwarded: 'for=10.0.0.1;proto=https;host=pacs.example.org', 'X-Forwarded-Prefix': '/gw' } });
+      expect(res.headers.get('vary')).toMatch(/X-Forwarded-Host/);
+      const viaProxy = (await res.json()) as Json[];
+      expect(String(viaProxy[0]['00081190'].Value![0])).toMatch(/^https:\/\/pacs\.example\.org\/gw\/dicom-web\/studies\//);
+      const xf = (await (await fetch(`${proxied.url}/studies`, { headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'gw.example.org:8443' } })).json()) as Json[];
+      expect(String(xf[0]['00081190'].Value![0])).toMatch(/^https:\/\/gw\.example\.org:8443\/dicom-web\//);
+      const forged = (await (await fetch(`${proxied.url}/studies`, { headers: { 'X-Forwarded-Host': 'evil.example/"><script>' } })).json()) as Json[];
+      expect(String(forged[0]['00081190'].Value![0]).startsWith(proxied.url)).toBe(true);
+    } finally {
+      await proxied.close();
+    }
   });
 
   test('the service describes itself at the DICOMweb root', async () => {

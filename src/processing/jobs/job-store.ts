@@ -27,7 +27,8 @@ export interface JobStore {
   /** How many jobs are in each state (for /metrics). */
   countByState(): Record<JobState, number>;
   get(id: string): JobRecord | undefined;
-  list(limit: number): JobRecord[];
+  /** The newest jobs; only those on studies of `projects` when given. */
+  list(limit: number, projects?: readonly string[]): JobRecord[];
   /** Jobs on one series, any state. */
   forSeries(study: string, series: string): JobRecord[];
   /** Take the oldest queued job and mark it running, atomically. */

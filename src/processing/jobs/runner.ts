@@ -12,6 +12,7 @@ import type { Limits } from '../../limits';
 import { loadModelConfig } from '../model';
 import { JobRecord, JobStore } from './job-store';
 import { JobDeps, runJob } from './run-job';
+import type { ReadIndex } from '../../index/index';
 
 const MAX_ATTEMPTS = 2;
 
@@ -33,15 +34,16 @@ export class JobRunner {
     this.pump();
   }
 
-  async submit(op: string, study: string, series: string, rawParams: unknown, client: string): Promise<JobRecord> {
+  /** Queue a job; `visible` is the index as the submitter may see it (its series must be there). */
+  async submit(op: string, study: string, series: string, rawParams: unknown, client: string, visible: ReadIndex = this.deps.index): Promise<JobRecord> {
     const spec = validateOperation(op, rawParams);
     checkOutputSize(spec, this.limits.maxJobOutputVoxels);
     if (this.store.activeFor(client) >= this.limits.maxQueuedJobsPerClient) {
       throw new VeilgateError('too-many-requests', `at most ${this.limits.maxQueuedJobsPerClient} jobs of one client may be queued or running at once`);
     }
-    if (!(await this.deps.index.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
+    if (!(await visible.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
     if (spec.op === 'model') loadModelConfig(this.deps.dataDir, spec.model); // 404 or 400 now, not when it runs
-    if (spec.op === 'resample' && spec.reference && !(await this.deps.index.exists('series', spec.reference))) throw new VeilgateError('not-found', 'no such reference series');
+    if (spec.op === 'resample' && spec.reference && !(await visible.exists('series', spec.reference))) throw new VeilgateError('not-found', 'no such reference series');
     const job = this.store.create({ id: randomUUID(), op, study, series, params: specParams(spec), client });
     this.pump();
     return job;

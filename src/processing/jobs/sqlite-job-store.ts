@@ -67,8 +67,12 @@ export class SqliteJobStore implements JobStore {
     return row && toRecord(row);
   }
 
-  list(limit: number): JobRecord[] {
-    return (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRecord);
+  list(limit: number, projects?: readonly string[]): JobRecord[] {
+    if (projects === undefined) return (this.db.prepare('SELECT * FROM jobs ORDER BY seq DESC LIMIT ?').all(limit) as Row[]).map(toRecord);
+    if (projects.length === 0) return [];
+    const marks = projects.map(() => '?').join(', ');
+    const sql = `SELECT * FROM jobs WHERE study_uid IN (SELECT study_uid FROM study_projects WHERE project IN (${marks})) ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...projects, limit) as Row[]).map(toRecord);
   }
 
   forSeries(study: string, series: string): JobRecord[] {
