@@ -48,6 +48,8 @@ export interface Limits {
   httpIdleTimeoutSeconds: number;
   /** HTTP: connections open at once; more are refused. */
   httpMaxConnections: number;
+  /** Connections one client address may hold (trusted proxies excepted): one client cannot take them all. */
+  httpMaxConnectionsPerClient: number;
   /** Readiness (GET /health) fails below this much free space in the data directory. */
   minFreeDiskBytes: number;
   concurrency: Concurrency;
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: Limits = {
   httpHeadersTimeoutSeconds: 30,
   httpIdleTimeoutSeconds: 60,
   httpMaxConnections: 512,
+  httpMaxConnectionsPerClient: 64,
   minFreeDiskBytes: 512 * MiB,
   concurrency: { render: 4, transcode: 2, decode: 4, zip: 4, nifti: 2, queueWaitMs: 2000 },
 };
@@ -82,6 +85,7 @@ export const LIMIT_ENV: Record<string, keyof Omit<Limits, 'concurrency'>> = {
   MAX_JOB_OUTPUT_VOXELS: 'maxJobOutputVoxels',
   HTTP_IDLE_TIMEOUT: 'httpIdleTimeoutSeconds',
   HTTP_MAX_CONNECTIONS: 'httpMaxConnections',
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: 'httpMaxConnectionsPerClient',
 };
 
 function positive(name: string, v: unknown): number {

@@ -30,6 +30,8 @@ import { DimseListener, startDimse } from './dimse/listener';
 import { Authenticator, publicRoute, requireRole } from './auth/middleware';
 import { isLoopback } from './auth/config';
 import { securityHeaders } from './auth/security-headers';
+import { ProxyTrust } from './auth/proxy';
+import { proxyTrust } from './dicomweb/context';
 import { GatewayAudit, openGatewayAudit } from './audit/gateway-audit';
 import { dimseAuditEvents } from './audit/dimse-audit';
 
@@ -86,6 +88,26 @@ export function openCore(config: Config): Core {
   return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency), audit };
 }
 
+/** Closes a new connection from an address that already holds `max` (a trusted proxy holds many clients). */
+function capConnectionsPerClient(server: http.Server | https.Server, max: number, proxies: ProxyTrust): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const address = socket.remoteAddress ?? '';
+    if (proxies.trusts(address)) return;
+    const n = (open.get(address) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, n);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
 export async function startGateway(config: Config): Promise<Gateway> {
   const startedAt = Date.now();
   const core = openCore(config);
@@ -121,6 +143,11 @@ export async function startGateway(config: Config): Promise<Gateway> {
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
   app.use('/api', apiRouter(ctx, runner));
   app.use('/viewer', viewerRouter(ctx, { authenticator }));
+  // Anything else: 404 at once, without reading a body nobody asked for.
+  app.use((_req: express.Request, res: express.Response) => {
+    res.setHeader('Connection', 'close');
+    res.status(404).type('text/plain').send('no such resource\n');
+  });
   app.use(errorHandler);
   const server = config.tls ? https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, app) : http.createServer(app);
   const limits = config.limits;
@@ -131,6 +158,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
   server.timeout = limits.httpIdleTimeoutSeconds * 1000;
   server.headersTimeout = limits.httpHeadersTimeoutSeconds * 1000;
   server.maxConnections = limits.httpMaxConnections;
+  capConnectionsPerClient(server, limits.httpMaxConnectionsPerClient, proxyTrust(config));
   // Idle keep-alive connections are closed by the client first (undici and browsers keep them
   // 4-5 s): a server that closes at the same moment races the client's next request into an
   // ECONNRESET, most of all after the event loop was busy and both timers expired together.

@@ -1,8 +1,8 @@
 /**
  * The DIMSE listener's events (src/dimse/events.ts) as audit messages: C-FIND queries, C-MOVE
  * and C-GET transfers, the instances one association stored (one message per patient when it
- * ends), refused associations and accepted user identities. Failed identities are audited by
- * the authenticator itself, which counts them.
+ * ends) and refused associations. User identities, accepted or not, are audited by the
+ * authenticator itself, as over HTTP.
  */
 import type { DimseEvents, DimsePeer } from '../dimse/events';
 import type { Index } from '../index/index';
@@ -10,8 +10,13 @@ import { QUERY_LEVELS, QueryLevel } from './query-dataset';
 import { Caller, GatewayAudit } from './gateway-audit';
 import { TransferTally } from './tally';
 
+/** PS3.5 AE: what a calling AE title must be to be named in a message (a refused one may be anything). */
+const AE_TITLE = /^[\x20-\x5b\x5d-\x7e]{1,16}$/;
+
 function callerOf(e: DimsePeer & { principalId?: string }): Caller {
-  return { user: e.principalId && e.principalId !== 'local' ? e.principalId : undefined, address: e.host, aeTitle: e.callingAe };
+  // A malformed calling AE is left out rather than lose the message: the address still names the caller.
+  const aeTitle = AE_TITLE.test(e.callingAe) ? e.callingAe : undefined;
+  return { user: e.principalId && e.principalId !== 'local' ? e.principalId : undefined, address: e.host, aeTitle };
 }
 
 export function dimseAuditEvents(audit: GatewayAudit, index: Pick<Index, 'studyPatients'>): DimseEvents {
@@ -21,9 +26,6 @@ export function dimseAuditEvents(audit: GatewayAudit, index: Pick<Index, 'studyP
     associationRejected(e) {
       // Refusals of who is calling; a full listener or a wrong called AE is not a security event.
       if (e.reason === 'calling-ae-not-allowed' || e.reason === 'identity-required') audit.refusedNode(callerOf(e));
-    },
-    userAuthenticated(e) {
-      if (e.outcome === 'success') audit.authenticated('success', e.principalId, e.host);
     },
     queried(e) {
       const level = (QUERY_LEVELS as readonly string[]).includes(e.level) ? (e.level as QueryLevel) : 'STUDY';

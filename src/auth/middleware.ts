@@ -5,6 +5,7 @@
  * built-in viewer, the same token in an HttpOnly cookie the viewer's entry page set. Failed
  * attempts are limited per client address.
  */
+import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { RETRY_AFTER_SECONDS, VeilgateError } from '../errors';
@@ -36,6 +37,8 @@ export class Authenticator {
   private readonly oidc?: OidcVerifier;
   private readonly failures: RateLimiterMemory;
   private readonly recent = new Map<string, number>();
+  /** Hashes of credentials that verified lately: they still pass while their address is limited. */
+  private readonly known = new Map<string, number>();
   private readonly proxies: ProxyTrust;
 
   constructor(
@@ -56,10 +59,15 @@ export class Authenticator {
   async verify(token: string): Promise<Principal> {
     if (this.config.keys && looksLikeKey(token)) {
       const p = this.keys.verify(token);
-      if (p) return p;
+      if (p) {
+        this.remember(token);
+        return p;
+      }
     } else if (this.oidc && token.split('.').length === 3) {
       try {
-        return await this.oidc.verify(token);
+        const p = await this.oidc.verify(token);
+        this.remember(token);
+        return p;
       } catch {
         /* refused below, the same way as a bad key */
       }
@@ -83,6 +91,23 @@ export class Authenticator {
     return !!state && state.consumedPoints >= this.config.failuresPerMinute;
   }
 
+  /**
+   * Whether a credential may be tried from this address now: always, unless the address made too
+   * many failures this minute; then only a credential that verified in the last hour. So a
+   * guesser is stopped, and a NAT or proxy neighbour of the guesser who was already working is not.
+   */
+  async mayTry(token: string, address: string): Promise<boolean> {
+    if (!(await this.limited(address))) return true;
+    const until = this.known.get(fingerprintOf(token));
+    return until !== undefined && until > Date.now();
+  }
+
+  /** A credential that just verified (for mayTry). */
+  private remember(token: string): void {
+    if (this.known.size > 10_000) this.known.clear();
+    this.known.set(fingerprintOf(token), Date.now() + 3_600_000);
+  }
+
   succeeded(p: Principal, address: string): void {
     const key = `${p.id}|${address}`;
     const last = this.recent.get(key) ?? 0;
@@ -103,7 +128,7 @@ export class Authenticator {
    */
   async verifyFrom(token: string, req: Request): Promise<Principal | undefined> {
     const address = this.clientAddress(req);
-    if (await this.limited(address)) return undefined;
+    if (!(await this.mayTry(token, address))) return undefined;
     try {
       const principal = await this.verify(token);
       this.succeeded(principal, address);
@@ -123,7 +148,7 @@ export class Authenticator {
       }
       const token = credentialOf(req);
       if (token === undefined) return next();
-      if (await this.limited(this.clientAddress(req))) return tooMany(res);
+      if (!(await this.mayTry(token, this.clientAddress(req)))) return tooMany(res);
       const principal = token ? await this.verifyFrom(token, req) : undefined;
       if (principal) {
         req.principal = principal;
@@ -143,6 +168,11 @@ function clientAddressOf(req: Request): string {
   return auth ? auth.clientAddress(req) : (req.socket.remoteAddress ?? '');
 }
 
+/** A credential as the known-credential cache holds it: never the credential itself. */
+function fingerprintOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 function tooMany(res: Response): void {
   res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS * 12));
   res.status(429).type('text/plain').send('too many failed authentications from this address: try again later\n');
@@ -160,7 +190,12 @@ function credentialOf(req: Request): string | undefined {
     .split(';')
     .map((c) => c.trim())
     .find((c) => c.startsWith(`${TOKEN_COOKIE}=`));
-  return cookie ? decodeURIComponent(cookie.slice(TOKEN_COOKIE.length + 1)) : undefined;
+  if (!cookie) return undefined;
+  try {
+    return decodeURIComponent(cookie.slice(TOKEN_COOKIE.length + 1));
+  } catch {
+    return ''; // malformed: a credential that does not verify, counted like any other
+  }
 }
 
 /** A guard's mark, read by the route-crawler test: the roles it admits, or why the route is public. */

@@ -6,7 +6,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, JWTPayload } from 'jose';
 import type { OidcConfig } from './config';
-import { Principal, ROLES, Role, validProject } from './principal';
+import { ALL_PROJECTS, Principal, ROLES, Role, validProject } from './principal';
 
 type KeySet = ReturnType<typeof createRemoteJWKSet>;
 
@@ -51,7 +51,8 @@ export class OidcVerifier {
     });
     // Roles the gateway does not know (an identity provider's defaults) are ignored; so are malformed projects.
     const roles = strings(claim(payload, this.config.rolesClaim)).filter((r): r is Role => ROLES.includes(r as Role));
-    const projects = strings(claim(payload, this.config.projectsClaim)).filter(validProject);
+    // "*" (every project) is never taken from a token: an attribute a user may edit must not grant it.
+    const projects = strings(claim(payload, this.config.projectsClaim)).filter((p) => p !== ALL_PROJECTS && validProject(p));
     return { id: `oidc:${payload.sub}`, via: 'oidc', roles: new Set(roles), projects: new Set(projects) };
   }
 }

@@ -138,10 +138,16 @@ function dummyValue(el: DataElement): Uint8Array {
   }
 }
 
+/** The instance's own identity: always mapped, whatever value a sender put there. */
+const IDENTITY_UIDS = new Set<Tag>([Tags.StudyInstanceUID, Tags.SeriesInstanceUID, Tags.SOPInstanceUID]);
+
 function mapUidElement(el: DataElement, ctx: Context): DataElement {
   if (ctx.params.options.retainUIDs || NEVER_MAPPED.has(el.tag)) return el;
   const values = (rawString(el) ?? '').split('\\').map((v) => v.replace(/\0/g, '').trim());
-  const mapped = values.map((v) => (v === '' || isStandardUid(v) ? v : mapUid(ctx.params.secret, v)));
+  // Registered UIDs (a well-known frame of reference) keep their meaning; anything else under the
+  // DICOM root is an instance UID like any other, so it can neither leak nor be probed for.
+  const keep = (v: string) => v === '' || (!IDENTITY_UIDS.has(el.tag) && isStandardUid(v));
+  const mapped = values.map((v) => (keep(v) ? v : mapUid(ctx.params.secret, v)));
   return { tag: el.tag, vr: 'UI', value: encodeText(mapped.join('\\'), 'UI') };
 }
 

@@ -6,6 +6,7 @@
  * (private ones included), the original UIDs, and the dates that go, in every spelling.
  * Descriptions are cleaned of them and the last sweep removes them from whatever text remains.
  */
+import { isRegisteredUid } from '../dicom/registered-uids';
 import { Dataset, isPrivateTag } from '../dicom/dataset';
 import { Tags } from '../dicom/tags';
 import { decodeText, encodingFor } from '../dicom/charset';
@@ -32,8 +33,9 @@ function isInstitutional(t: number): boolean {
   return yes;
 }
 
+/** A UID the standard registers (a SOP class, a well-known instance or frame of reference): never an identifier. */
 export function isStandardUid(uid: string): boolean {
-  return uid.startsWith('1.2.840.10008.');
+  return isRegisteredUid(uid);
 }
 
 function encodingOf(ds: Dataset, inherited: string): string {

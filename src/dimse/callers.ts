@@ -30,8 +30,13 @@ export function callerAllowed(allowed: readonly string[], aeTitle: string, host:
   });
 }
 
-/** With auth on: the grant for the caller, the host-specific entry ("AE@host") before the AE's own. */
+/**
+ * With auth on: the grant for the caller, the host-specific entry ("AE@host") before the AE's own.
+ * A calling AE title that itself holds an "@" is never granted: "PACS@10.9.9.9" sent as the AE
+ * title from anywhere would otherwise match the entry bound to that host.
+ */
 export function grantFor(callers: AuthConfig['dimseCallers'], aeTitle: string, host: string): AeGrant | undefined {
+  if (aeTitle.includes('@')) return undefined;
   return Object.prototype.hasOwnProperty.call(callers, `${aeTitle}@${host}`)
     ? callers[`${aeTitle}@${host}`]
     : Object.prototype.hasOwnProperty.call(callers, aeTitle)

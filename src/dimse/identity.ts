@@ -79,7 +79,7 @@ export async function verifyIdentity(
   const identityType = identity!.type;
   // Auth on but nothing to verify with (a caller that built DimseDeps by hand): refuse, never trust.
   if (!authenticator) return { kind: 'invalid', identityType };
-  if (await authenticator.limited(address)) return { kind: 'limited', identityType };
+  if (!(await authenticator.mayTry(credential, address))) return { kind: 'limited', identityType };
   try {
     const user = await authenticator.verify(credential);
     authenticator.succeeded(user, address);

@@ -74,7 +74,7 @@ const SIGN_IN_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"
  * token) or that cookie. AUTH=oidc: anyone may load the page, since it is where the sign-in
  * starts; everything it then reads is guarded like any client's request.
  */
-function viewerGuard(authenticator: Authenticator | undefined) {
+function viewerGuard(authenticator: Authenticator | undefined, secure: (req: Request) => boolean) {
   if (!authenticator?.enabled) return publicRoute('authentication is off (loopback only)');
   if (authenticator.config.oidc) return publicRoute('the OIDC sign-in starts on this page; all data it reads is guarded');
   const guard = requireRole('read');
@@ -84,10 +84,11 @@ function viewerGuard(authenticator: Authenticator | undefined) {
       const principal = await authenticator.verifyFrom(token, req);
       if (!principal) return void res.status(401).type('html').send(SIGN_IN_PAGE);
       req.principal = principal;
-      res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
     }
     guard(req, res, (err?: unknown) => {
       if (err) return void res.status(err instanceof VeilgateError && err.kind === 'forbidden' ? 403 : 401).type('html').send(SIGN_IN_PAGE);
+      // Only a key that may read becomes the viewer's cookie; Secure whenever the client uses https.
+      if (token) res.cookie(TOKEN_COOKIE, token, { httpOnly: true, sameSite: 'strict', secure: secure(req), path: '/' });
       next();
     });
   };
@@ -96,7 +97,7 @@ function viewerGuard(authenticator: Authenticator | undefined) {
 
 export function viewerRouter(ctx: DicomWebContext, options: ViewerOptions = {}): express.Router {
   const r = express.Router();
-  r.use(viewerGuard(options.authenticator));
+  r.use(viewerGuard(options.authenticator, (req) => req.secure || publicBase(ctx, req).startsWith('https:')));
   const keysHandOff = !!options.authenticator?.enabled && !options.authenticator.config.oidc;
   const dist = options.distDir === undefined ? findViewerDist() : options.distDir;
   if (!dist) {

@@ -7,11 +7,11 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { constants } from 'dcmjs-dimse';
 import { startTestGateway, TestGateway, SHARED_DATA } from '../support/gateway';
+import { filesIn, freePort } from '../support/local';
 import { auditEvents, invalidAuditMessages, readAuditMessages } from '../support/audit-files';
 import { makeTestPki, TestPki } from '../support/dimse-auth-pki';
 import { REJECTED, Run, associate, echo, run, studyFind } from '../support/dimse-auth-peers';
@@ -32,16 +32,6 @@ const CT3 = path.join(SHARED_DATA, 'dcmqi/data/segmentations/ct-3slice');
 const CT_SMALL = path.join(SHARED_DATA, 'pydicom/CT_small.dcm');
 const { RejectResult, RejectSource, RejectReason, PresentationContextResult } = constants;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.')) : []);
 
 /** dcmtk's address arguments for a calling AE. */
 const peerArgs = (port: number, callingAe: string) => ['-aec', 'VEILGATE', '-aet', callingAe, '127.0.0.1', String(port)];
@@ -117,6 +107,8 @@ describe('association decisions (pure)', () => {
     expect(grantFor(callers, 'PACS', '10.0.0.2')?.roles).toEqual(['ingest']);
     expect(grantFor(callers, 'OTHER', '10.0.0.1')).toBeUndefined();
     expect(grantFor(callers, 'constructor', '10.0.0.1')).toBeUndefined();
+    // The host binding cannot be claimed by putting it in the AE title.
+    expect(grantFor(callers, 'PACS@10.0.0.1', '127.0.0.1')).toBeUndefined();
     const dimse = loadConfig({}).dimse;
     expect(dimse.allowedCallersExplicit).toBe(false);
     expect(effectiveAllowedCallers(dimse, '127.0.0.1')).toEqual(['*']);
@@ -227,6 +219,13 @@ describe('DIMSE access control, auth on (keys)', () => {
     expect(store.output).toMatch(/No presentation context|No Acceptable Presentation Contexts/i);
     const find = await run('findscu', ['-S', '-v', ...peer('HOSTED'), '-k', 'QueryRetrieveLevel=STUDY', '-k', 'StudyInstanceUID']);
     expect(uidsIn(find.output, '0020,000d')).toEqual([studyA]);
+  });
+
+  test('an AE title that spells out a host binding ("ELSEWHERE@192.0.2.1") is rejected from any other host', async () => {
+    const before = (await studiesByProject(gw)).length;
+    const store = await run('storescu', ['-nh', '-aet', 'ELSEWHERE@192.0.2.1', '-aec', 'VEILGATE', '127.0.0.1', String(port), CT_SMALL]);
+    expect(store.output).toMatch(REJECTED);
+    expect((await studiesByProject(gw)).length).toBe(before);
   });
 
   test('project isolation: C-FIND at every level never shows another project, and its study answers as an unknown one', async () => {

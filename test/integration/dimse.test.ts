@@ -8,8 +8,8 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { startTestGateway, TestGateway, SHARED_DATA } from '../support/gateway';
+import { filesIn, freePort } from '../support/local';
 import dicomParser from 'dicom-parser';
 import { loadConfig } from '../../src/config';
 
@@ -36,16 +36,6 @@ function run(cmd: string, args: string[]): Promise<Run> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const filesIn = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.')) : []);
 
 describe('DIMSE with dcmtk', () => {
   let gw: TestGateway;

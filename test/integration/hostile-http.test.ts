@@ -354,6 +354,35 @@ describe('saturation, quotas and slow clients', () => {
   });
 });
 
+describe('one client cannot hold every connection', () => {
+  test('connections per client address are capped; another address is still served; an unknown path is not read', async () => {
+    const gw = await startTestGateway({ limits: limits({ httpMaxConnectionsPerClient: 3, httpMaxConnections: 100 }) });
+    try {
+      const port = gw.gateway.config.port;
+      const open = (localAddress: string) => new Promise<net.Socket>((r) => { const s = net.connect({ port, host: '127.0.0.1', localAddress }, () => r(s)); });
+      const held = await Promise.all([1, 2, 3].map(() => open('127.0.0.1')));
+      const extra = await open('127.0.0.1');
+      await new Promise((r) => extra.once('close', r)); // the fourth is closed at once
+      // Another client (127.0.0.2 is loopback too) is served while the first holds its three.
+      const other = await open('127.0.0.2');
+      other.write('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const answer = await new Promise<string>((r) => { let t = ''; other.on('data', (d) => (t += d)); other.once('close', () => r(t)); });
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      for (const s of held) s.destroy();
+      // A body sent to a path that does not exist is not read: 404 and the connection closed.
+      const probe = await open('127.0.0.2');
+      probe.write('POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000000\r\n\r\n');
+      probe.write(Buffer.alloc(64 * 1024));
+      const t0 = Date.now();
+      const reply = await new Promise<string>((r) => { let t = ''; probe.on('data', (d) => (t += d)); probe.once('close', () => r(t)); probe.on('error', () => undefined); });
+      expect(reply).toMatch(/^HTTP\/1\.1 404/);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('wrong answers', () => {
   test('a re-sent SOP Instance UID with other content is refused (0x0111) and logged with both hashes; the first copy stays', async () => {
     const gw = await startTestGateway();

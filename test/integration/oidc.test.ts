@@ -87,6 +87,9 @@ describe('AUTH=oidc', () => {
     // A token without the role is refused (403), and the role in the wrong claim does not count.
     expect((await studies(await issuer.sign({ realm_access: { roles: ['ingest'] }, projects: ['lung'] }))).status).toBe(403);
     expect((await studies(await issuer.sign({ roles: ['read'], projects: ['lung'] }))).status).toBe(403);
+    // "*" in a token's projects grants nothing: every project comes only from a key or the config.
+    const star = await studies(await issuer.sign({ realm_access: { roles: ['read'] }, projects: ['*'] }));
+    expect(await star.json()).toEqual([]);
   });
 
   test('signature, issuer, audience, exp and nbf are all checked (nbf and exp with the clock skew)', async () => {

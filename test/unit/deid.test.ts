@@ -44,6 +44,24 @@ describe('UIDs', () => {
     expect(str(out, 0x00200052)).toBe(mapUid(secret, str(ds, 0x00200052)!)); // FrameOfReferenceUID
   });
 
+  test('only registered UIDs stay: one that merely starts with the DICOM root is mapped, an instance’s own UIDs always', () => {
+    const FrameOfReferenceUID = tag(0x0020, 0x0052);
+    const talairach = '1.2.840.10008.1.4.1.1'; // a well-known frame of reference (PS3.6 Table A-1)
+    const forged = '1.2.840.10008.777.1.1'; // under the root, registered nowhere
+    const kept = deidentify(instance([el(FrameOfReferenceUID, 'UI', talairach)]), params()).dataset;
+    expect(str(kept, FrameOfReferenceUID)).toBe(talairach);
+    const ds = instance([el(FrameOfReferenceUID, 'UI', forged), seq(SourceImageSequence, item(el(ReferencedSOPInstanceUID, 'UI', forged)))]);
+    ds.set(Tags.SOPInstanceUID, el(Tags.SOPInstanceUID, 'UI', forged));
+    ds.set(Tags.StudyInstanceUID, el(Tags.StudyInstanceUID, 'UI', '1.2.840.10008.777'));
+    ds.set(Tags.SeriesInstanceUID, el(Tags.SeriesInstanceUID, 'UI', '1.2.840.10008.5.1.4.1.1.2')); // a SOP class UID used as an instance's
+    const out = deidentify(ds, params()).dataset;
+    expect(str(out, Tags.SOPInstanceUID)).toBe(mapUid(secret, forged));
+    expect(str(out, Tags.StudyInstanceUID)).toBe(mapUid(secret, '1.2.840.10008.777'));
+    expect(str(out, Tags.SeriesInstanceUID)).toBe(mapUid(secret, '1.2.840.10008.5.1.4.1.1.2'));
+    expect(str(out, FrameOfReferenceUID)).toBe(mapUid(secret, forged));
+    expect(str(out.get(SourceImageSequence)!.items![0], ReferencedSOPInstanceUID)).toBe(mapUid(secret, forged));
+  });
+
   test('a different secret gives different UIDs; Retain UIDs keeps them', () => {
     const ds = instance();
     expect(str(deidentify(ds, params({ secret: Buffer.alloc(32, 8) })).dataset, Tags.SOPInstanceUID)).not.toBe(
