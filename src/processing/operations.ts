@@ -52,7 +52,8 @@ export type SegmentStep = 'largest' | 'components' | 'open' | 'close';
 
 /** A validated operation: what a job stores and runs. Only these fields survive validation. */
 export type OperationSpec =
-  | { op: 'resample'; method: 'linear' | 'nearest'; spacing?: Triple; size?: Triple; reference?: { study: string; series: string } }
+  /** `fill`: the value outside the source (ITK's DefaultPixelValue); by default the source's minimum. */
+  | { op: 'resample'; method: 'linear' | 'nearest'; spacing?: Triple; size?: Triple; reference?: { study: string; series: string }; fill?: number }
   | { op: 'normalize'; method: 'zscore'; mask?: { low: number; high: number } }
   | { op: 'normalize'; method: 'minmax' }
   | { op: 'normalize'; method: 'clip'; low: number; high: number }
@@ -108,12 +109,13 @@ export function validateOperation(op: string, raw: unknown): OperationSpec {
       const size = triple(p, 'size', true);
       const ref = p.reference as { study?: unknown; series?: unknown } | undefined;
       if ([spacing, size, ref].filter((x) => x !== undefined).length !== 1) throw bad('resample needs exactly one of spacing, size or reference');
+      const fill = p.fill === undefined ? {} : { fill: num(p, 'fill') };
       if (ref !== undefined) {
         const ok = (u: unknown): u is string => typeof u === 'string' && u.length <= 64 && UID.test(u);
         if (typeof ref !== 'object' || ref === null || !ok(ref.study) || !ok(ref.series)) throw bad('reference must be { study, series } UIDs');
-        return { op: name, method, reference: { study: ref.study, series: ref.series } };
+        return { op: name, method, reference: { study: ref.study, series: ref.series }, ...fill };
       }
-      return spacing ? { op: name, method, spacing } : { op: name, method, size };
+      return spacing ? { op: name, method, spacing, ...fill } : { op: name, method, size, ...fill };
     }
     case 'normalize': {
       const method = oneOf(p, 'method', ['zscore', 'minmax', 'clip'] as const, 'zscore');
@@ -223,7 +225,7 @@ export function runOperation(spec: OperationSpec, volume: Volume, referenceGrid?
       const target = spec.spacing ? gridAtSpacing(volume, spec.spacing) : spec.size ? gridOfSize(volume, spec.size) : referenceGrid;
       if (!target) throw new VeilgateError('unprocessable', 'the reference series has no grid');
       checkGridSize(target.dims, maxVoxels);
-      return { kind: 'image', volume: resample(volume, target, spec.method), description };
+      return { kind: 'image', volume: resample(volume, target, spec.method, spec.fill), description };
     }
     case 'normalize': {
       if (spec.method === 'clip') return { kind: 'image', volume: clip(volume, spec.low, spec.high), description };

@@ -15,24 +15,35 @@ export const HU_PRESETS: Record<string, [number, number]> = {
 };
 
 export function threshold(v: Volume, low: number, high: number): LabelVolume {
-  const data = new Uint8Array(v.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = v.data[i] >= low && v.data[i] <= high ? 1 : 0;
+  const src = v.data;
+  const data = new Uint8Array(src.length);
+  for (let i = 0; i < data.length; i++) {
+    const x = src[i];
+    data[i] = x >= low && x <= high ? 1 : 0;
+  }
   return { dims: v.dims, affine: v.affine, data };
 }
 
-/** Otsu's threshold over a 256-bin histogram: the value that maximises between-class variance. */
+/** Otsu's threshold over a 256-bin histogram (one pass for the range, one for the counts): the value that maximises between-class variance. */
 function otsuThreshold(v: Volume, bins = 256): number {
+  const src = v.data;
   let lo = Infinity;
   let hi = -Infinity;
-  for (const x of v.data) {
+  for (let i = 0; i < src.length; i++) {
+    const x = src[i];
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
   if (hi === lo) return lo;
   const width = (hi - lo) / bins;
-  const hist = new Float64Array(bins);
-  for (const x of v.data) hist[Math.min(bins - 1, Math.floor((x - lo) / width))]++;
-  const total = v.data.length;
+  const counts = new Uint32Array(bins);
+  const scaleToBin = 1 / width;
+  for (let i = 0; i < src.length; i++) {
+    const b = Math.floor((src[i] - lo) * scaleToBin);
+    counts[b < bins - 1 ? b : bins - 1]++;
+  }
+  const hist = Float64Array.from(counts);
+  const total = src.length;
   let sumAll = 0;
   for (let i = 0; i < bins; i++) sumAll += i * hist[i];
   let weightBelow = 0;
@@ -61,74 +72,92 @@ export function otsu(v: Volume): { mask: LabelVolume; threshold: number } {
   return { mask: threshold(v, t, Infinity), threshold: t };
 }
 
-const NEIGHBOURS: [number, number, number][] = [
-  [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1],
-];
-
-/** Call `fn` with the index of each of voxel i's 6 neighbours inside the volume. */
-function forEachNeighbour(i: number, [nx, ny, nz]: [number, number, number], fn: (j: number) => void): void {
-  const x = i % nx;
-  const y = Math.floor(i / nx) % ny;
-  const z = Math.floor(i / (nx * ny));
-  for (const [dx, dy, dz] of NEIGHBOURS) {
-    const xx = x + dx;
-    const yy = y + dy;
-    const zz = z + dz;
-    if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-    fn(xx + nx * (yy + ny * zz));
+/** A stack of voxel indices that grows as needed (a flood fill never allocates per voxel). */
+class IndexStack {
+  private items = new Int32Array(1 << 16);
+  length = 0;
+  push(i: number): void {
+    if (this.length === this.items.length) {
+      const bigger = new Int32Array(this.items.length * 2);
+      bigger.set(this.items);
+      this.items = bigger;
+    }
+    this.items[this.length++] = i;
   }
+  pop(): number {
+    return this.items[--this.length];
+  }
+}
+
+/**
+ * Flood fill from the voxels already on `stack` (each already marked): every 6-neighbour j of
+ * a popped voxel with accept(j) true is marked and pushed. Returns how many voxels were popped.
+ */
+function flood(dims: [number, number, number], stack: IndexStack, accept: (j: number) => boolean): number {
+  const [nx, ny, nz] = dims;
+  const nxy = nx * ny;
+  let popped = 0;
+  while (stack.length) {
+    const i = stack.pop();
+    popped++;
+    const x = i % nx;
+    const r = (i - x) / nx;
+    const y = r % ny;
+    const z = (r - y) / ny;
+    if (x + 1 < nx) accept(i + 1) && stack.push(i + 1);
+    if (x > 0) accept(i - 1) && stack.push(i - 1);
+    if (y + 1 < ny) accept(i + nx) && stack.push(i + nx);
+    if (y > 0) accept(i - nx) && stack.push(i - nx);
+    if (z + 1 < nz) accept(i + nxy) && stack.push(i + nxy);
+    if (z > 0) accept(i - nxy) && stack.push(i - nxy);
+  }
+  return popped;
 }
 
 /** Voxels 6-connected to the seeds whose value is within `tolerance` of the mean seed value. */
 export function regionGrow(v: Volume, seeds: [number, number, number][], tolerance: number): LabelVolume {
   const [nx, ny, nz] = v.dims;
   const data = new Uint8Array(v.data.length);
+  const values = v.data;
   const index = (x: number, y: number, z: number) => x + nx * (y + ny * z);
   for (const [x, y, z] of seeds) {
     if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) throw new Error(`seed ${x},${y},${z} is outside the volume`);
   }
-  const reference = seeds.reduce((s, [x, y, z]) => s + v.data[index(x, y, z)], 0) / seeds.length;
-  const queue: number[] = [];
+  const reference = seeds.reduce((s, [x, y, z]) => s + values[index(x, y, z)], 0) / seeds.length;
+  const stack = new IndexStack();
   for (const [x, y, z] of seeds) {
     const i = index(x, y, z);
     if (!data[i]) {
       data[i] = 1;
-      queue.push(i);
+      stack.push(i);
     }
   }
-  while (queue.length) {
-    forEachNeighbour(queue.pop()!, v.dims, (j) => {
-      if (!data[j] && Math.abs(v.data[j] - reference) <= tolerance) {
-        data[j] = 1;
-        queue.push(j);
-      }
-    });
-  }
+  flood(v.dims, stack, (j) => {
+    if (data[j] || !(Math.abs(values[j] - reference) <= tolerance)) return false;
+    data[j] = 1;
+    return true;
+  });
   return { dims: v.dims, affine: v.affine, data };
 }
 
-/** 6-connected components of a mask, labelled 1..n in scan order; sizes[label] is its voxel count. */
+/** 6-connected components of a mask, labelled 1..n in scan order (as scipy.ndimage.label); sizes[label] is its voxel count. */
 export function connectedComponents(mask: LabelVolume): { labels: Uint32Array; count: number; sizes: number[] } {
-  const labels = new Uint32Array(mask.data.length);
+  const m = mask.data;
+  const labels = new Uint32Array(m.length);
   const sizes = [0];
   let count = 0;
-  const stack: number[] = [];
-  for (let start = 0; start < mask.data.length; start++) {
-    if (!mask.data[start] || labels[start]) continue;
+  const stack = new IndexStack();
+  const accept = (j: number): boolean => {
+    if (!m[j] || labels[j]) return false;
+    labels[j] = count;
+    return true;
+  };
+  for (let start = 0; start < m.length; start++) {
+    if (!m[start] || labels[start]) continue;
     count++;
-    let size = 0;
     labels[start] = count;
     stack.push(start);
-    while (stack.length) {
-      size++;
-      forEachNeighbour(stack.pop()!, mask.dims, (j) => {
-        if (mask.data[j] && !labels[j]) {
-          labels[j] = count;
-          stack.push(j);
-        }
-      });
-    }
-    sizes.push(size);
+    sizes.push(flood(mask.dims, stack, accept));
   }
   return { labels, count, sizes };
 }
@@ -144,23 +173,33 @@ export function largestComponent(mask: LabelVolume): LabelVolume {
   return { dims: mask.dims, affine: mask.affine, data };
 }
 
+/**
+ * Erosion or dilation with the 6-neighbour cross; outside the volume counts as background
+ * (scipy's border value 0). Row by row: the x neighbours are the row's own, the others the
+ * rows beside it.
+ */
 function morph(mask: LabelVolume, erode: boolean): LabelVolume {
   const [nx, ny, nz] = mask.dims;
-  const data = new Uint8Array(mask.data.length);
+  const m = mask.data;
+  const data = new Uint8Array(m.length);
+  const nxy = nx * ny;
   for (let z = 0; z < nz; z++) {
     for (let y = 0; y < ny; y++) {
+      const row = nx * (y + ny * z);
+      const up = y + 1 < ny ? row + nx : -1;
+      const down = y > 0 ? row - nx : -1;
+      const next = z + 1 < nz ? row + nxy : -1;
+      const prev = z > 0 ? row - nxy : -1;
       for (let x = 0; x < nx; x++) {
-        const i = x + nx * (y + ny * z);
-        let on = mask.data[i] ? 1 : 0;
-        for (const [dx, dy, dz] of NEIGHBOURS) {
-          const xx = x + dx;
-          const yy = y + dy;
-          const zz = z + dz;
-          // Outside the volume counts as background (border value 0).
-          const n = xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz ? 0 : mask.data[xx + nx * (yy + ny * zz)] ? 1 : 0;
-          on = erode ? on & n : on | n;
-        }
-        data[i] = on;
+        const i = row + x;
+        const c = m[i] ? 1 : 0;
+        const l = x > 0 && m[i - 1] ? 1 : 0;
+        const r = x + 1 < nx && m[i + 1] ? 1 : 0;
+        const u = up >= 0 && m[up + x] ? 1 : 0;
+        const d = down >= 0 && m[down + x] ? 1 : 0;
+        const n = next >= 0 && m[next + x] ? 1 : 0;
+        const p = prev >= 0 && m[prev + x] ? 1 : 0;
+        data[i] = erode ? c & l & r & u & d & n & p : c | l | r | u | d | n | p;
       }
     }
   }
