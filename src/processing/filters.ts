@@ -15,6 +15,7 @@
 import { Volume, spacing, voxelCount } from './volume';
 import { median27Slab } from './kernels/median27';
 import { reflect } from './kernels/border';
+import { convolveXSimd, convolveYSimd, convolveZSimd } from './kernels/convolve';
 
 export { reflect };
 
@@ -116,17 +117,27 @@ export function gaussianPlan(v: { dims: [number, number, number]; affine: number
 
 export function gaussian(v: Volume, sigmaMm: number): Volume {
   const [hx, hy, hz] = gaussianPlan(v, sigmaMm);
-  const [nx, ny, nz] = v.dims;
-  let out: Float32Array;
-  if (hx) {
-    out = new Float32Array(v.data.length);
-    convolveX(v.data, out, nx, hx, 0, ny * nz);
-  } else {
-    out = new Float32Array(v.data);
-  }
-  if (hy) convolveY(out, nx, ny, hy, 0, nz);
-  if (hz) convolveZ(out, nx, ny, nz, hz, 0, ny);
+  const [, ny, nz] = v.dims;
+  const out = new Float32Array(v.data.length);
+  gaussianSlab(v.data, out, v.dims, [hx, hy, hz], 'x', 0, ny * nz);
+  if (!hx) out.set(v.data);
+  gaussianSlab(out, out, v.dims, [hx, hy, hz], 'y', 0, nz);
+  gaussianSlab(out, out, v.dims, [hx, hy, hz], 'z', 0, ny);
   return { dims: v.dims, affine: v.affine, data: out };
+}
+
+/**
+ * One pass of the Gaussian over a range, so a caller can split the work: 'x' over rows
+ * [a, b) (row = y + ny·z) from `src` into `out`; 'y' over planes [a, b) and 'z' over rows y in
+ * [a, b), in place in `out`. WebAssembly SIMD where there is one; the same sums in
+ * JavaScript otherwise.
+ */
+export function gaussianSlab(src: Float32Array, out: Float32Array, dims: [number, number, number], plan: (Float64Array | undefined)[], pass: 'x' | 'y' | 'z', a: number, b: number): void {
+  const [nx, ny, nz] = dims;
+  const [hx, hy, hz] = plan;
+  if (pass === 'x' && hx) convolveXSimd(src, out, nx, hx, a, b) || convolveX(src, out, nx, hx, a, b);
+  if (pass === 'y' && hy) convolveYSimd(out, nx, ny, hy, a, b) || convolveY(out, nx, ny, hy, a, b);
+  if (pass === 'z' && hz) convolveZSimd(out, nx, ny, nz, hz, a, b) || convolveZ(out, nx, ny, nz, hz, a, b);
 }
 
 /** The k-th smallest value of a[0, n) (Hoare's quickselect, in place): a median without a full sort. */

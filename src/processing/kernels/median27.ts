@@ -13,6 +13,7 @@
  * module's memory. JavaScript copies planes in and out, so memory stays a few planes.
  */
 import { reflect } from './border';
+import { I32, V128, ensureMemory, instantiate, moduleBytes, op } from './wasm';
 
 type Op = { max: boolean; a: number; b: number; out: number };
 
@@ -64,56 +65,6 @@ export function medianNetwork(inputs: number): { ops: Op[]; result: number; vari
   return { ops, result, variables: next };
 }
 
-// --- a minimal WebAssembly encoder -----------------------------------------------------------
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, 'utf8')];
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  br: (d: number) => [0x0c, ...uleb(d)],
-  brIf: (d: number) => [0x0d, ...uleb(d)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  i32: (n: number) => [0x41, ...sleb(n)],
-  add: [0x6a],
-  mul: [0x6c],
-  geU: [0x4f],
-  load: (offset: number) => [0xfd, ...uleb(0), 0, ...uleb(offset)],
-  store: [0xfd, ...uleb(11), 0, 0],
-  pmin: [0xfd, ...uleb(0xea)],
-  pmax: [0xfd, ...uleb(0xeb)],
-};
-
 /**
  * median(p0, p1, p2, out, pitch, rowBytes, rows): for each row y < rows and each 16-byte group
  * q < rowBytes, out[y·pitch + q] = median of the 3×3×3 window whose corner is at
@@ -142,55 +93,22 @@ function buildModule(): Uint8Array {
     const row = Math.floor(v / 3);
     emit(op.get(ADDR + row), op.load(4 * (v % 3)), op.set(V + v));
   }
-  for (const o of ops) emit(op.get(V + o.a), op.get(V + o.b), o.max ? op.pmax : op.pmin, op.set(V + o.out));
-  emit(op.get(OUT), op.get(Q), op.add, op.get(V + result), op.store);
+  for (const o of ops) emit(op.get(V + o.a), op.get(V + o.b), o.max ? op.f32x4Pmax : op.f32x4Pmin, op.set(V + o.out));
+  emit(op.get(OUT), op.get(Q), op.add, op.get(V + result), op.store());
   emit(op.get(Q), op.i32(16), op.add, op.set(Q), op.br(0), op.end, op.end);
   emit(op.get(Y), op.i32(1), op.add, op.set(Y), op.br(0), op.end, op.end);
-  const locals = vec([[...uleb(12), I32], [...uleb(variables), V128]]);
-  const code = [...locals, ...body, ...op.end];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(Array.from({ length: 7 }, () => [I32])), 0x00]])),
-    ...section(3, vec([[0x00]])),
-    ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...name('memory'), 0x02, 0x00], [...name('median'), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(code.length), ...code]])),
-  ];
-  return Uint8Array.from(bytes);
+  return moduleBytes({ name: 'median', params: Array.from({ length: 7 }, () => I32), locals: [[12, I32], [variables, V128]], body });
 }
-
-/** The little of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
-interface WasmMemory {
-  buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-declare const WebAssembly: {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
 
 interface Kernel {
-  memory: WasmMemory;
   median: (p0: number, p1: number, p2: number, out: number, pitch: number, rowBytes: number, rows: number) => void;
 }
 
-let compiled: object | null | undefined;
+const kernel = () => instantiate<Kernel>('median27', buildModule);
 
-/** A fresh instance (its own memory), or undefined where WebAssembly SIMD is missing. */
-function instantiate(): Kernel | undefined {
-  if (compiled === undefined) {
-    const bytes = buildModule();
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  if (!compiled) return undefined;
-  const exports = new WebAssembly.Instance(compiled, {}).exports as unknown as Kernel;
-  return exports;
-}
-
-/** Whether the SIMD kernel runs here (otherwise the caller's scalar path does). */
+/** Whether the SIMD kernel runs here (otherwise a scalar run of the same network does). */
 export function simdAvailable(): boolean {
-  return instantiate() !== undefined;
+  return kernel() !== undefined;
 }
 
 /** A scalar 3×3×3 median with the same network, for machines without WebAssembly SIMD. */
@@ -218,16 +136,15 @@ function scalarSlab(src: Float32Array, out: Float32Array, dims: [number, number,
  * and each source plane is copied in once.
  */
 export function median27Slab(src: Float32Array, out: Float32Array, dims: [number, number, number], z0 = 0, z1 = dims[2]): void {
-  const kernel = instantiate();
-  if (!kernel) return scalarSlab(src, out, dims, z0, z1);
+  const k = kernel();
+  if (!k) return scalarSlab(src, out, dims, z0, z1);
   const [nx, ny, nz] = dims;
   const groups = Math.ceil(nx / 4);
   const pitch = 4 * groups + 4; // floats per padded row: room for the last group's overreach
   const planeFloats = pitch * (ny + 2);
   const bytes = 4 * planeFloats * 4; // three input slots and the output
-  const pages = Math.ceil(bytes / 65536);
-  kernel.memory.grow(pages);
-  const heap = new Float32Array(kernel.memory.buffer);
+  ensureMemory(k.memory, bytes);
+  const heap = new Float32Array(k.memory.buffer);
   const slotOf = [-1, -1, -1];
   const outBase = 3 * planeFloats;
 
@@ -253,7 +170,7 @@ export function median27Slab(src: Float32Array, out: Float32Array, dims: [number
   for (let z = z0; z < z1; z++) {
     const ks = [reflect(z - 1, nz), z, reflect(z + 1, nz)];
     const offsets = ks.map((k) => load(k, ks));
-    kernel.median(offsets[0], offsets[1], offsets[2], 4 * outBase, 4 * pitch, 16 * groups, ny);
+    k.median(offsets[0], offsets[1], offsets[2], 4 * outBase, 4 * pitch, 16 * groups, ny);
     for (let y = 0; y < ny; y++) {
       const from = outBase + y * pitch;
       out.set(heap.subarray(from, from + nx), (z * ny + y) * nx);
