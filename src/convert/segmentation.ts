@@ -11,7 +11,7 @@ import { Tags } from '../dicom/tags';
 import { VeilgateError } from '../errors';
 import { randomUid } from '../dicom/uid';
 import { LabelVolume } from '../processing/volume';
-import { resampleLabels } from '../processing/resample';
+import { indexMap, resampleLabels } from '../processing/resample';
 import { SegmentInfo } from '../processing/operations';
 import { dicomLab, segmentRgb } from './segment-colour';
 import { flipXY } from './geometry';
@@ -44,27 +44,68 @@ export interface SegmentationInput {
   seriesNumber: number;
 }
 
+/** Whether a label volume lies on the grid exactly (then it needs no resampling). */
+function sameGrid(labels: LabelVolume, grid: { dims: [number, number, number]; affine: number[][] }): boolean {
+  if (labels.dims.some((d, i) => d !== grid.dims[i])) return false;
+  let m: number[][];
+  try {
+    m = indexMap(labels, grid);
+  } catch {
+    return false;
+  }
+  return m.every((row, r) => row.every((v, c) => Math.abs(v - (r === c ? 1 : 0)) < 1e-6));
+}
+
+/**
+ * Set bit `bit + i` of `out` (least significant bit first, PS3.5 8.1.1) for each pixel i in
+ * [0, count) of `labels` from `from` that equals `segment`. Whole bytes at a time where the
+ * frame starts on a byte.
+ */
+function packFrame(labels: ArrayLike<number>, from: number, count: number, segment: number, out: Uint8Array, bit: number): void {
+  let i = 0;
+  // Up to the first whole byte.
+  for (; i < count && (bit + i) & 7; i++) if (labels[from + i] === segment) out[(bit + i) >> 3] |= 1 << ((bit + i) & 7);
+  let byte = (bit + i) >> 3;
+  for (; i + 8 <= count; i += 8, byte++) {
+    const p = from + i;
+    out[byte] =
+      (labels[p] === segment ? 1 : 0) |
+      (labels[p + 1] === segment ? 2 : 0) |
+      (labels[p + 2] === segment ? 4 : 0) |
+      (labels[p + 3] === segment ? 8 : 0) |
+      (labels[p + 4] === segment ? 16 : 0) |
+      (labels[p + 5] === segment ? 32 : 0) |
+      (labels[p + 6] === segment ? 64 : 0) |
+      (labels[p + 7] === segment ? 128 : 0);
+  }
+  for (; i < count; i++) if (labels[from + i] === segment) out[(bit + i) >> 3] |= 1 << ((bit + i) & 7);
+}
+
 export function labelsToSegmentation(input: SegmentationInput): Dataset {
   const { stack, segments } = input;
   const cols = stack.columns;
   const rows = stack.rows;
   const n = stack.slices.length;
-  // The labels on the source stack's own grid: nearest neighbour, exact where the grids coincide.
-  const onStack = resampleLabels(input.labels, { dims: [cols, rows, n], affine: flipXY(stack.affine) });
+  // The labels on the source stack's own grid: nearest neighbour, exact where the grids
+  // coincide (as they do for a job's own result, which is then used as it is).
+  const stackGrid = { dims: [cols, rows, n] as [number, number, number], affine: flipXY(stack.affine) };
+  const onStack = sameGrid(input.labels, stackGrid) ? input.labels : resampleLabels(input.labels, stackGrid);
   const perSlice = cols * rows;
+  const labels = onStack.data;
 
-  const frames: { segment: number; slice: number }[] = [];
-  for (const s of segments) {
-    for (let k = 0; k < n; k++) {
-      const base = k * perSlice;
-      for (let i = 0; i < perSlice; i++) {
-        if (onStack.data[base + i] === s.number) {
-          frames.push({ segment: s.number, slice: k });
-          break;
-        }
-      }
-    }
+  // Which segment numbers occur on which slice: one pass over the labels.
+  const seen = new Uint8Array(65536);
+  const present = new Uint8Array(n * segments.length); // [slice][segment index]
+  for (let k = 0; k < n; k++) {
+    const base = k * perSlice;
+    seen.fill(0);
+    for (let i = 0; i < perSlice; i++) seen[labels[base + i]] = 1;
+    segments.forEach((s, j) => (present[k * segments.length + j] = s.number < 65536 ? seen[s.number] : 0));
   }
+  const frames: { segment: number; slice: number }[] = [];
+  segments.forEach((s, j) => {
+    for (let k = 0; k < n; k++) if (present[k * segments.length + j]) frames.push({ segment: s.number, slice: k });
+  });
   // A segment with no voxel still needs a frame for the object to be valid: an empty one on the first slice.
   for (const s of segments) if (!frames.some((f) => f.segment === s.number)) frames.push({ segment: s.number, slice: 0 });
   frames.sort((a, b) => a.segment - b.segment || a.slice - b.slice);
@@ -73,15 +114,7 @@ export function labelsToSegmentation(input: SegmentationInput): Dataset {
   // BINARY pixels: one bit per pixel, frames packed back to back (PS3.5 8.1.1), padded to even length.
   const bits = frames.length * perSlice;
   const pixels = new Uint8Array(Math.ceil(Math.ceil(bits / 8) / 2) * 2);
-  frames.forEach((f, fi) => {
-    const base = f.slice * perSlice;
-    for (let i = 0; i < perSlice; i++) {
-      if (onStack.data[base + i] === f.segment) {
-        const bit = fi * perSlice + i;
-        pixels[bit >> 3] |= 1 << (bit & 7);
-      }
-    }
-  });
+  frames.forEach((f, fi) => packFrame(labels, f.slice * perSlice, perSlice, f.segment, pixels, fi * perSlice));
 
   const src = input.sourceMetadata;
   const json: DicomJson = {};

@@ -183,6 +183,8 @@ function nearestSeparable(src: Source, out: Samples, target: [number, number, nu
   const X = axisNearest(tx, nx, m[0][0], m[0][3]);
   const Y = axisNearest(ty, ny, m[1][1], m[1][3]);
   const Z = axisNearest(target[2], nz, m[2][2], m[2][3]);
+  // Rows read whole, as they are (the usual case when only the slices or rows are reordered).
+  const sameRows = tx === nx && X.every((ix, x) => ix === x);
   let p = z0 * tx * ty;
   for (let z = z0; z < z1; z++) {
     const kz = Z[z];
@@ -194,6 +196,11 @@ function nearestSeparable(src: Source, out: Samples, target: [number, number, nu
         continue;
       }
       const row = (kz * ny + jy) * nx;
+      if (sameRows) {
+        out.set(d.subarray(row, row + nx), p);
+        p += tx;
+        continue;
+      }
       for (let x = 0; x < tx; x++, p++) {
         const ix = X[x];
         out[p] = ix < 0 ? fill : d[row + ix];
