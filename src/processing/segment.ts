@@ -5,6 +5,7 @@
  * (scipy.ndimage's default structure, border value 0).
  */
 import { LabelVolume, Volume } from './volume';
+import { histogramSimd, rangeSimd, thresholdSimd } from './kernels/scan';
 
 export const HU_PRESETS: Record<string, [number, number]> = {
   bone: [300, 3000],
@@ -17,6 +18,7 @@ export const HU_PRESETS: Record<string, [number, number]> = {
 export function threshold(v: Volume, low: number, high: number): LabelVolume {
   const src = v.data;
   const data = new Uint8Array(src.length);
+  if (thresholdSimd(src, data, low, high)) return { dims: v.dims, affine: v.affine, data };
   for (let i = 0; i < data.length; i++) {
     const x = src[i];
     data[i] = x >= low && x <= high ? 1 : 0;
@@ -27,20 +29,24 @@ export function threshold(v: Volume, low: number, high: number): LabelVolume {
 /** Otsu's threshold over a 256-bin histogram (one pass for the range, one for the counts): the value that maximises between-class variance. */
 function otsuThreshold(v: Volume, bins = 256): number {
   const src = v.data;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < src.length; i++) {
-    const x = src[i];
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+  let [lo, hi] = rangeSimd(src) ?? [Infinity, -Infinity];
+  if (lo === Infinity) {
+    for (let i = 0; i < src.length; i++) {
+      const x = src[i];
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
   }
   if (hi === lo) return lo;
   const width = (hi - lo) / bins;
-  const counts = new Uint32Array(bins);
   const scaleToBin = 1 / width;
-  for (let i = 0; i < src.length; i++) {
-    const b = Math.floor((src[i] - lo) * scaleToBin);
-    counts[b < bins - 1 ? b : bins - 1]++;
+  let counts = bins === 256 ? histogramSimd(src, lo, scaleToBin) : undefined;
+  if (!counts) {
+    counts = new Uint32Array(bins);
+    for (let i = 0; i < src.length; i++) {
+      const b = ((src[i] - lo) * scaleToBin) | 0; // x >= lo: truncation is the floor
+      counts[b < bins - 1 ? b : bins - 1]++;
+    }
   }
   const hist = Float64Array.from(counts);
   const total = src.length;

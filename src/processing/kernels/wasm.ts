@@ -32,6 +32,7 @@ export const vec = (items: number[][]): number[] => [...uleb(items.length), ...i
 export const name = (s: string): number[] => [...uleb(s.length), ...Buffer.from(s, 'utf8')];
 
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
 const simd = (code: number) => [0xfd, ...uleb(code)];
@@ -50,12 +51,29 @@ export const op = {
   i32Load: (offset = 0) => [0x28, 0, ...uleb(offset)],
   f64Load: (offset = 0) => [0x2b, 0, ...uleb(offset)],
   add: [0x6a],
+  sub: [0x6b],
+  i32Store: (offset = 0) => [0x36, 0, ...uleb(offset)],
+  f32Load: (offset = 0) => [0x2a, 0, ...uleb(offset)],
+  f64PromoteF32: [0xbb],
+  f64Sub: [0xa1],
+  f64Mul: [0xa2],
+  i32TruncSatF64S: [0xfc, 0x02],
+  i32LtU: [0x49],
+  select: [0x1b],
+  shl: [0x74],
   mul: [0x6c],
   geU: [0x4f],
   load: (offset = 0) => [...simd(0x00), 0, ...uleb(offset)],
   store: (offset = 0) => [...simd(0x0b), 0, ...uleb(offset)],
   shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes],
   f64x2Splat: simd(0x14),
+  i8x16Splat: simd(0x0f),
+  f32x4Splat: simd(0x13),
+  f32x4Le: simd(0x45),
+  f32x4Ge: simd(0x46),
+  and: simd(0x4e),
+  i8x16NarrowI16x8S: simd(0x65),
+  i16x8NarrowI32x4S: simd(0x85),
   f32x4DemoteF64x2Zero: simd(0x5e),
   f64x2PromoteLowF32x4: simd(0x5f),
   f32x4Pmin: simd(0xea),
@@ -64,17 +82,28 @@ export const op = {
   f64x2Mul: simd(0xf2),
 };
 
-/** A module of one exported function (and an exported memory of `pages` 64 KiB pages). */
-export function moduleBytes(fn: { name: string; params: number[]; locals: [number, number][]; body: number[] }): Uint8Array {
-  const locals = vec(fn.locals.map(([count, type]) => [...uleb(count), type]));
-  const code = [...locals, ...fn.body, ...op.end];
+export interface WasmFunction {
+  name: string;
+  params: number[];
+  /** Local declarations after the parameters: [count, type]. */
+  locals: [number, number][];
+  body: number[];
+}
+
+/** A module of exported functions (each its own type) and an exported memory. */
+export function moduleBytes(fns: WasmFunction | WasmFunction[]): Uint8Array {
+  const list = Array.isArray(fns) ? fns : [fns];
+  const codes = list.map((fn) => {
+    const code = [...vec(fn.locals.map(([count, type]) => [...uleb(count), type])), ...fn.body, ...op.end];
+    return [...uleb(code.length), ...code];
+  });
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(fn.params.map((p) => [p])), 0x00]])),
-    ...section(3, vec([[0x00]])),
+    ...section(1, vec(list.map((fn) => [0x60, ...vec(fn.params.map((p) => [p])), 0x00]))),
+    ...section(3, vec(list.map((_, i) => uleb(i)))),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...name('memory'), 0x02, 0x00], [...name(fn.name), 0x00, 0x00]])),
-    ...section(10, vec([[...uleb(code.length), ...code]])),
+    ...section(7, vec([[...name('memory'), 0x02, 0x00], ...list.map((fn, i) => [...name(fn.name), 0x00, ...uleb(i)])])),
+    ...section(10, vec(codes)),
   ]);
 }
 
