@@ -3,6 +3,7 @@
  * concurrency of heavy work. One set, in the config file (`limits`), with environment
  * variables for the common ones; each refusal names the limit it hit.
  */
+import os from 'node:os';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
@@ -52,6 +53,8 @@ export interface Limits {
   httpMaxConnectionsPerClient: number;
   /** Readiness (GET /health) fails below this much free space in the data directory. */
   minFreeDiskBytes: number;
+  /** Worker threads for request work (parsing, de-identifying, decoding, rendering, volumes): one per core. */
+  workerThreads: number;
   concurrency: Concurrency;
 }
 
@@ -71,6 +74,7 @@ export const DEFAULT_LIMITS: Limits = {
   httpMaxConnections: 512,
   httpMaxConnectionsPerClient: 64,
   minFreeDiskBytes: 512 * MiB,
+  workerThreads: Math.max(1, os.availableParallelism()),
   concurrency: { render: 4, transcode: 2, decode: 4, zip: 4, nifti: 2, queueWaitMs: 2000 },
 };
 
@@ -86,6 +90,7 @@ export const LIMIT_ENV: Record<string, keyof Omit<Limits, 'concurrency'>> = {
   HTTP_IDLE_TIMEOUT: 'httpIdleTimeoutSeconds',
   HTTP_MAX_CONNECTIONS: 'httpMaxConnections',
   HTTP_MAX_CONNECTIONS_PER_CLIENT: 'httpMaxConnectionsPerClient',
+  WORKER_THREADS: 'workerThreads',
 };
 
 function positive(name: string, v: unknown): number {

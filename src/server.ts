@@ -34,6 +34,7 @@ import { ProxyTrust } from './auth/proxy';
 import { proxyTrust } from './dicomweb/context';
 import { GatewayAudit, openGatewayAudit } from './audit/gateway-audit';
 import { dimseAuditEvents } from './audit/dimse-audit';
+import { WorkerPool } from './workers/pool';
 
 export interface Gateway {
   config: Config;
@@ -41,6 +42,7 @@ export interface Gateway {
   store: BlobStore;
   ingestDeps: IngestDeps;
   admission: Admission;
+  workers: WorkerPool;
   server: http.Server | https.Server;
   /** The express application (the route-crawler test reads its routes). */
   app: express.Express;
@@ -58,6 +60,8 @@ export interface Core {
   store: BlobStore;
   ingestDeps: IngestDeps;
   admission: Admission;
+  /** Worker threads for parsing, de-identifying, decoding, rendering, transcoding and volumes. */
+  workers: WorkerPool;
   /** The DICOM audit trail (also in ingestDeps.audit, which ingest and the adapters use). */
   audit: GatewayAudit;
 }
@@ -68,9 +72,11 @@ export function openCore(config: Config): Core {
   const index = new SqliteIndex(config.dataDir);
   const store = new FsBlobStore(config.dataDir);
   const audit = openGatewayAudit(config.audit, config.dataDir, config.dimse.aeTitle);
+  const workers = new WorkerPool(config.limits.workerThreads);
   const ingestDeps: IngestDeps = {
     index,
     store,
+    workers,
     maxInstanceBytes: config.maxInstanceBytes,
     limits: config.limits,
     inlineBinaryMaxBytes: config.inlineBinaryMaxBytes,
@@ -85,7 +91,7 @@ export function openCore(config: Config): Core {
     projectRules: config.auth.projectRules,
     audit,
   };
-  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency), audit };
+  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency), workers, audit };
 }
 
 /** Closes a new connection from an address that already holds `max` (a trusted proxy holds many clients). */
@@ -199,6 +205,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       server.closeAllConnections();
       await closed;
       await core.ingestDeps.ocr?.close();
+      await core.workers.close();
       core.audit.stopped();
       await core.audit.close();
       await core.index.close();

@@ -12,15 +12,11 @@ import { requireUid } from '../dicomweb/params';
 import { DicomWebContext, baseUrl, readView } from '../dicomweb/context';
 import { matchesType, parseAccept } from '../dicomweb/media-types';
 import { seriesNifti } from '../convert/series-nifti';
-import { readNifti, NiftiVolume } from '../convert/nifti';
-import { flipXY, matchGrid } from '../convert/geometry';
-import { SliceStack, sliceStack } from '../convert/series-geometry';
-import { volumeToDicomSeries } from '../convert/volume-to-dicom';
-import { parsePart10 } from '../dicom/parse';
+import { readNifti } from '../convert/nifti';
+import { sliceStack } from '../convert/series-geometry';
+import { Grid, NiftiSeriesTaskInput } from '../convert/nifti-series-task';
 import { DicomJson } from '../dicom/json';
-import { TS } from '../dicom/transfer-syntax';
 import { ingest } from '../ingest/ingest';
-import { cleanClientText } from '../deid/clean-text';
 import { httpCaller, tallyOf } from '../audit/gateway-audit';
 import { seriesPath } from '../metadata/urls';
 import type { ReadIndex } from '../index/index';
@@ -71,16 +67,12 @@ export function getSidecarHandler(ctx: DicomWebContext) {
   };
 }
 
-/** The grids a volume computed from the series may be on: the slice stack's and each NIfTI output's. */
-async function gridMatches(ctx: DicomWebContext, view: ReadIndex, study: string, series: string, volume: NiftiVolume, stack: SliceStack | undefined): Promise<boolean> {
-  const dims = volume.dims.slice(0, 3);
-  const fits = (maps: ReturnType<typeof matchGrid>, target: number[]) =>
-    !!maps && maps.every((m, axis) => dims[axis] === target[m.axis] && (m.sign > 0 ? m.offset === 0 : m.offset === target[m.axis] - 1));
-  if (stack && fits(matchGrid(flipXY(volume.affine), stack.affine), [stack.columns, stack.rows, stack.slices.length])) return true;
+/** The grids of the series' own NIfTI conversions (dcm2niix), for a volume computed on one of them. */
+async function conversionGrids(ctx: DicomWebContext, view: ReadIndex, study: string, series: string): Promise<Grid[]> {
   const conversion = await seriesNifti(view, ctx.store, study, series);
-  return conversion.volumes.some((v) => {
+  return conversion.volumes.map((v) => {
     const out = readNifti(v.nii.data);
-    return fits(matchGrid(volume.affine, out.affine), out.dims.slice(0, 3));
+    return { dims: out.dims, affine: out.affine };
   });
 }
 
@@ -91,34 +83,33 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     const instances = await view.instances({ study, series });
     if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
     const maxBytes = ctx.config.limits.maxNiftiBytes;
-    const volume = readNifti(await readWholeBody(req, maxBytes, 'the volume'), maxBytes);
+    const body = await readWholeBody(req, maxBytes, 'the volume');
     const metadata = (await view.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
-    const stack = sliceStack(metadata);
-    if (!(await gridMatches(ctx, view, study, series, volume, stack))) {
+    const first = instances[0];
+    const task: NiftiSeriesTaskInput = {
+      nifti: body,
+      maxBytes,
+      stack: sliceStack(metadata),
+      source: await ctx.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }]),
+      sourceSeriesUID: series,
+      sourceInstances: instances.map((i) => ({ sopClassUID: i.sopClassUID, sopInstanceUID: i.sopInstanceUID })),
+      description: typeof req.query.description === 'string' ? req.query.description : undefined,
+    };
+    // Reading the volume and building the instances run on a worker thread; a volume on none of
+    // the slice stack's grid is checked again against the series' own conversions.
+    let made = await ctx.workers.run('nifti-to-series', task);
+    if (!made.ok) made = await ctx.workers.run('nifti-to-series', { ...task, conversionGrids: await conversionGrids(ctx, view, study, series) });
+    if (!made.ok) {
       throw new VeilgateError('unprocessable', "the volume's grid (dimensions and affine) matches no grid of the series: send a volume computed in the series' space");
     }
-    const first = instances[0];
-    const source = parsePart10(await ctx.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }])).dataset;
-    // Text a client typed (the query string, the NIfTI header's descrip) is cleaned like any description.
-    const typed = typeof req.query.description === 'string' ? req.query.description : (volume.description ?? '');
-    const description = cleanClientText(typed.slice(0, 1024)) || 'NIfTI volume';
-    const datasets = volumeToDicomSeries({
-      volume,
-      source,
-      stack,
-      sourceSeriesUID: series,
-      sourceInstances: instances,
-      seriesDescription: `Derived: ${description}`,
-      derivationDescription: `Volume posted as NIfTI (${volume.dims.slice(0, 3).join('x')}, ${description}) and resliced onto its own grid`,
-    });
     let seriesUID = '';
-    for (const dataset of datasets) {
-      const result = await ingest({ kind: 'derived', dataset, transferSyntaxUID: TS.ExplicitVRLittleEndian }, { source: `api ${req.socket.remoteAddress ?? ''}`, principal: req.principal }, ctx.ingestDeps);
+    for (const bytes of made.instances) {
+      const result = await ingest({ kind: 'derived-part10', bytes }, { source: `api ${req.socket.remoteAddress ?? ''}`, principal: req.principal, derivedFrom: study }, ctx.ingestDeps);
       if (!result.ok) throw result.error;
       seriesUID = result.seriesUID;
     }
     const retrieveURL = baseUrl(ctx, req) + seriesPath(study, seriesUID);
     res.status(201).type('application/json').setHeader('Location', retrieveURL);
-    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: retrieveURL, NumberOfInstances: datasets.length }));
+    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: retrieveURL, NumberOfInstances: made.instances.length }));
   };
 }

@@ -5,6 +5,7 @@ import type { Index } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
 import type { IngestDeps } from '../ingest/ingest';
 import type { Admission } from '../admission';
+import type { WorkerPool } from '../workers/pool';
 import { AccessView } from '../index/access-view';
 import { VeilgateError } from '../errors';
 import { ProxyTrust } from '../auth/proxy';
@@ -16,6 +17,8 @@ export interface DicomWebContext {
   ingestDeps: IngestDeps;
   /** Concurrency limits of heavy work (render, transcode, decode, zip, NIfTI). */
   admission: Admission;
+  /** The threads that decode, render, transcode and read volumes: the main thread only routes. */
+  workers: WorkerPool;
 }
 
 /** The index as the request's principal may see it: every read of a handler goes through this. */

@@ -7,17 +7,15 @@
 import type { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
-import { transferSyntax } from '../dicom/transfer-syntax';
 import { ReadIndex, StoredInstance } from '../index/index';
-import { decodeFrame, decodedDescription, pixelDescription } from '../imaging/decode';
+import { pixelDescription } from '../imaging/decode';
 import { readPalette } from '../imaging/palette';
 import { readLut } from '../imaging/lut';
-import { RenderOptions, Window, defaultWindow, renderFrame } from '../imaging/render';
+import { RenderOptions, Window, defaultWindow } from '../imaging/render';
 import { DicomWebContext, readView } from './context';
 import { matchesType, parseAccept } from './media-types';
 import { requireUid } from './params';
 import { spans } from './wado';
-import { subsample, subsampleStep } from '../imaging/subsample';
 
 const FORMATS: [string, RenderOptions['format']][] = [
   ['image/jpeg', 'jpeg'],
@@ -85,33 +83,27 @@ export function renderedHandler(ctx: DicomWebContext, thumbnail: boolean) {
 }
 
 async function render(view: ReadIndex, ctx: DicomWebContext, res: Response, inst: StoredInstance, frame: number, type: string, opts: RenderOptions): Promise<void> {
-  {
-    const meta = JSON.parse((await view.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
-    let p = pixelDescription(meta);
-    const ranges = inst.frames![frame - 1];
-    let pixels: Uint8Array = await ctx.store.read(inst.blobKey, spans(ranges));
-    if (transferSyntax(inst.transferSyntaxUID)?.encapsulated) {
-      pixels = await decodeFrame(pixels, inst.transferSyntaxUID, p);
-      p = decodedDescription(p, inst.transferSyntaxUID);
-    }
-    // A viewport (a thumbnail's among them) is made from as many pixels as it shows, not the source's.
-    if (!p.photometricInterpretation.toUpperCase().endsWith('_422')) ({ pixels, p } = subsample(pixels, p, subsampleStep(p, opts.viewport)));
-    if (p.rows * p.columns > ctx.config.limits.maxRenderPixels) {
-      throw new VeilgateError('bad-request', `the image has ${p.rows * p.columns} pixels, over the ${ctx.config.limits.maxRenderPixels}-pixel limit for a full-size render: ask for a viewport`);
-    }
-    const readBulk = async (path: string) => {
-      const r = inst.bulk[path];
-      return r ? ctx.store.read(inst.blobKey, spans([r])) : undefined;
-    };
-    if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') opts.palette = await readPalette(meta, readBulk);
-    const voiItem = (meta['00283010']?.Value?.[0] ?? undefined) as DicomJson | undefined;
-    // The LUT is read only when it will be used: no window asked for and none suggested.
-    if (!opts.window && !defaultWindow(meta) && voiItem) {
-      const negativeInput = p.pixelRepresentation === 1 || Number(meta['00281052']?.Value?.[0] ?? 0) < 0;
-      opts.voiLut = await readLut(voiItem['00283002'], voiItem['00283006'], () => readBulk('00283010.0.00283006'), negativeInput);
-    }
-    const image = await renderFrame(pixels, p, meta, opts);
-    res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');
-    res.send(image);
+  const meta = JSON.parse((await view.metadata({ study: inst.studyUID, series: inst.seriesUID, instance: inst.sopInstanceUID }))[0]) as DicomJson;
+  const p = pixelDescription(meta);
+  const stored: Uint8Array = await ctx.store.read(inst.blobKey, spans(inst.frames![frame - 1]));
+  const readBulk = async (path: string) => {
+    const r = inst.bulk[path];
+    return r ? ctx.store.read(inst.blobKey, spans([r])) : undefined;
+  };
+  if (p.photometricInterpretation.toUpperCase() === 'PALETTE COLOR') opts.palette = await readPalette(meta, readBulk);
+  const voiItem = (meta['00283010']?.Value?.[0] ?? undefined) as DicomJson | undefined;
+  // The LUT is read only when it will be used: no window asked for and none suggested.
+  if (!opts.window && !defaultWindow(meta) && voiItem) {
+    const negativeInput = p.pixelRepresentation === 1 || Number(meta['00281052']?.Value?.[0] ?? 0) < 0;
+    opts.voiLut = await readLut(voiItem['00283002'], voiItem['00283006'], () => readBulk('00283010.0.00283006'), negativeInput);
   }
+  // Decoding, windowing and encoding run on a worker thread: the main thread only routes.
+  const frameBytes = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength ? stored : new Uint8Array(stored);
+  const image = await ctx.workers.run(
+    'render',
+    { frame: frameBytes, transferSyntaxUID: inst.transferSyntaxUID, pixels: p, meta, options: opts, maxRenderPixels: ctx.config.limits.maxRenderPixels },
+    [frameBytes.buffer as ArrayBuffer],
+  );
+  res.status(200).type(type).setHeader('Cache-Control', 'private, max-age=3600');
+  res.send(Buffer.from(image.buffer, image.byteOffset, image.byteLength));
 }

@@ -160,10 +160,17 @@ export function stowHandler(ctx: DicomWebContext) {
     const source = `http ${req.socket.remoteAddress ?? ''}`.trim();
     const principal = req.principal;
     if (!principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
-    const outcomes: PartOutcome[] = [];
+    // Parts are ingested as they complete, several at once (parsing and de-identifying run on the
+    // worker threads while this thread reads the next part), answered in the order they were sent.
+    const pending: Promise<PartOutcome>[] = [];
+    let settled = 0;
+    const window = ctx.workers.size + 1;
     const from = { address: req.socket.remoteAddress ?? '' };
-    const store = async (bytes: Uint8Array) =>
-      outcomes.push(await ingest({ kind: 'part10', bytes }, { source, expectedStudyUID, principal, from }, ctx.ingestDeps));
+    const store = async (bytes: Uint8Array) => {
+      pending.push(ingest({ kind: 'part10', bytes }, { source, expectedStudyUID, principal, from, moveBytes: true }, ctx.ingestDeps));
+      while (pending.length - settled > window) await pending[settled++];
+    };
+    const fail = async (outcome: PartOutcome) => void pending.push(Promise.resolve(outcome));
 
     if (contentType.type === 'application/dicom') {
       await store(await readWholeBody(req, ctx.config.maxInstanceBytes));
@@ -175,19 +182,24 @@ export function stowHandler(ctx: DicomWebContext) {
       if (!contentType.params.boundary) throw new VeilgateError('bad-request', 'multipart/related without a boundary');
       const { malformed } = await forEachPart(req, ctx, async (part) => {
         const type = part.contentType ? parseMediaType(part.contentType).type : 'application/dicom';
-        if (part.tooLarge) outcomes.push(partFailure('payload-too-large', 'part is larger than the instance size limit'));
+        if (part.tooLarge) await fail(partFailure('payload-too-large', 'part is larger than the instance size limit'));
         else if (type !== 'application/dicom' && type !== 'application/octet-stream') {
-          outcomes.push(partFailure('cannot-understand', `part of type ${type} is not application/dicom`));
+          await fail(partFailure('cannot-understand', `part of type ${type} is not application/dicom`));
         } else await store(Buffer.concat(part.chunks));
+      }).catch(async (e) => {
+        // A body refused midway (too large) still waits for the parts already handed to ingest.
+        await Promise.all(pending);
+        throw e;
       });
       if (malformed) {
-        if (outcomes.length === 0) throw new VeilgateError('bad-request', malformed);
-        outcomes.push(partFailure('cannot-understand', malformed));
+        if (pending.length === 0) throw new VeilgateError('bad-request', malformed);
+        await fail(partFailure('cannot-understand', malformed));
       }
-      if (outcomes.length === 0) throw new VeilgateError('bad-request', 'multipart body has no parts');
+      if (pending.length === 0) throw new VeilgateError('bad-request', 'multipart body has no parts');
     } else {
       throw new VeilgateError('unsupported-media-type', `Content-Type must be multipart/related; type="application/dicom" or application/dicom`);
     }
+    const outcomes = await Promise.all(pending);
     const { status, body } = stowResponse(outcomes, baseUrl(ctx, req), principal.roles.has('read'));
     auditIngest(ctx, req, outcomes);
     if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));

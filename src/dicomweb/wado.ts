@@ -9,19 +9,18 @@ import { VeilgateError } from '../errors';
 import { TS, transferSyntax } from '../dicom/transfer-syntax';
 import { Level } from '../query/attributes';
 import { Scope, StoredInstance } from '../index/index';
-import { resolveStoredUris } from '../metadata/urls';
+import { sendMetadata } from './metadata-response';
 import { ByteRange } from '../dicom/write';
-import { DicomWebContext, baseUrl, readView } from './context';
+import { DicomWebContext, readView } from './context';
 import { MediaRange, matchesType, parseAccept } from './media-types';
 import { MultipartWriter, ResponseClosed } from './multipart-writer';
 import type { Readable } from 'node:stream';
 import { log } from '../log';
 import { requireUid } from './params';
 import archiver from 'archiver';
-import { canDecode, decodeFrame, pixelDescription } from '../imaging/decode';
+import { canDecode, pixelDescription } from '../imaging/decode';
 import { DicomJson } from '../dicom/json';
-import { sendJson } from './json-response';
-import { canTranscode, transcodeInstance } from '../imaging/transcode';
+import { canTranscode } from '../imaging/transcode';
 
 function scopeOf(req: Request): { level: Level; scope: Scope } {
   const scope: Scope = { study: requireUid(req.params.study, 'study') };
@@ -147,7 +146,7 @@ export function retrieveHandler(ctx: DicomWebContext) {
         const body =
           target === inst.transferSyntaxUID
             ? ctx.store.stream(inst.blobKey)
-            : Buffer.concat(await transcodeInstance(await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]), inst.transferSyntaxUID, target!, inst.frames));
+            : asBuffer(await ctx.workers.run('transcode', { file: await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]), stored: inst.transferSyntaxUID, target: target!, frames: inst.frames }));
         const length = body instanceof Buffer ? body.length : inst.size;
         await mp.part({ 'Content-Type': `application/dicom; transfer-syntax=${target}`, 'Content-Length': String(length) }, body);
       }
@@ -185,10 +184,13 @@ export function metadataHandler(ctx: DicomWebContext) {
       throw new VeilgateError('not-acceptable', 'metadata is available as application/dicom+json only');
     }
     const { level, scope } = scopeOf(req);
-    const docs = await readView(ctx, req).metadata(scope);
-    if (docs.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
-    sendJson(req, res, resolveStoredUris(`[${docs.join(',')}]`, baseUrl(ctx, req)));
+    await sendMetadata(ctx, req, res, level, scope);
   };
+}
+
+/** A worker's result as a Buffer, without copying it. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Byte ranges as the store's inclusive spans. */
@@ -285,7 +287,8 @@ export function framesHandler(ctx: DicomWebContext) {
       res.status(200).setHeader('Content-Type', mp.contentType(type));
       for (const n of numbers) {
         let body: Uint8Array = await ctx.store.read(inst.blobKey, spans(inst.frames![n - 1]));
-        if (decode) body = await decodeFrame(body, inst.transferSyntaxUID, pixels!);
+        // Decoding runs on a worker thread: the main thread only routes.
+        if (decode) [body] = await ctx.workers.run('decode-frames', { frames: [body], transferSyntaxUID: inst.transferSyntaxUID, pixels: pixels! });
         await mp.part({ 'Content-Type': `${type}; transfer-syntax=${ts}`, 'Content-Length': String(body.length) }, body);
       }
       await mp.end();

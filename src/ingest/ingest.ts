@@ -3,41 +3,27 @@
  * through here. parse → validate → de-identify → encode → store (atomic) → index (one
  * transaction). A failure at any step leaves no file and no row behind.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { Dataset } from '../dicom/dataset';
-import { DicomLimitError, DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
-import { Tags } from '../dicom/tags';
-import { writePart10 } from '../dicom/write';
-import { storedTransferSyntax } from '../dicom/transfer-syntax';
-import { DeidParams, DeidResult, Linkage, deidentify } from '../deid/deidentify';
-import { mapUid } from '../deid/keyed';
+import { createHash } from 'node:crypto';
+import { parsePart10 } from '../dicom/parse';
+import { DeidParams } from '../deid/deidentify';
 import { LinkageFile } from '../deid/linkage';
-import { cleanDerivedText } from '../deid/derived-text';
-import { fingerprintTest, fingerprints } from '../deid/fingerprints';
-import { fitValueLengths } from '../dicom/vr-limits';
-import { codecsReady } from '../imaging/decode';
 import type { PixelTextReader } from '../deid/ocr';
 import { VeilgateError, isOutOfResources, messageOf } from '../errors';
 import { Index } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { log } from '../log';
-import { buildRecord } from './record';
-import { InstanceIdentity, checkMeta, checkPixelData, checkSopClass, checkTransferSyntax, identify } from './validate';
+import { InstanceIdentity } from './validate';
 import type { Limits } from '../limits';
 import { GatewayAudit, userOf } from '../audit/gateway-audit';
-import { rawString } from '../dicom/values';
 import { ALL_PROJECTS, DEFAULT_PROJECT, LOCAL_PRINCIPAL, Principal, pseudonymProject } from '../auth/principal';
-import { ingestProjects, joinerOf, studyOpenTo } from '../auth/projects';
+import { joinerOf, studyOpenTo } from '../auth/projects';
 import { projectSecret } from '../deid/keyed';
 import type { ProjectRule } from '../auth/config';
+import type { WorkerPool } from '../workers/pool';
+import { PrepareContext, PrepareInput, PrepareOutcome, Seen, SentUIDs, prepareInstance } from './prepare';
 
-export type IngestInput =
-  /** A DICOM file (PS3.10), as STOW-RS and folder import receive it. */
-  | { kind: 'part10'; bytes: Uint8Array }
-  /** A bare data set in a negotiated transfer syntax, as C-STORE receives it. */
-  | { kind: 'dataset'; bytes: Uint8Array; transferSyntaxUID: string }
-  /** An object the gateway made from de-identified sources: validated, not de-identified again. */
-  | { kind: 'derived'; dataset: Dataset; transferSyntaxUID: string };
+export type { SentUIDs } from './prepare';
+export type IngestInput = PrepareInput;
 
 export interface IngestOptions {
   /** For the audit trail: "http 127.0.0.1", "dimse PACS1", "import". Never PHI. */
@@ -46,14 +32,12 @@ export interface IngestOptions {
   principal?: Principal;
   /** STOW-RS to /studies/{study}: the instance must belong to this study. */
   expectedStudyUID?: string;
+  /** The input's bytes are the caller's to give away: they move to the worker thread instead of being copied. */
+  moveBytes?: boolean;
+  /** A derived object handed over as bytes: the study it was made from (its client text is cleaned of that study's identifiers). */
+  derivedFrom?: string;
   /** Where it came from, for the audit trail's security alerts. */
   from?: { address: string; aeTitle?: string };
-}
-
-/** The UIDs of an instance as its sender wrote them: what a sender that may not read is answered with. */
-export interface SentUIDs {
-  sopClassUID?: string;
-  sopInstanceUID?: string;
 }
 
 export type IngestResult =
@@ -77,46 +61,19 @@ export interface IngestDeps {
   projectRules?: readonly ProjectRule[];
   /** The audit trail, told of refused project violations and substitution attempts. */
   audit?: GatewayAudit;
+  /** The worker threads that parse and de-identify; without them (the CLI's tests, benchmarks) that runs here. */
+  workers?: WorkerPool;
   /** Told of every ingest's outcome and the kind of its source (metrics listen). */
   onOutcome?: (outcome: 'stored' | 'duplicate' | 'rejected', source: string) => void;
 }
 
-/**
- * Every write gets its own key, so a stored file is never overwritten: if two writers race
- * on one instance (server and import at once), the index insert picks the winner and the
- * loser removes its own file.
- */
-function blobKeyOf(id: InstanceIdentity): string {
-  return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.${randomBytes(4).toString('hex')}.dcm`;
-}
-
-function parseInput(input: IngestInput, deps: IngestDeps): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
-  // A deflated data set inflates to what is stored: the same size limit applies to both.
-  const options = { maxInflatedBytes: deps.maxInstanceBytes, maxDepth: deps.limits.maxNestingDepth };
-  try {
-    if (input.kind === 'derived') return { dataset: input.dataset, meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
-    if (input.kind === 'dataset') {
-      return { dataset: parseDataset(input.bytes, input.transferSyntaxUID, options), meta: new Map(), transferSyntaxUID: input.transferSyntaxUID, warnings: [] };
-    }
-    const parsed = parsePart10(input.bytes, options);
-    const warnings = parsed.repairedEncoding ? ['data set VR encoding contradicted its transfer syntax and was corrected'] : [];
-    return { ...parsed, warnings };
-  } catch (e) {
-    if (e instanceof DicomLimitError) throw new VeilgateError('payload-too-large', `the instance is over a limit: ${e.message}`);
-    if (e instanceof DicomParseError) throw new VeilgateError('cannot-understand', `not a readable DICOM instance: ${e.message}`);
-    throw e;
-  }
-}
-
-/**
- * A derived object is not de-identified again (its UIDs must keep pointing at its sources), but
- * the text it carries from clients (descriptions, NIfTI header text, model names) is cleaned.
- */
-async function derivedText(dataset: Dataset, transferSyntaxUID: string, deps: IngestDeps): Promise<Omit<DeidResult, 'linkage' | 'identifierWords'>> {
-  const study = readUidValue(dataset.get(Tags.StudyInstanceUID));
-  // The source patient's own identifiers, known by their keyed fingerprints (a NIfTI description naming them).
-  const known = deps.deid && study ? fingerprintTest(deps.deid.secret, await deps.index.identifierFingerprints(study)) : undefined;
-  return { dataset, transferSyntaxUID, warnings: [], sweptPaths: cleanDerivedText(dataset, known), pixelsToCheck: false };
+/** The CPU half (parse, de-identify, encode) on a worker thread, or here when there is no pool. */
+async function prepare(input: IngestInput, ctx: PrepareContext, deps: IngestDeps, move: boolean): Promise<PrepareOutcome> {
+  if (!deps.workers) return prepareInstance(input, ctx);
+  // The bytes move to the worker when the caller gives them away and they fill their buffer.
+  const bytes = input.bytes;
+  const movable = move && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
+  return deps.workers.run('prepare-instance', { input, ctx }, movable);
 }
 
 /** Serialises ingests of the same SOP instance in this process, so a re-send waits and finds the first. */
@@ -133,63 +90,51 @@ async function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The UIDs of a rejected instance, as far as they could be read, for the failure report. */
-interface Seen {
-  sopClassUID?: string;
-  sopInstanceUID?: string;
-  sent: SentUIDs;
-}
-
 async function ingestOnce(input: IngestInput, options: IngestOptions, deps: IngestDeps, seen: Seen): Promise<IngestResult & { ok: true }> {
-  if (input.kind !== 'derived' && input.bytes.length > deps.maxInstanceBytes) {
-    throw new VeilgateError('payload-too-large', `instance is larger than the ${deps.maxInstanceBytes}-byte limit`);
-  }
-  const parsed = parseInput(input, deps);
-  // Derived instances are made here from stored, already de-identified data. Anything else is
-  // de-identified in its source's pseudonym space.
+  const derived = input.kind === 'derived-part10';
   const principal = options.principal ?? LOCAL_PRINCIPAL;
-  const deidParams =
-    input.kind === 'derived' || !deps.deid ? null : { ...deps.deid, secret: projectSecret(deps.deid.secret, pseudonymProject(principal), DEFAULT_PROJECT) };
-  seen.sopClassUID = readUidValue(parsed.dataset.get(Tags.SOPClassUID));
-  // A failure report names the instance as it would have been stored, never by its original UID.
-  const sentUID = readUidValue(parsed.dataset.get(Tags.SOPInstanceUID));
-  seen.sent = { sopClassUID: seen.sopClassUID, sopInstanceUID: sentUID };
-  seen.sopInstanceUID = sentUID && deidParams && !deidParams.options.retainUIDs ? mapUid(deidParams.secret, sentUID) : sentUID;
-  checkTransferSyntax(parsed.transferSyntaxUID);
-  const pixels = checkPixelData(parsed.dataset, parsed.transferSyntaxUID, deps.limits);
-  parsed.transferSyntaxUID = pixels.transferSyntaxUID;
-  parsed.warnings.push(...pixels.warnings);
-  const original = identify(parsed.dataset);
-  const metaWarnings = checkMeta(parsed.meta, original);
-  checkSopClass(parsed.dataset, original);
-
-  // Burned-in pixels of a compressed instance are decoded before they are cleaned.
-  if (deidParams && parsed.dataset.get(Tags.PixelData)?.fragments) await codecsReady();
-  const deid: Omit<DeidResult, 'linkage' | 'identifierWords'> & { linkage?: Linkage; identifierWords?: string[] } = deidParams
-    ? deidentify(parsed.dataset, deidParams, parsed.transferSyntaxUID)
-    : await derivedText(parsed.dataset, parsed.transferSyntaxUID, deps);
-  if (deps.ocr && deid.pixelsToCheck) {
-    const findings = await deps.ocr.findings(deid.dataset, deid.identifierWords ?? []);
+  // Derived instances are made here from stored, already de-identified data: their client text is
+  // cleaned of the source study's identifiers (known only by keyed fingerprints). Anything else is
+  // de-identified in its source's pseudonym space.
+  const sourceStudy = derived ? options.derivedFrom : undefined;
+  const ctx: PrepareContext = {
+    maxInstanceBytes: deps.maxInstanceBytes,
+    inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes,
+    limits: deps.limits,
+    deid: derived || !deps.deid ? null : { ...deps.deid, secret: projectSecret(deps.deid.secret, pseudonymProject(principal), DEFAULT_PROJECT) },
+    siteSecret: deps.deid?.secret,
+    knownFingerprints: derived && deps.deid && sourceStudy ? [...(await deps.index.identifierFingerprints(sourceStudy))] : undefined,
+    principal,
+    projectRules: deps.projectRules ?? [],
+    wantIdentifierWords: !!deps.ocr,
+  };
+  const outcome = await prepare(input, ctx, deps, !!options.moveBytes);
+  if (!outcome.ok) {
+    Object.assign(seen, outcome.seen);
+    if (outcome.ours) log.error('ingest-error', { source: options.source, error: outcome.ours.name, code: outcome.ours.code });
+    throw new VeilgateError(outcome.kind, outcome.message);
+  }
+  const prepared = outcome.prepared;
+  Object.assign(seen, prepared.seen);
+  const { id, warnings, patientID, record } = prepared;
+  if (deps.ocr && prepared.pixelsToCheck) {
+    const cleaned = parsePart10(Buffer.from(prepared.bytes.buffer, prepared.bytes.byteOffset, prepared.bytes.byteLength)).dataset;
+    const findings = await deps.ocr.findings(cleaned, prepared.identifierWords ?? []);
     if (findings.length) throw new VeilgateError('refused', `text is still readable in the pixels after cleaning (${findings.join(', ')}): the instance is refused`);
   }
   // A rule the table missed (external) or client text that carried PHI (derived): named by path, never by value.
-  for (const path of deid.sweptPaths) log.warn(input.kind === 'derived' ? 'deid-derived-text' : 'deid-sweep', { path });
-  const lengthWarnings = fitValueLengths(deid.dataset);
-  const id = identify(deid.dataset);
-  seen.sopClassUID = id.sopClassUID;
-  seen.sopInstanceUID = id.sopInstanceUID;
-  if (options.expectedStudyUID && options.expectedStudyUID !== original.studyUID && options.expectedStudyUID !== id.studyUID) {
+  for (const path of prepared.sweptPaths) log.warn(derived ? 'deid-derived-text' : 'deid-sweep', { path });
+  if (options.expectedStudyUID && options.expectedStudyUID !== prepared.originalStudyUID && options.expectedStudyUID !== id.studyUID) {
     throw new VeilgateError('study-mismatch', 'the instance belongs to another study than the one in the request URL');
   }
-  const warnings = [...parsed.warnings, ...metaWarnings, ...deid.warnings, ...lengthWarnings];
 
   // Projects: a derived object joins its source study's; anything else brings its source's.
   // A study held by projects the source lacks is refused before anything is written, and so is
   // a SOP Instance UID stored in such a study: the answer names nothing and says nothing of it.
-  const patientID = rawString(deid.dataset.get(Tags.PatientID))?.trim() ?? '';
   const held = await deps.index.studyProjects(id.studyUID);
-  const joiner = input.kind === 'derived' ? ALL_PROJECTS : joinerOf(principal);
-  const projects = input.kind === 'derived' && held.length ? held : ingestProjects(principal, parsed.dataset, deps.projectRules ?? []);
+  const joiner = derived ? ALL_PROJECTS : joinerOf(principal);
+  if (derived && held.length) record.projects = held;
+  record.joiner = joiner;
   const forbidden = () => {
     deps.audit?.projectViolation({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID);
     return new VeilgateError('forbidden', 'this source may not add instances to that study');
@@ -199,12 +144,9 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   if (existing && existing.studyUID !== id.studyUID && !studyOpenTo(await deps.index.studyProjects(existing.studyUID), joiner)) throw forbidden();
 
   return exclusive(id.sopInstanceUID, async () => {
-    const transferSyntaxUID = storedTransferSyntax(deid.transferSyntaxUID);
-    const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
-    const sha256 = contentHash(written.chunks);
     const duplicate = async () => {
       try {
-        await checkSameContent(deps, id.sopInstanceUID, sha256);
+        await checkSameContent(deps, id.sopInstanceUID, prepared.sha256);
       } catch (e) {
         if (e instanceof VeilgateError && e.kind === 'duplicate-conflict') {
           deps.audit?.substitution({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID, id.sopClassUID, id.sopInstanceUID);
@@ -214,17 +156,13 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id, sent: seen.sent, patientID };
     };
     if (await deps.index.findInstance(id.sopInstanceUID)) return duplicate();
-    const blobKey = blobKeyOf(id);
-    const record = buildRecord({ id, dataset: deid.dataset, written, transferSyntaxUID, blobKey, inlineBinaryMaxBytes: deps.inlineBinaryMaxBytes, projects, joiner });
-    // Fingerprints never leave the index: one site key, so a derived object's check needs no project.
-    if (deps.deid && deid.identifierWords) record.identifierFingerprints = fingerprints(deps.deid.secret, deid.identifierWords);
-    record.contentSha256 = sha256;
-    await deps.store.put(blobKey, written.chunks);
+    const blobKey = record.blobKey;
+    await deps.store.put(blobKey, [prepared.bytes]);
     let outcome: 'inserted' | 'duplicate';
     try {
       // The linkage line goes first: if the disk fills there, nothing is stored and the sender is
       // told to retry; a line for an instance the index then refuses is harmless (exports dedupe).
-      if (deid.linkage) deps.linkage?.record(deid.linkage);
+      if (prepared.linkage) deps.linkage?.record(prepared.linkage);
       outcome = await deps.index.insert(record);
     } catch (e) {
       await deps.store.delete(blobKey).catch(() => undefined);
@@ -235,7 +173,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       await deps.store.delete(blobKey).catch(() => undefined);
       return duplicate();
     }
-    if (input.kind !== 'derived') deps.onExternalStored?.(id.studyUID, id.seriesUID);
+    if (!derived) deps.onExternalStored?.(id.studyUID, id.seriesUID);
     return { ok: true as const, outcome: 'stored' as const, warnings, ...id, sent: seen.sent, patientID };
   });
 }

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobStore, ByteSpan } from './blob-store';
+import { CoalescedFlush } from './coalesced-flush';
 import { writeAllChunks } from './write-fully';
 
 const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
@@ -56,11 +57,24 @@ export class FsBlobStore implements BlobStore {
       const made = await fsp.mkdir(folder, { recursive: true });
       await fsp.rename(temp, target);
       // The rename is durable once its folder is; a folder just made needs its parent's entry too.
-      await fsyncDir(folder);
-      if (made) for (let d = path.dirname(folder); d.length >= path.dirname(made).length && d.startsWith(this.root); d = path.dirname(d)) await fsyncDir(d);
+      // Puts into one folder at once share its fsync (a series arrives into one folder).
+      await this.syncDir(folder);
+      if (made) for (let d = path.dirname(folder); d.length >= path.dirname(made).length && d.startsWith(this.root); d = path.dirname(d)) await this.syncDir(d);
     } catch (e) {
       await fsp.rm(temp, { force: true });
       throw e;
+    }
+  }
+
+  private readonly dirFlushes = new Map<string, CoalescedFlush>();
+
+  private async syncDir(dir: string): Promise<void> {
+    let flush = this.dirFlushes.get(dir);
+    if (!flush) this.dirFlushes.set(dir, (flush = new CoalescedFlush(() => fsyncDir(dir))));
+    try {
+      await flush.durable();
+    } finally {
+      if (flush.idle) this.dirFlushes.delete(dir);
     }
   }
 
