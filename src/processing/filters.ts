@@ -167,7 +167,7 @@ function select(a: Float32Array, n: number, k: number): number {
 }
 
 /** Median over a cube of any radius, planes [z0, z1), by selection from the gathered window. */
-function medianSelect(src: Float32Array, out: Float32Array, dims: [number, number, number], radius: number, z0: number, z1: number): void {
+export function medianSelect(src: Float32Array, out: Float32Array, dims: [number, number, number], radius: number, z0: number, z1: number): void {
   const [nx, ny, nz] = dims;
   const size = 2 * radius + 1;
   const window = new Float32Array(size ** 3);
