@@ -61,13 +61,23 @@ function sameGrid(labels: LabelVolume, grid: { dims: [number, number, number]; a
  * [0, count) of `labels` from `from` that equals `segment`. Whole bytes at a time where the
  * frame starts on a byte.
  */
+/** Byte labels [from, from + count) as 32-bit words, when they are bytes and aligned so. */
+function wordsOf(labels: ArrayLike<number>, from: number, count: number): Uint32Array | undefined {
+  if (!(labels instanceof Uint8Array) || (labels.byteOffset + from) % 4 !== 0) return undefined;
+  return new Uint32Array(labels.buffer, labels.byteOffset + from, count >> 2);
+}
+
 function packFrame(labels: ArrayLike<number>, from: number, count: number, segment: number, out: Uint8Array, bit: number): void {
   let i = 0;
   // Up to the first whole byte.
   for (; i < count && (bit + i) & 7; i++) if (labels[from + i] === segment) out[(bit + i) >> 3] |= 1 << ((bit + i) & 7);
+  const i0 = i;
   let byte = (bit + i) >> 3;
+  const words = wordsOf(labels, from + i, count - i);
   for (; i + 8 <= count; i += 8, byte++) {
     const p = from + i;
+    // Eight background labels (segment numbers start at 1) leave the byte 0.
+    if (words && (words[(p - from - i0) >> 2] | words[((p - from - i0) >> 2) + 1]) === 0) continue;
     out[byte] =
       (labels[p] === segment ? 1 : 0) |
       (labels[p + 1] === segment ? 2 : 0) |
@@ -99,7 +109,18 @@ export function labelsToSegmentation(input: SegmentationInput): Dataset {
   for (let k = 0; k < n; k++) {
     const base = k * perSlice;
     seen.fill(0);
-    for (let i = 0; i < perSlice; i++) seen[labels[base + i]] = 1;
+    const words = wordsOf(labels, base, perSlice);
+    if (words) {
+      // Background is most of a slice: four labels at a time, looked at only when one is set.
+      for (let w = 0; w < words.length; w++) {
+        if (words[w] === 0) continue;
+        const i = base + 4 * w;
+        seen[labels[i]] = seen[labels[i + 1]] = seen[labels[i + 2]] = seen[labels[i + 3]] = 1;
+      }
+      for (let i = base + 4 * words.length; i < base + perSlice; i++) seen[labels[i]] = 1;
+    } else {
+      for (let i = 0; i < perSlice; i++) seen[labels[base + i]] = 1;
+    }
     segments.forEach((s, j) => (present[k * segments.length + j] = s.number < 65536 ? seen[s.number] : 0));
   }
   const frames: { segment: number; slice: number }[] = [];
