@@ -27,6 +27,14 @@ export class AccessView implements ReadIndex {
     return this.index.metadata(scope, this.projects);
   }
 
+  metadataStamp(scope: Scope): Promise<string | undefined> {
+    return this.index.metadataStamp(scope, this.projects);
+  }
+
+  metadataWithStamp(scope: Scope): Promise<{ stamp: string | undefined; docs: string[] }> {
+    return this.index.metadataWithStamp(scope, this.projects);
+  }
+
   search(query: Query): Promise<QueryResult> {
     return this.index.search({ ...query, projects: this.projects });
   }

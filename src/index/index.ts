@@ -107,6 +107,13 @@ export interface ReadIndex {
   instances(scope: Scope, projects?: readonly string[]): Promise<StoredInstance[]>;
   /** Metadata JSON strings of the instances in a scope, same order as instances(). */
   metadata(scope: Scope, projects?: readonly string[]): Promise<string[]>;
+  /**
+   * A study's or series' metadata version: a new value whenever any of its instances changes,
+   * never an old one again. Undefined: no such scope (or not visible), or an instance scope.
+   */
+  metadataStamp(scope: Scope, projects?: readonly string[]): Promise<string | undefined>;
+  /** metadata() and metadataStamp() read together, the documents being those of the stamp. */
+  metadataWithStamp(scope: Scope, projects?: readonly string[]): Promise<{ stamp: string | undefined; docs: string[] }>;
   /** A search; `query.projects` limits it. */
   search(query: Query): Promise<QueryResult>;
   exists(level: Level, scope: Scope, projects?: readonly string[]): Promise<boolean>;
@@ -115,6 +122,8 @@ export interface ReadIndex {
 export interface Index extends ReadIndex {
   /** Insert an instance (and its series and study when new) in one transaction. */
   insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'>;
+  /** Insert many, each as insert() would, in one transaction; a refused record's outcome is its error. */
+  insertMany(records: readonly InstanceRecord[]): Promise<('inserted' | 'duplicate' | Error)[]>;
   findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined>;
   /** The projects a study belongs to (none: no such study). */
   studyProjects(study: string): Promise<string[]>;

@@ -5,10 +5,10 @@ import Database from 'better-sqlite3';
 import { Index, InstanceRecord, QueryResult, Scope, StoredInstance } from './index';
 import { Query } from '../query/query';
 import { Level, LEVEL_ORDER } from '../query/attributes';
-import { compileCondition } from '../query/compile-sql';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
 import { migrate } from './sqlite-migrations';
+import { insertPersonNameWords, planSearch } from './sqlite-search';
 import { studyOpenTo } from '../auth/projects';
 import { KeyStore } from '../auth/keys';
 import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
@@ -44,11 +44,15 @@ function toStored(r: InstanceRow): StoredInstance {
   };
 }
 
-/** Only studies of these projects (undefined: every study). */
+/**
+ * Only studies of these projects (undefined: every study). One primary-key lookup per row: an IN
+ * list of the projects' studies would be built whole first (all 100,000 of a large project).
+ * `column` must be qualified (the subquery has its own study_uid).
+ */
 function projectClause(column: string, projects: readonly string[] | undefined): { sql: string; params: string[] } | undefined {
   if (projects === undefined) return undefined;
   if (projects.length === 0) return { sql: '0', params: [] };
-  return { sql: `${column} IN (SELECT study_uid FROM study_projects WHERE project IN (${projects.map(() => '?').join(', ')}))`, params: [...projects] };
+  return { sql: `EXISTS (SELECT 1 FROM study_projects p WHERE p.study_uid = ${column} AND p.project IN (${projects.map(() => '?').join(', ')}))`, params: [...projects] };
 }
 
 function scopeWhere(scope: Scope, projects?: readonly string[]): { sql: string; params: string[] } {
@@ -118,12 +122,14 @@ export class SqliteIndex implements Index {
       for (const project of r.projects) add.run(r.studyUID, project);
     }
     const s = r.study;
-    this.stmt(
+    // The *_key columns hold upper() of the person names: what case-insensitive matching ranges over.
+    const study = this.stmt(
       `INSERT OR IGNORE INTO studies (study_uid, patient_name, patient_id, patient_birth_date, patient_sex, study_date, study_time,
-         accession_number, study_id, referring_physician_name, study_description, attrs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         accession_number, study_id, referring_physician_name, study_description, attrs, patient_name_key, referring_physician_name_key)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, upper(?), upper(?))`,
     ).run(r.studyUID, s.patientName, s.patientID, s.patientBirthDate, s.patientSex, s.studyDate, s.studyTime,
-      s.accessionNumber, s.studyID, s.referringPhysicianName, s.studyDescription, s.attributesJson);
+      s.accessionNumber, s.studyID, s.referringPhysicianName, s.studyDescription, s.attributesJson, s.patientName, s.referringPhysicianName);
+    if (study.changes) insertPersonNameWords(this.stmt.bind(this), Number(study.lastInsertRowid), s);
 
     const existingSeries = this.stmt('SELECT study_uid FROM series WHERE series_uid = ?').get(r.seriesUID) as { study_uid: string } | undefined;
     if (existingSeries && existingSeries.study_uid !== r.studyUID) {
@@ -161,6 +167,23 @@ export class SqliteIndex implements Index {
     return this.insertTx(record);
   }
 
+  /**
+   * Many records in one transaction (one commit): each goes in exactly as insert() would put it,
+   * in its own savepoint, so one that is refused (returned as its error) leaves the others in.
+   */
+  async insertMany(records: readonly InstanceRecord[]): Promise<('inserted' | 'duplicate' | Error)[]> {
+    const outcomes = this.db.transaction(() =>
+      records.map((r) => {
+        try {
+          return this.insertTx(r); // nested in the outer transaction: a savepoint
+        } catch (e) {
+          return e instanceof Error ? e : new Error(String(e));
+        }
+      }),
+    )();
+    return outcomes;
+  }
+
   async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
     const row = this.stmt(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) as
       | InstanceRow
@@ -177,23 +200,47 @@ export class SqliteIndex implements Index {
   }
 
   async metadata(scope: Scope, projects?: readonly string[]): Promise<string[]> {
+    return this.readMetadata(scope, projects);
+  }
+
+  private readMetadata(scope: Scope, projects?: readonly string[]): string[] {
     const w = scopeWhere(scope, projects);
-    const rows = this.db
-      .prepare(`SELECT i.metadata FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
+    const rows = this.stmt(`SELECT i.metadata FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
       .raw()
       .all(...w.params) as [string][];
     return rows.map((r) => r[0]);
   }
 
+  async metadataStamp(scope: Scope, projects?: readonly string[]): Promise<string | undefined> {
+    return this.readMetadataStamp(scope, projects);
+  }
+
+  async metadataWithStamp(scope: Scope, projects?: readonly string[]): Promise<{ stamp: string | undefined; docs: string[] }> {
+    // One read transaction: the documents are those of the stamp, whatever another writer does meanwhile.
+    return this.db.transaction(() => ({ stamp: this.readMetadataStamp(scope, projects), docs: this.readMetadata(scope, projects) }))();
+  }
+
+  /** metadata_version (db/sqlite/004: a new value on every change to the scope's instances). */
+  private readMetadataStamp(scope: Scope, projects?: readonly string[]): string | undefined {
+    if (scope.instance) return undefined;
+    const p = projectClause(scope.series ? 'se.study_uid' : 's.study_uid', projects);
+    const sql = scope.series
+      ? `SELECT se.metadata_version FROM series se WHERE se.series_uid = ? AND se.study_uid = ?`
+      : `SELECT s.metadata_version FROM studies s WHERE s.study_uid = ?`;
+    const params = scope.series ? [scope.series, scope.study] : [scope.study];
+    const v = this.stmt(p ? `${sql} AND ${p.sql}` : sql).pluck().get(...params, ...(p?.params ?? [])) as number | undefined;
+    return v === undefined ? undefined : String(v);
+  }
+
   async exists(level: Level, scope: Scope, projects?: readonly string[]): Promise<boolean> {
     let sql =
       level === 'study'
-        ? 'SELECT 1 FROM studies WHERE study_uid = ?'
+        ? 'SELECT 1 FROM studies t WHERE study_uid = ?'
         : level === 'series'
-          ? 'SELECT 1 FROM series WHERE study_uid = ? AND series_uid = ?'
-          : 'SELECT 1 FROM instances WHERE study_uid = ? AND series_uid = ? AND sop_instance_uid = ?';
+          ? 'SELECT 1 FROM series t WHERE study_uid = ? AND series_uid = ?'
+          : 'SELECT 1 FROM instances t WHERE study_uid = ? AND series_uid = ? AND sop_instance_uid = ?';
     const params = [scope.study, scope.series, scope.instance].slice(0, LEVEL_ORDER[level] + 1) as string[];
-    const p = projectClause('study_uid', projects);
+    const p = projectClause('t.study_uid', projects);
     if (p) {
       sql += ` AND ${p.sql}`;
       params.push(...p.params);
@@ -217,54 +264,11 @@ export class SqliteIndex implements Index {
   }
 
   async search(q: Query): Promise<QueryResult> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (q.scope.study) {
-      where.push(q.level === 'study' ? 's.study_uid = ?' : q.level === 'series' ? 'se.study_uid = ?' : 'i.study_uid = ?');
-      params.push(q.scope.study);
-    }
-    if (q.scope.series) {
-      where.push('i.series_uid = ?');
-      params.push(q.scope.series);
-    }
-    const visible = projectClause(q.level === 'study' ? 's.study_uid' : q.level === 'series' ? 'se.study_uid' : 'i.study_uid', q.projects);
-    if (visible) {
-      where.push(visible.sql);
-      params.push(...visible.params);
-    }
-    for (const c of q.conditions) {
-      const f = compileCondition(c, q.fuzzy);
-      if (!f) continue;
-      where.push(f.sql);
-      params.push(...f.params);
-    }
-    const wantsExtras = q.includeFields === 'all' || q.includeFields.length > 0;
-    const unscoped = !q.scope.study;
-    let select: string;
-    let from: string;
-    let order: string;
-    if (q.level === 'study') {
-      select = 's.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount, s.study_uid AS studyUID';
-      if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE study_uid = s.study_uid ORDER BY id LIMIT 1) AS metadata';
-      from = 'studies s';
-      order = 'ORDER BY s.id';
-    } else if (q.level === 'series') {
-      select = 'se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount, se.study_uid AS studyUID, se.series_uid AS seriesUID';
-      if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
-      if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE series_uid = se.series_uid ORDER BY id LIMIT 1) AS metadata';
-      from = 'series se JOIN studies s ON s.study_uid = se.study_uid';
-      order = 'ORDER BY se.id';
-    } else {
-      select = 'i.attrs AS instanceAttrs, i.study_uid AS studyUID, i.series_uid AS seriesUID, i.sop_instance_uid AS sopInstanceUID';
-      if (!q.scope.series) select += ', se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount';
-      if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
-      if (wantsExtras) select += ', i.metadata AS metadata';
-      from = 'instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies s ON s.study_uid = i.study_uid';
-      order = 'ORDER BY i.id';
-    }
-    const sql = `SELECT ${select} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ${order} LIMIT ? OFFSET ?`;
+    // Two steps in one statement, each served by an index (sqlite-search.ts): the page of ids, then its rows.
+    const planned = planSearch((sql) => this.searchStmt(sql), q);
+    if (!planned) return { more: false, rows: [] };
+    const rows = this.searchStmt(planned.sql).all(...planned.params) as Record<string, string | number | undefined>[];
     // One row more than asked tells whether there are more results.
-    const rows = this.db.prepare(sql).all(...params, q.limit + 1, q.offset) as Record<string, string | number | undefined>[];
     const more = rows.length > q.limit;
     return {
       more,
@@ -275,6 +279,29 @@ export class SqliteIndex implements Index {
         sopInstanceUID: r.sopInstanceUID as string | undefined,
       })),
     };
+  }
+
+  /** The statements searches prepare, the most recent kept (their text varies with the query's shape). */
+  private readonly searchStatements = new Map<string, Database.Statement>();
+
+  private searchStmt(sql: string): Database.Statement {
+    let st = this.searchStatements.get(sql);
+    if (st) {
+      this.searchStatements.delete(sql);
+    } else {
+      st = this.db.prepare(sql);
+      if (this.searchStatements.size >= 200) this.searchStatements.delete(this.searchStatements.keys().next().value!);
+    }
+    this.searchStatements.set(sql, st);
+    return st;
+  }
+
+  /** The plan of a search's statement (EXPLAIN QUERY PLAN), for tests and diagnosis. */
+  explainSearch(q: Query): { plan: string; sql: string; steps: string[] } | undefined {
+    const planned = planSearch((sql) => this.searchStmt(sql), q);
+    if (!planned) return undefined;
+    const steps = (this.db.prepare(`EXPLAIN QUERY PLAN ${planned.sql}`).all(...planned.params) as { detail: string }[]).map((r) => r.detail);
+    return { plan: planned.plan, sql: planned.sql, steps };
   }
 
   async counts(): Promise<{ studies: number; series: number; instances: number }> {

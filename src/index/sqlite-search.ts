@@ -1,0 +1,425 @@
+/**
+ * Searches on the SQLite index that stay fast at a million instances (schema: db/sqlite/004).
+ *
+ * Matching is that of compile-sql.ts (PS3.4 C.2.2.2 as PS3.18 10.6.1.3 applies it), which stays the
+ * reference; here each condition is written so that an index serves it:
+ * - person names compare upper() key columns, as SQLite's LIKE folds case (ASCII only), and a
+ *   wildcard value with a literal start is the range key >= 'DOE' AND key < 'DOF', the LIKE kept
+ *   on the key to decide the rest (a covering-index check, no table row read);
+ * - case-sensitive strings with wildcards range over the column the same way, GLOB deciding the rest;
+ * - fuzzy person names read person_name_words (one row per word start), the same range there;
+ * - ModalitiesInStudy reads its study's series by an index on upper(modality).
+ *
+ * A search runs as one statement: an inner query finds the page of row ids (ORDER BY id LIMIT
+ * OFFSET, reading indexes only), the outer one reads those rows. Which index finds the ids is
+ * chosen here, not left to SQLite's guesses (this index keeps no statistics):
+ * - a UID or path scope (few rows, always) is left to SQLite, which takes its index;
+ * - otherwise each condition that an index can serve is probed: how many rows of the search level
+ *   its index reaches, counted up to PROBE_CAP. The fewest drives the search (INDEXED BY), its
+ *   matches sorted by id; every other condition is checked on those rows only (unary + keeps
+ *   SQLite from using another index for it);
+ * - when every probe reaches PROBE_CAP (a broad range such as StudyDate=1900-), matches are
+ *   dense: rows are read in id order and checked until the page is full, which a dense match
+ *   fills early, where sorting them all would cost the whole range.
+ * A value that begins with a wildcard has no range: it is checked against every row an index
+ * scan or the id order reaches (documented in README; a full scan of a narrow index at worst).
+ */
+import type Database from 'better-sqlite3';
+import type { StudyFields } from './index';
+import type { Condition, Query } from '../query/query';
+import type { Level } from '../query/attributes';
+import { compileCondition } from '../query/compile-sql';
+
+/** person_name_words.attr of each person-name match key. */
+export const PN_WORD_ATTR = { PatientName: 0, ReferringPhysicianName: 1 } as const;
+
+/** Matches a driving condition may reach before the id order is cheaper than sorting them. */
+export const PROBE_CAP = 10_000;
+
+/** SQLite's upper() (no ICU): ASCII letters only, as its LIKE folds case. */
+export function asciiUpper(value: string): string {
+  return value.replace(/[a-z]+/g, (m) => m.toUpperCase());
+}
+
+/**
+ * The rows fuzzy matching reads for a person name: the uppercased name with its component and
+ * group separators as spaces, from its start and from after every space. A fuzzy value matches
+ * when one of these begins with it (the same as the word-start LIKE of compile-sql.ts).
+ * Migration 004 computes the same rows in SQL for studies stored before it.
+ */
+export function personNameWords(name: string | null): string[] {
+  if (name === null) return [];
+  const r = asciiUpper(name).replace(/[\^=]/g, ' ');
+  const out = new Set([r]);
+  for (let i = r.indexOf(' '); i >= 0; i = r.indexOf(' ', i + 1)) out.add(r.slice(i + 1));
+  return [...out];
+}
+
+type Prepare = (sql: string) => { run(...params: unknown[]): unknown };
+
+export function insertPersonNameWords(stmt: Prepare, studyId: number, s: StudyFields): void {
+  const insert = stmt('INSERT OR IGNORE INTO person_name_words (attr, word, study_id) VALUES (?, ?, ?)');
+  for (const w of personNameWords(s.patientName)) insert.run(PN_WORD_ATTR.PatientName, w, studyId);
+  for (const w of personNameWords(s.referringPhysicianName)) insert.run(PN_WORD_ATTR.ReferringPhysicianName, w, studyId);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions as index-served terms
+
+type Param = string | number;
+type Alias = 's' | 'se' | 'i';
+
+/** A condition (or the project filter) in the forms a search may need. */
+export interface Term {
+  /** The table whose rows it tests. */
+  table: Alias;
+  /** Its predicate as an index may serve it. */
+  sql: string;
+  /** The same predicate with no index usable for it (checked on rows found otherwise). */
+  checkSql: string;
+  params: Param[];
+  /** The parameters of checkSql, when not those of sql. */
+  checkParams?: Param[];
+  /** The index that serves it (INDEXED BY when it drives); absent: a subquery serves it. */
+  index?: string;
+  /** Few rows always (a UID, a path scope): SQLite takes its index, no probe needed. */
+  selective?: boolean;
+  /** Cannot drive (no literal start to range over): only ever checked. */
+  unindexed?: boolean;
+  /** How many rows of the search level its index reaches (LIMIT ? last), when not the default count (probeQuery). */
+  probe?: { sql: string; params: Param[] };
+  /** The same, by search level. */
+  probeFor?: (level: Level) => { sql: string; params: Param[] };
+}
+
+/** Indexes of the plain match columns (db/sqlite/001, 004). */
+const COLUMN_INDEX: Record<string, string> = {
+  's.study_date': 'studies_study_date',
+  's.study_time': 'studies_study_time',
+  's.accession_number': 'studies_accession',
+  's.patient_id': 'studies_patient_id',
+  's.patient_birth_date': 'studies_patient_birth_date',
+  's.patient_sex': 'studies_patient_sex',
+  's.study_id': 'studies_study_id',
+  's.study_description': 'studies_study_description',
+  's.patient_name_key': 'studies_patient_name_key',
+  's.referring_physician_name_key': 'studies_referring_physician_name_key',
+  'se.modality': 'series_modality',
+  'se.series_number': 'series_series_number',
+  'se.series_description': 'series_series_description',
+  'se.performed_start_date': 'series_performed_start',
+  'se.performed_start_time': 'series_performed_start_time',
+  'se.scheduled_step_id': 'series_scheduled_step_id',
+  'se.requested_procedure_id': 'series_requested_procedure_id',
+  'i.sop_class_uid': 'instances_sop_class',
+  'i.instance_number': 'instances_instance_number',
+};
+
+/** Person-name columns: their upper() key column and their person_name_words attr. */
+const PN_KEYS: Record<string, { key: string; attr: number }> = {
+  's.patient_name': { key: 's.patient_name_key', attr: PN_WORD_ATTR.PatientName },
+  's.referring_physician_name': { key: 's.referring_physician_name_key', attr: PN_WORD_ATTR.ReferringPhysicianName },
+};
+
+const aliasOf = (column: string) => column.slice(0, column.indexOf('.')) as Alias;
+
+/** LIKE pattern (ESCAPE '\') of a DICOM wildcard value, as compile-sql.ts writes it. */
+function likePattern(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => '\\' + c).replace(/\*/g, '%').replace(/\?/g, '_');
+}
+
+/** The literal start of a wildcard value (before its first * or ?). */
+function literalStart(value: string): string {
+  const m = /[*?]/.exec(value);
+  return m ? value.slice(0, m.index) : value;
+}
+
+/**
+ * The least string greater than every string that starts with `prefix` (in SQLite's BINARY
+ * order, which is code point order for UTF-8), or undefined when there is none.
+ */
+export function prefixEnd(prefix: string): string | undefined {
+  const cps = [...prefix].map((c) => c.codePointAt(0)!);
+  while (cps.length) {
+    let last = cps.pop()! + 1;
+    if (last >= 0xd800 && last <= 0xdfff) last = 0xe000;
+    if (last <= 0x10ffff) return String.fromCodePoint(...cps, last);
+  }
+  return undefined;
+}
+
+/** `col >= ? AND col < ?` for strings starting with `prefix` (with `c` the column as written). */
+function prefixRange(c: string, prefix: string): { sql: string; params: Param[] } {
+  const end = prefixEnd(prefix);
+  return end === undefined ? { sql: `${c} >= ?`, params: [prefix] } : { sql: `${c} >= ? AND ${c} < ?`, params: [prefix, end] };
+}
+
+/** A term from an SQL fragment over one column: `render(c)` writes it with the column as `c`. */
+function columnTerm(column: string, render: (c: string) => string, params: Param[], extra: Partial<Term> = {}): Term {
+  return { table: aliasOf(column), sql: render(column), checkSql: render(`+${column}`), params, index: COLUMN_INDEX[column], ...extra };
+}
+
+function splitList(value: string): string[] {
+  return value.split(/[,\\]/).map((v) => v.trim()).filter(Boolean);
+}
+
+function personNameTerm(c: Condition, fuzzy: boolean): Term {
+  const pn = PN_KEYS[c.key.column];
+  const pattern = likePattern(c.value);
+  const start = asciiUpper(literalStart(c.value));
+  if (fuzzy) {
+    // A word start (person_name_words) that the value matches from its beginning.
+    const range = start ? prefixRange('w.word', start) : { sql: '1', params: [] };
+    const where = `w.attr = ? AND ${range.sql} AND w.word LIKE ? ESCAPE '\\'`;
+    const params = [pn.attr, ...range.params, `${pattern}%`];
+    const words = `(SELECT w.study_id FROM person_name_words w WHERE ${where})`;
+    const probeFor = (level: Level) => {
+      const reach = level === 'study' ? '' : ` CROSS JOIN studies s ON s.id = w.study_id CROSS JOIN ${TABLE[LEVEL_ALIAS[level]]} ${LEVEL_ALIAS[level]} ON ${LEVEL_ALIAS[level]}.study_uid = s.study_uid`;
+      return { sql: `SELECT count(*) FROM (SELECT 1 FROM person_name_words w${reach} WHERE ${where} LIMIT ?)`, params };
+    };
+    return { table: 's', sql: `s.id IN ${words}`, checkSql: `+s.id IN ${words}`, params, unindexed: !start, probeFor };
+  }
+  if (!/[*?]/.test(c.value)) return columnTerm(pn.key, (k) => `${k} = ?`, [asciiUpper(c.value)]);
+  if (!start) return columnTerm(pn.key, (k) => `${k} LIKE ? ESCAPE '\\'`, [pattern], { unindexed: true });
+  const range = prefixRange('{c}', start);
+  return columnTerm(pn.key, (k) => `${range.sql.replace(/\{c\}/g, k)} AND ${k} LIKE ? ESCAPE '\\'`, [...range.params, pattern]);
+}
+
+function stringTerm(c: Condition): Term {
+  const col = c.key.column;
+  if (!/[*?]/.test(c.value)) return columnTerm(col, (k) => `${k} = ?`, [c.value]);
+  const glob = c.value.replace(/\[/g, '[[]');
+  const start = literalStart(c.value);
+  if (!start) return columnTerm(col, (k) => `${k} GLOB ?`, [glob], { unindexed: true });
+  const range = prefixRange('{c}', start);
+  return columnTerm(col, (k) => `${range.sql.replace(/\{c\}/g, k)} AND ${k} GLOB ?`, [...range.params, glob]);
+}
+
+/**
+ * ModalitiesInStudy: a study matches when one of its series' modalities matches one of the listed
+ * values (ignoring ASCII case, as the LIKE over the study's modality list does).
+ */
+function modalitiesTerm(c: Condition): Term {
+  const arms: string[] = [];
+  const params: Param[] = [];
+  let unindexed = false;
+  for (const m of splitList(c.value)) {
+    const start = asciiUpper(literalStart(m));
+    if (!/[*?]/.test(m)) {
+      arms.push('upper(x.modality) = ?');
+      params.push(asciiUpper(m));
+    } else {
+      const range = start ? prefixRange('upper(x.modality)', start) : { sql: '1', params: [] };
+      unindexed ||= !start;
+      arms.push(`(${range.sql} AND upper(x.modality) LIKE ? ESCAPE '\\')`);
+      params.push(...range.params, likePattern(m));
+    }
+  }
+  const where = arms.join(' OR ');
+  const series = `(SELECT x.study_uid FROM series x WHERE ${where})`;
+  const probeFor = (level: Level) => {
+    const l = LEVEL_ALIAS[level];
+    const reach = level === 'study' ? '' : ` CROSS JOIN ${TABLE[l]} ${l} ON ${l}.study_uid = x.study_uid`;
+    return { sql: `SELECT count(*) FROM (SELECT 1 FROM series x${reach} WHERE ${where} LIMIT ?)`, params };
+  };
+  return { table: 's', sql: `s.study_uid IN ${series}`, checkSql: `+s.study_uid IN ${series}`, params, unindexed, probeFor };
+}
+
+/**
+ * Whether the study's series can decide a ModalitiesInStudy value exactly as the LIKE over the
+ * study's comma-joined list does: a wildcard there may match across two modalities ("C*T" matches
+ * "CR,MT", "C??" matches "C,X"), so only plain values and literal prefixes ("C*") are looked up by
+ * series; any other value is only checked, on the list, as before.
+ */
+function seriesDecideModality(value: string): boolean {
+  return /^[^*?]+\**$/.test(value);
+}
+
+/** A condition as a term, or undefined for a universal match. */
+export function conditionTerm(c: Condition, fuzzy: boolean): Term | undefined {
+  // The reference compiler validates the value (the same 400s), decides universality, and is the
+  // check of every condition that does not drive: matching is its matching whatever the plan.
+  const reference = compileCondition(c, fuzzy);
+  if (!reference) return undefined;
+  const col = c.key.column;
+  const check = { checkSql: reference.sql.split(col).join(`+${col}`), checkParams: reference.params };
+  switch (c.key.type) {
+    case 'pn':
+      return { ...personNameTerm(c, fuzzy), ...check };
+    case 'string':
+      return { ...stringTerm(c), ...check };
+    case 'modalities':
+      return { ...modalitiesTerm(c), ...check, ...(splitList(c.value).every(seriesDecideModality) ? {} : { unindexed: true }) };
+    case 'uid':
+      // An IN list of UIDs: few rows, always.
+      return { ...columnTerm(col, () => reference.sql, reference.params), ...check, selective: true };
+    default:
+      // Dates, times and integers are already ranges or equalities on an indexed column.
+      return { ...columnTerm(col, () => reference.sql, reference.params), ...check };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The statement
+
+const LEVEL_ALIAS: Record<Level, Alias> = { study: 's', series: 'se', instance: 'i' };
+const TABLE: Record<Alias, string> = { s: 'studies', se: 'series', i: 'instances' };
+
+/** How a table joins the level's table `l` (UNIQUE keys one way, indexed ones the other). */
+function joinOn(l: Alias, t: Alias): string {
+  return t === 's' ? `s.study_uid = ${l}.study_uid` : `se.series_uid = ${l}.series_uid`;
+}
+
+export interface PlannedSearch {
+  sql: string;
+  params: Param[];
+  /** How the page of ids is found, for tests and EXPLAIN: 'sqlite' (a selective term), 'driver:<n>', 'id-order'. */
+  plan: string;
+}
+
+/** The select list and joins of the outer query (what results are built from), by level. */
+function outerQuery(q: Query): { select: string; from: string } {
+  const wantsExtras = q.includeFields === 'all' || q.includeFields.length > 0;
+  const unscoped = !q.scope.study;
+  let select: string;
+  let from: string;
+  if (q.level === 'study') {
+    select = 's.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount, s.study_uid AS studyUID';
+    if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE study_uid = s.study_uid ORDER BY id LIMIT 1) AS metadata';
+    from = 'studies s ON s.id = page.id';
+  } else if (q.level === 'series') {
+    select = 'se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount, se.study_uid AS studyUID, se.series_uid AS seriesUID';
+    if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
+    if (wantsExtras) select += ', (SELECT metadata FROM instances WHERE series_uid = se.series_uid ORDER BY id LIMIT 1) AS metadata';
+    from = 'series se ON se.id = page.id' + (unscoped ? ' JOIN studies s ON s.study_uid = se.study_uid' : '');
+  } else {
+    select = 'i.attrs AS instanceAttrs, i.study_uid AS studyUID, i.series_uid AS seriesUID, i.sop_instance_uid AS sopInstanceUID';
+    if (!q.scope.series) select += ', se.attrs AS seriesAttrs, se.num_instances AS seriesInstanceCount';
+    if (unscoped) select += ', s.attrs AS studyAttrs, s.modalities, s.num_series AS studySeriesCount, s.num_instances AS studyInstanceCount';
+    if (wantsExtras) select += ', i.metadata AS metadata';
+    from = 'instances i ON i.id = page.id';
+    if (!q.scope.series) from += ' JOIN series se ON se.series_uid = i.series_uid';
+    if (unscoped) from += ' JOIN studies s ON s.study_uid = i.study_uid';
+  }
+  return { select, from };
+}
+
+/**
+ * Only studies of these projects. Driving: the projects' studies by project; checking: one
+ * primary-key lookup per row, by the study's row id at the study level (every index of studies
+ * holds it), by the study UID below.
+ */
+function projectTerm(level: Level, projects: readonly string[]): Term {
+  const list = projects.map(() => '?').join(', ');
+  const params = [...projects];
+  if (level === 'study') {
+    return {
+      table: 's',
+      sql: `s.id IN (SELECT study_id FROM study_project_ids WHERE project IN (${list}))`,
+      checkSql: `EXISTS (SELECT 1 FROM study_project_ids p WHERE p.study_id = s.id AND p.project IN (${list}))`,
+      params,
+      probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM study_project_ids WHERE project IN (${list}) LIMIT ?)`, params },
+    };
+  }
+  const l = LEVEL_ALIAS[level];
+  return {
+    table: l,
+    sql: `${l}.study_uid IN (SELECT study_uid FROM study_projects WHERE project IN (${list}))`,
+    checkSql: `EXISTS (SELECT 1 FROM study_projects p WHERE p.study_uid = ${l}.study_uid AND p.project IN (${list}))`,
+    params,
+    probe: {
+      sql: `SELECT count(*) FROM (SELECT 1 FROM study_projects p INDEXED BY study_projects_by_project CROSS JOIN ${TABLE[l]} ${l} ON ${l}.study_uid = p.study_uid WHERE p.project IN (${list}) LIMIT ?)`,
+      params,
+    },
+  };
+}
+
+/** The terms of a query: path scope, conditions, project filter. Undefined: nothing can match. */
+export function queryTerms(q: Query): Term[] | undefined {
+  const l = LEVEL_ALIAS[q.level];
+  const terms: Term[] = [];
+  if (q.scope.study) {
+    const col = `${l}.study_uid`;
+    terms.push({ table: l, sql: `${col} = ?`, checkSql: `+${col} = ?`, params: [q.scope.study], selective: true });
+  }
+  if (q.scope.series) terms.push({ table: 'i', sql: 'i.series_uid = ?', checkSql: '+i.series_uid = ?', params: [q.scope.series], selective: true });
+  for (const c of q.conditions) {
+    const t = conditionTerm(c, q.fuzzy);
+    if (t) terms.push(t);
+  }
+  if (q.projects !== undefined) {
+    if (q.projects.length === 0) return undefined;
+    terms.push(projectTerm(q.level, q.projects));
+  }
+  return terms;
+}
+
+/**
+ * The statement that finds the page of ids: with terms[driver] driving (its table first, by its
+ * index, CROSS JOIN keeping that order), 'id-order' (the level's rows in id order), or 'sqlite'
+ * (a selective term present: SQLite takes its index, everything else is checked).
+ */
+export function pageQuery(q: Query, terms: Term[], driver: number | 'sqlite' | 'id-order'): { sql: string; params: Param[] } {
+  const l = LEVEL_ALIAS[q.level];
+  const drive = typeof driver === 'number' ? terms[driver] : undefined;
+  const first = drive?.table ?? l;
+  const tables = [first, ...new Set<Alias>([l, ...terms.map((t) => t.table)].filter((t) => t !== first))];
+  const join = driver === 'sqlite' ? 'JOIN' : 'CROSS JOIN';
+  const from = tables
+    .map((t, n) => {
+      const table = `${TABLE[t]} ${t}${t === drive?.table && drive.index ? ` INDEXED BY ${drive.index}` : ''}`;
+      return n === 0 ? table : `${join} ${table} ON ${joinOn(l, t === l ? first : t)}`;
+    })
+    .join(' ');
+  const where: string[] = [];
+  const params: Param[] = [];
+  terms.forEach((t, n) => {
+    const serve = driver === 'sqlite' ? t.selective : n === driver;
+    where.push(serve ? t.sql : t.checkSql);
+    params.push(...(serve ? t.params : (t.checkParams ?? t.params)));
+  });
+  const sql = `SELECT ${l}.id AS id FROM ${from}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ${l}.id LIMIT ? OFFSET ?`;
+  return { sql, params };
+}
+
+/** Rows of the search level a term's index reaches, counted up to PROBE_CAP. */
+function probeQuery(q: Query, t: Term): { sql: string; params: Param[] } {
+  const l = LEVEL_ALIAS[q.level];
+  let from = `${TABLE[t.table]} ${t.table}${t.index ? ` INDEXED BY ${t.index}` : ''}`;
+  if (t.table !== l) from += ` CROSS JOIN ${TABLE[l]} ${l} ON ${joinOn(l, t.table)}`;
+  return { sql: `SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${t.sql} LIMIT ?)`, params: t.params };
+}
+
+export type Statement = (sql: string) => Database.Statement;
+
+/** Decide how the page of ids is found: see the file comment. */
+export function choosePlan(stmt: Statement, q: Query, terms: Term[], cap = PROBE_CAP): number | 'sqlite' | 'id-order' {
+  if (terms.some((t) => t.selective)) return 'sqlite';
+  let best: number | undefined;
+  let bestCount = cap;
+  terms.forEach((t, n) => {
+    if (t.unindexed) return;
+    const p = t.probe ?? t.probeFor?.(q.level) ?? probeQuery(q, t);
+    // Counting stops at the best so far: a term that reaches it cannot do better.
+    const count = stmt(p.sql).pluck().get(...p.params, bestCount) as number;
+    if (count < bestCount) {
+      best = n;
+      bestCount = count;
+    }
+  });
+  return best ?? 'id-order';
+}
+
+/** The whole search statement: the page of ids, then the rows they name. */
+export function planSearch(stmt: Statement, q: Query, cap = PROBE_CAP): PlannedSearch | undefined {
+  const terms = queryTerms(q);
+  if (!terms) return undefined;
+  const driver = choosePlan(stmt, q, terms, cap);
+  const page = pageQuery(q, terms, driver);
+  const outer = outerQuery(q);
+  return {
+    sql: `SELECT ${outer.select} FROM (${page.sql}) AS page JOIN ${outer.from} ORDER BY page.id`,
+    params: [...page.params, q.limit + 1, q.offset],
+    plan: typeof driver === 'number' ? `driver:${driver}` : driver,
+  };
+}
