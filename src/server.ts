@@ -121,7 +121,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const ctx = { config, ...core };
-  const metrics = new GatewayMetrics(core.admission, core.index.jobs);
+  const metrics = new GatewayMetrics(core.admission, core.index.jobs, core.workers);
   core.ingestDeps.onOutcome = (outcome, source) => metrics.ingested(outcome, source);
   const authenticator = new Authenticator(config.auth, core.index.keys, { authenticated: (outcome, id, address) => core.audit.authenticated(outcome, id, address) });
   app.locals.audit = core.audit;

@@ -48,8 +48,15 @@ import(workerData.url).then(async ({ default: createModule }) => {
   } catch (e) {
     exitCode = typeof e?.status === 'number' ? e.status : 1;
   }
-  const outputs = mod.FS.readdir('/out').filter((n) => !n.startsWith('.')).map((name) => ({ name, data: mod.FS.readFile('/out/' + name) }));
-  parentPort.postMessage({ exitCode, log, outputs }, outputs.map((o) => o.data.buffer));
+  // Outputs go to shared memory, filled here: the main thread receives them without a copy, and
+  // can hand them on (to a job's thread) without one either.
+  const outputs = mod.FS.readdir('/out').filter((n) => !n.startsWith('.')).map((name) => {
+    const file = mod.FS.readFile('/out/' + name);
+    const data = new Uint8Array(new SharedArrayBuffer(file.byteLength));
+    data.set(file);
+    return { name, data };
+  });
+  parentPort.postMessage({ exitCode, log, outputs });
 }).catch((e) => parentPort.postMessage({ exitCode: -1, log: [String(e && e.stack || e)], outputs: [] }));
 `;
 
@@ -70,7 +77,7 @@ export function runDcm2niix(files: Dcm2niixFile[], args = ['-z', 'n', '-b', 'y',
       resourceLimits: { maxOldGenerationSizeMb: 4096 },
     });
     worker.once('message', (m: Dcm2niixResult) => {
-      resolve({ ...m, outputs: m.outputs.map((o) => ({ name: o.name, data: new Uint8Array(o.data) })) });
+      resolve(m);
       worker.terminate();
     });
     worker.once('error', reject);

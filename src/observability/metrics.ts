@@ -3,6 +3,7 @@
  * request latency per route, heavy work running and waiting, the job queue, event-loop lag
  * and the process's own figures (open descriptors, memory) from prom-client's defaults.
  */
+import type { WorkerPool } from '../workers/pool';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Request, Response, NextFunction } from 'express';
 import type { Admission, HeavyWork } from '../admission';
@@ -15,7 +16,7 @@ export class GatewayMetrics {
   private readonly ingests: Counter<'outcome' | 'source'>;
   private readonly requests: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(admission: Admission, jobs: JobStore) {
+  constructor(admission: Admission, jobs: JobStore, workers?: WorkerPool) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     this.ingests = new Counter({ name: 'veilgate_ingest_total', help: 'Instances through the ingest path, by outcome and source', labelNames: ['outcome', 'source'], registers: [this.registry] });
     this.requests = new Histogram({
@@ -36,6 +37,18 @@ export class GatewayMetrics {
           this.set({ kind, state: 'active' }, load.active);
           this.set({ kind, state: 'waiting' }, load.waiting);
         }
+      },
+    });
+    new Gauge({
+      name: 'veilgate_worker_threads',
+      help: 'Worker threads of the request pool: busy, idle, and tasks queued for one',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const load = workers?.load() ?? { threads: 0, busy: 0, queued: 0 };
+        this.set({ state: 'busy' }, load.busy);
+        this.set({ state: 'idle' }, load.threads - load.busy);
+        this.set({ state: 'queued' }, load.queued);
       },
     });
     new Gauge({

@@ -37,7 +37,7 @@ async function seriesNiftiBytes(deps: JobDeps, study: string, series: string): P
 
 function compute(data: JobWorkerData, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<JobWorkerResult> {
   return new Promise((resolve, reject) => {
-    // The NIfTI bytes are copied (the conversion cache keeps its own); the worker reads them.
+    // The NIfTI bytes are in shared memory (dcm2niix.ts): the worker reads the cached conversion in place.
     const worker = new Worker(workerFile(), { workerData: data });
     onWorker(worker);
     let done = false;
