@@ -1,22 +1,38 @@
 /**
- * A stored series as NIfTI: its files go to dcm2niix, the best output is chosen, and a
- * conversion that would silently misplace voxels is refused. The last few conversions
- * are kept, since a client asks for the volume and its sidecar one after the other.
+ * A stored series as NIfTI. Plain stacks of single-frame slices are written directly from
+ * the stored frames (direct-nifti.ts), with the header dcm2niix would give them; everything
+ * else (enhanced and multi-frame objects, mosaics, gantry tilt, uneven spacing, 4D, compressed
+ * pixel data, vendor specifics) goes to dcm2niix, the best output is chosen, and a conversion
+ * that would silently misplace voxels is refused. The last few conversions are kept, since a
+ * client asks for the volume and its sidecar one after the other.
  */
 import { ReadIndex, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { VeilgateError } from '../errors';
+import type { DicomJson } from '../dicom/json';
 import { Dcm2niixFile, niftiOutputs, runDcm2niix } from './dcm2niix';
+import { directStack } from './direct-eligibility';
+import { writeDirectNifti } from './direct-nifti';
 
 export interface SeriesNifti {
   volumes: { nii: Dcm2niixFile; json?: Dcm2niixFile; bval?: Dcm2niixFile; bvec?: Dcm2niixFile }[];
   log: string[];
+  /** Which converter made the volumes and, for dcm2niix, why the direct way was not taken. */
+  converter?: { path: 'direct' } | { path: 'dcm2niix'; reason: string };
+}
+
+export interface SeriesNiftiOptions {
+  /**
+   * 'auto' (default): direct for plain stacks, dcm2niix otherwise. 'dcm2niix' forces the
+   * WebAssembly dcm2niix; 'direct' refuses (422) a series the direct way cannot write.
+   */
+  converter?: 'auto' | 'direct' | 'dcm2niix';
 }
 
 const CACHE_SIZE = 2;
 const cache = new Map<string, Promise<SeriesNifti>>();
 
-async function convert(store: BlobStore, instances: StoredInstance[]): Promise<SeriesNifti> {
+async function viaDcm2niix(store: BlobStore, instances: StoredInstance[], reason: string): Promise<SeriesNifti> {
   const files = await Promise.all(instances.map(async (i) => ({ name: i.sopInstanceUID, data: await store.read(i.blobKey, [{ start: 0, end: i.size - 1 }]) })));
   const result = await runDcm2niix(files);
   const volumes = niftiOutputs(result);
@@ -36,17 +52,33 @@ async function convert(store: BlobStore, instances: StoredInstance[]): Promise<S
   if (uneven && !/_(Tilt_)?Eq_\d+\.nii$/.test(volumes[0].nii.name)) {
     throw new VeilgateError('unprocessable', `slice spacing varies or slices are missing, and no evenly spaced volume could be made: ${problems.slice(0, 5).join('; ')}`);
   }
-  return { volumes, log: result.log };
+  return { volumes, log: result.log, converter: { path: 'dcm2niix', reason } };
 }
 
-export async function seriesNifti(index: ReadIndex, store: BlobStore, study: string, series: string): Promise<SeriesNifti> {
+async function convert(index: ReadIndex, store: BlobStore, study: string, series: string, instances: StoredInstance[], mode: NonNullable<SeriesNiftiOptions['converter']>): Promise<SeriesNifti> {
+  let reason = 'dcm2niix requested';
+  if (mode !== 'dcm2niix') {
+    const metadata = (await index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
+    const eligible = directStack(instances, metadata);
+    if (eligible.ok) {
+      const made = await writeDirectNifti(store, eligible.stack);
+      if (made.ok) return { volumes: [{ nii: made.nii, json: made.json }], log: [], converter: { path: 'direct' } };
+      reason = made.reason;
+    } else reason = eligible.reason;
+    if (mode === 'direct') throw new VeilgateError('unprocessable', `the series cannot be written directly: ${reason}`);
+  }
+  return viaDcm2niix(store, instances, reason);
+}
+
+export async function seriesNifti(index: ReadIndex, store: BlobStore, study: string, series: string, options: SeriesNiftiOptions = {}): Promise<SeriesNifti> {
   const instances = await index.instances({ study, series });
   if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
+  const mode = options.converter ?? 'auto';
   // A series that gained instances is converted again.
-  const key = `${study}/${series}/${instances.length}`;
+  const key = `${study}/${series}/${instances.length}/${mode}`;
   let p = cache.get(key);
   if (!p) {
-    p = convert(store, instances);
+    p = convert(index, store, study, series, instances, mode);
     cache.set(key, p);
     p.catch(() => cache.delete(key));
     while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
