@@ -16,27 +16,38 @@ ALTER TABLE studies ADD COLUMN patient_name_key TEXT;
 ALTER TABLE studies ADD COLUMN referring_physician_name_key TEXT;
 UPDATE studies SET patient_name_key = upper(patient_name), referring_physician_name_key = upper(referring_physician_name);
 
-CREATE INDEX IF NOT EXISTS studies_patient_name_key ON studies(patient_name_key);
-CREATE INDEX IF NOT EXISTS studies_referring_physician_name_key ON studies(referring_physician_name_key);
-CREATE INDEX IF NOT EXISTS studies_patient_birth_date ON studies(patient_birth_date);
-CREATE INDEX IF NOT EXISTS studies_patient_sex ON studies(patient_sex);
-CREATE INDEX IF NOT EXISTS studies_study_time ON studies(study_time);
-CREATE INDEX IF NOT EXISTS studies_study_id ON studies(study_id);
-CREATE INDEX IF NOT EXISTS studies_study_description ON studies(study_description);
--- Narrow id-ordered indexes: paging (ORDER BY id LIMIT OFFSET) and the checks an id-ordered scan
+-- Each match key's index holds the row id next (an equality gives its rows in id order, the order
+-- of results) and then the row's UID, so a search below the study (or series) level that a study
+-- key drives reaches the series and instances from the index alone, never reading the study rows
+-- (a range of 3,000 studies read row by row was 30 ms). The three indexes of version 1 are made
+-- again so.
+DROP INDEX IF EXISTS studies_patient_id;
+DROP INDEX IF EXISTS studies_study_date;
+DROP INDEX IF EXISTS studies_accession;
+CREATE INDEX IF NOT EXISTS studies_patient_id ON studies(patient_id, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_study_date ON studies(study_date, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession_number, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_patient_name_key ON studies(patient_name_key, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_referring_physician_name_key ON studies(referring_physician_name_key, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_patient_birth_date ON studies(patient_birth_date, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_patient_sex ON studies(patient_sex, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_study_time ON studies(study_time, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_study_id ON studies(study_id, id, study_uid);
+CREATE INDEX IF NOT EXISTS studies_study_description ON studies(study_description, id, study_uid);
+-- Narrow id-ordered indexes: paging (ORDER BY id LIMIT OFFSET) and the checks an id-ordered walk
 -- makes (the study a row belongs to) read these, not the wide rows.
-CREATE INDEX IF NOT EXISTS studies_by_id ON studies(id);
+CREATE INDEX IF NOT EXISTS studies_by_id ON studies(id, study_uid);
 
-CREATE INDEX IF NOT EXISTS series_modality ON series(modality);
+CREATE INDEX IF NOT EXISTS series_modality ON series(modality, id, series_uid);
 -- ModalitiesInStudy matches a study by its series' modalities, ignoring ASCII case.
 CREATE INDEX IF NOT EXISTS series_modality_key ON series(upper(modality), study_uid);
-CREATE INDEX IF NOT EXISTS series_series_number ON series(series_number);
-CREATE INDEX IF NOT EXISTS series_series_description ON series(series_description);
-CREATE INDEX IF NOT EXISTS series_performed_start ON series(performed_start_date, performed_start_time);
-CREATE INDEX IF NOT EXISTS series_performed_start_time ON series(performed_start_time);
-CREATE INDEX IF NOT EXISTS series_scheduled_step_id ON series(scheduled_step_id);
-CREATE INDEX IF NOT EXISTS series_requested_procedure_id ON series(requested_procedure_id);
-CREATE INDEX IF NOT EXISTS series_by_id ON series(id, study_uid);
+CREATE INDEX IF NOT EXISTS series_series_number ON series(series_number, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_series_description ON series(series_description, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_performed_start ON series(performed_start_date, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_performed_start_time ON series(performed_start_time, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_scheduled_step_id ON series(scheduled_step_id, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_requested_procedure_id ON series(requested_procedure_id, id, series_uid);
+CREATE INDEX IF NOT EXISTS series_by_id ON series(id, study_uid, series_uid);
 
 CREATE INDEX IF NOT EXISTS instances_sop_class ON instances(sop_class_uid);
 CREATE INDEX IF NOT EXISTS instances_instance_number ON instances(instance_number);
@@ -47,18 +58,20 @@ CREATE TABLE IF NOT EXISTS person_name_words (
   attr INTEGER NOT NULL,
   word TEXT NOT NULL,
   study_id INTEGER NOT NULL,
+  -- The study's UID too: a series or instance search reaches its rows from here without the study's.
+  study_uid TEXT NOT NULL,
   PRIMARY KEY (attr, word, study_id)
 ) WITHOUT ROWID;
 
-INSERT OR IGNORE INTO person_name_words (attr, word, study_id)
-  WITH RECURSIVE w(study_id, attr, rest) AS (
-    SELECT id, 0, replace(replace(upper(patient_name), '^', ' '), '=', ' ') FROM studies WHERE patient_name IS NOT NULL
+INSERT OR IGNORE INTO person_name_words (attr, word, study_id, study_uid)
+  WITH RECURSIVE w(study_id, study_uid, attr, rest) AS (
+    SELECT id, study_uid, 0, replace(replace(upper(patient_name), '^', ' '), '=', ' ') FROM studies WHERE patient_name IS NOT NULL
     UNION ALL
-    SELECT id, 1, replace(replace(upper(referring_physician_name), '^', ' '), '=', ' ') FROM studies WHERE referring_physician_name IS NOT NULL
+    SELECT id, study_uid, 1, replace(replace(upper(referring_physician_name), '^', ' '), '=', ' ') FROM studies WHERE referring_physician_name IS NOT NULL
     UNION ALL
-    SELECT study_id, attr, substr(rest, instr(rest, ' ') + 1) FROM w WHERE instr(rest, ' ') > 0
+    SELECT study_id, study_uid, attr, substr(rest, instr(rest, ' ') + 1) FROM w WHERE instr(rest, ' ') > 0
   )
-  SELECT attr, rest, study_id FROM w;
+  SELECT attr, rest, study_id, study_uid FROM w;
 
 -- The projects of each study by the study's row id, kept by triggers from study_projects, so that
 -- a search at the study level checks a study's projects from any of its indexes (each holds the

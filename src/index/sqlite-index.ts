@@ -129,7 +129,7 @@ export class SqliteIndex implements Index {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, upper(?), upper(?))`,
     ).run(r.studyUID, s.patientName, s.patientID, s.patientBirthDate, s.patientSex, s.studyDate, s.studyTime,
       s.accessionNumber, s.studyID, s.referringPhysicianName, s.studyDescription, s.attributesJson, s.patientName, s.referringPhysicianName);
-    if (study.changes) insertPersonNameWords(this.stmt.bind(this), Number(study.lastInsertRowid), s);
+    if (study.changes) insertPersonNameWords(this.stmt.bind(this), Number(study.lastInsertRowid), r.studyUID, s);
 
     const existingSeries = this.stmt('SELECT study_uid FROM series WHERE series_uid = ?').get(r.seriesUID) as { study_uid: string } | undefined;
     if (existingSeries && existingSeries.study_uid !== r.studyUID) {

@@ -2,27 +2,34 @@
  * Searches on the SQLite index that stay fast at a million instances (schema: db/sqlite/004).
  *
  * Matching is that of compile-sql.ts (PS3.4 C.2.2.2 as PS3.18 10.6.1.3 applies it), which stays the
- * reference; here each condition is written so that an index serves it:
- * - person names compare upper() key columns, as SQLite's LIKE folds case (ASCII only), and a
- *   wildcard value with a literal start is the range key >= 'DOE' AND key < 'DOF', the LIKE kept
- *   on the key to decide the rest (a covering-index check, no table row read);
+ * reference: a condition that does not drive a search is checked with exactly its SQL. A condition
+ * that drives is written so that an index serves it, with the same matches:
+ * - person names compare upper() key columns (SQLite's LIKE folds ASCII case, and so does upper());
+ *   a wildcard value with a literal start is the range key >= 'DOE' AND key < 'DOF', the LIKE kept
+ *   on the key to decide the rest inside the index;
  * - case-sensitive strings with wildcards range over the column the same way, GLOB deciding the rest;
  * - fuzzy person names read person_name_words (one row per word start), the same range there;
  * - ModalitiesInStudy reads its study's series by an index on upper(modality).
  *
- * A search runs as one statement: an inner query finds the page of row ids (ORDER BY id LIMIT
- * OFFSET, reading indexes only), the outer one reads those rows. Which index finds the ids is
- * chosen here, not left to SQLite's guesses (this index keeps no statistics):
- * - a UID or path scope (few rows, always) is left to SQLite, which takes its index;
- * - otherwise each condition that an index can serve is probed: how many rows of the search level
- *   its index reaches, counted up to PROBE_CAP. The fewest drives the search (INDEXED BY), its
- *   matches sorted by id; every other condition is checked on those rows only (unary + keeps
- *   SQLite from using another index for it);
- * - when every probe reaches PROBE_CAP (a broad range such as StudyDate=1900-), matches are
- *   dense: rows are read in id order and checked until the page is full, which a dense match
- *   fills early, where sorting them all would cost the whole range.
- * A value that begins with a wildcard has no range: it is checked against every row an index
- * scan or the id order reaches (documented in README; a full scan of a narrow index at worst).
+ * A search is one statement: an inner query finds the page of row ids (ORDER BY id LIMIT OFFSET)
+ * from indexes, the outer one reads those rows. Which index finds the ids is chosen here, not left
+ * to SQLite's guesses (the index keeps no statistics):
+ * - a UID or a path scope (few rows, always) is left to SQLite, which takes its index;
+ * - otherwise each condition an index can serve is probed: its index's rows are counted (up to
+ *   what the best so far reached) and scaled to the search level by the mean number of series or
+ *   instances per study or series. The fewest, if under PROBE_CAP, drives: its table comes first
+ *   (INDEXED BY, CROSS JOIN keeps the order), its matches are sorted by id, and every other
+ *   condition is checked on those rows only (unary + keeps SQLite from using another index);
+ * - when every estimate reaches PROBE_CAP (StudyDate=1900-, PatientSex=F), matches are dense: the
+ *   level's narrow id index is walked in id order and each row checked until the page is full,
+ *   which a dense match fills early, where sorting them all would cost the whole range.
+ * - a value that begins with a wildcard ("*son") has no range: when nothing else drives, it scans
+ *   its own narrow index whole, decided there (a covering scan), and its matches are sorted.
+ * Limits, by design: a leading-wildcard value of a level above the search's (PatientName=*son in
+ * an instance search) is only checked, on the rows the id walk reaches (the whole level when few
+ * match); an id walk for a dense condition whose matches all lie late in id order reads the rows
+ * before them; and OFFSET walks that many entries of a narrow id index (about 40 ms per 500,000
+ * instances).
  */
 import type Database from 'better-sqlite3';
 import type { StudyFields } from './index';
@@ -33,7 +40,7 @@ import { compileCondition } from '../query/compile-sql';
 /** person_name_words.attr of each person-name match key. */
 export const PN_WORD_ATTR = { PatientName: 0, ReferringPhysicianName: 1 } as const;
 
-/** Matches a driving condition may reach before the id order is cheaper than sorting them. */
+/** Matches (rows of the search level) a driving condition may have before the id walk is cheaper than sorting them. */
 export const PROBE_CAP = 10_000;
 
 /** SQLite's upper() (no ICU): ASCII letters only, as its LIKE folds case. */
@@ -57,10 +64,10 @@ export function personNameWords(name: string | null): string[] {
 
 type Prepare = (sql: string) => { run(...params: unknown[]): unknown };
 
-export function insertPersonNameWords(stmt: Prepare, studyId: number, s: StudyFields): void {
-  const insert = stmt('INSERT OR IGNORE INTO person_name_words (attr, word, study_id) VALUES (?, ?, ?)');
-  for (const w of personNameWords(s.patientName)) insert.run(PN_WORD_ATTR.PatientName, w, studyId);
-  for (const w of personNameWords(s.referringPhysicianName)) insert.run(PN_WORD_ATTR.ReferringPhysicianName, w, studyId);
+export function insertPersonNameWords(stmt: Prepare, studyId: number, studyUID: string, s: StudyFields): void {
+  const insert = stmt('INSERT OR IGNORE INTO person_name_words (attr, word, study_id, study_uid) VALUES (?, ?, ?, ?)');
+  for (const w of personNameWords(s.patientName)) insert.run(PN_WORD_ATTR.PatientName, w, studyId, studyUID);
+  for (const w of personNameWords(s.referringPhysicianName)) insert.run(PN_WORD_ATTR.ReferringPhysicianName, w, studyId, studyUID);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,30 +76,34 @@ export function insertPersonNameWords(stmt: Prepare, studyId: number, s: StudyFi
 type Param = string | number;
 type Alias = 's' | 'se' | 'i';
 
-/** A condition (or the project filter) in the forms a search may need. */
+/** A condition (or the project filter or the path scope) in the forms a search may need. */
 export interface Term {
-  /** The table whose rows it tests. */
+  /** The table its check (checkSql) reads. */
   table: Alias;
-  /** Its predicate as an index may serve it. */
+  /** Its predicate as an index serves it, when it drives. */
   sql: string;
-  /** The same predicate with no index usable for it (checked on rows found otherwise). */
-  checkSql: string;
+  /** The table its driving form reads, when not `table`. */
+  driveTable?: Alias;
   params: Param[];
+  /** The same predicate with no index used for it: checked on rows found otherwise. */
+  checkSql: string;
   /** The parameters of checkSql, when not those of sql. */
   checkParams?: Param[];
-  /** The index that serves it (INDEXED BY when it drives); absent: a subquery serves it. */
+  /** The index that serves it (INDEXED BY when it drives); absent: its subquery's. */
   index?: string;
   /** Few rows always (a UID, a path scope): SQLite takes its index, no probe needed. */
   selective?: boolean;
-  /** Cannot drive (no literal start to range over): only ever checked. */
+  /** Cannot drive by a range (no literal start to range over): checked, or at most scanned. */
   unindexed?: boolean;
-  /** How many rows of the search level its index reaches (LIMIT ? last), when not the default count (probeQuery). */
-  probe?: { sql: string; params: Param[] };
-  /** The same, by search level. */
-  probeFor?: (level: Level) => { sql: string; params: Param[] };
+  /** For an unindexed condition of the search level: its predicate over its whole index (a covering scan). */
+  scan?: { sql: string; params: Param[] };
+  /** Its check when the studies table is in the search anyway (evaluated once per study, not per row below it). */
+  checkSqlOnStudies?: string;
+  /** Counts the rows its index reaches (up to a LIMIT ? appended last), rows of `per`. */
+  probe?: { sql: string; params: Param[]; per: Alias };
 }
 
-/** Indexes of the plain match columns (db/sqlite/001, 004). */
+/** Indexes of the plain match columns (db/sqlite/004): (column, id, uid). */
 const COLUMN_INDEX: Record<string, string> = {
   's.study_date': 'studies_study_date',
   's.study_time': 'studies_study_time',
@@ -121,6 +132,9 @@ const PN_KEYS: Record<string, { key: string; attr: number }> = {
   's.referring_physician_name': { key: 's.referring_physician_name_key', attr: PN_WORD_ATTR.ReferringPhysicianName },
 };
 
+const LEVEL_ALIAS: Record<Level, Alias> = { study: 's', series: 'se', instance: 'i' };
+const TABLE: Record<Alias, string> = { s: 'studies', se: 'series', i: 'instances' };
+
 const aliasOf = (column: string) => column.slice(0, column.indexOf('.')) as Alias;
 
 /** LIKE pattern (ESCAPE '\') of a DICOM wildcard value, as compile-sql.ts writes it. */
@@ -148,22 +162,28 @@ export function prefixEnd(prefix: string): string | undefined {
   return undefined;
 }
 
-/** `col >= ? AND col < ?` for strings starting with `prefix` (with `c` the column as written). */
+/** `c >= ? AND c < ?` for strings starting with `prefix`. */
 function prefixRange(c: string, prefix: string): { sql: string; params: Param[] } {
   const end = prefixEnd(prefix);
   return end === undefined ? { sql: `${c} >= ?`, params: [prefix] } : { sql: `${c} >= ? AND ${c} < ?`, params: [prefix, end] };
 }
 
-/** A term from an SQL fragment over one column: `render(c)` writes it with the column as `c`. */
-function columnTerm(column: string, render: (c: string) => string, params: Param[], extra: Partial<Term> = {}): Term {
-  return { table: aliasOf(column), sql: render(column), checkSql: render(`+${column}`), params, index: COLUMN_INDEX[column], ...extra };
+/** A driving form over one indexed column. */
+function columnTerm(column: string, sql: string, params: Param[], extra: Partial<Term> = {}): Omit<Term, 'checkSql'> {
+  return { table: aliasOf(column), sql, params, index: COLUMN_INDEX[column], ...extra };
 }
 
 function splitList(value: string): string[] {
   return value.split(/[,\\]/).map((v) => v.trim()).filter(Boolean);
 }
 
-function personNameTerm(c: Condition, fuzzy: boolean): Term {
+/** Rows of the level below a study that a set of study UIDs reaches: the level's table joined by its study_uid index. */
+function studyUidTerm(level: Level, uids: string, where: string, params: Param[], probeFrom: string, unindexed: boolean): Omit<Term, 'checkSql' | 'table'> {
+  const l = LEVEL_ALIAS[level];
+  return { driveTable: l, sql: `${l}.study_uid IN ${uids}`, params, unindexed, probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM ${probeFrom} WHERE ${where} LIMIT ?)`, params, per: 's' } };
+}
+
+function personNameTerm(c: Condition, level: Level, fuzzy: boolean): Omit<Term, 'checkSql'> {
   const pn = PN_KEYS[c.key.column];
   const pattern = likePattern(c.value);
   const start = asciiUpper(literalStart(c.value));
@@ -172,57 +192,32 @@ function personNameTerm(c: Condition, fuzzy: boolean): Term {
     const range = start ? prefixRange('w.word', start) : { sql: '1', params: [] };
     const where = `w.attr = ? AND ${range.sql} AND w.word LIKE ? ESCAPE '\\'`;
     const params = [pn.attr, ...range.params, `${pattern}%`];
-    const words = `(SELECT w.study_id FROM person_name_words w WHERE ${where})`;
-    const probeFor = (level: Level) => {
-      const reach = level === 'study' ? '' : ` CROSS JOIN studies s ON s.id = w.study_id CROSS JOIN ${TABLE[LEVEL_ALIAS[level]]} ${LEVEL_ALIAS[level]} ON ${LEVEL_ALIAS[level]}.study_uid = s.study_uid`;
-      return { sql: `SELECT count(*) FROM (SELECT 1 FROM person_name_words w${reach} WHERE ${where} LIMIT ?)`, params };
-    };
-    return { table: 's', sql: `s.id IN ${words}`, checkSql: `+s.id IN ${words}`, params, unindexed: !start, probeFor };
-  }
-  if (!/[*?]/.test(c.value)) return columnTerm(pn.key, (k) => `${k} = ?`, [asciiUpper(c.value)]);
-  if (!start) return columnTerm(pn.key, (k) => `${k} LIKE ? ESCAPE '\\'`, [pattern], { unindexed: true });
-  const range = prefixRange('{c}', start);
-  return columnTerm(pn.key, (k) => `${range.sql.replace(/\{c\}/g, k)} AND ${k} LIKE ? ESCAPE '\\'`, [...range.params, pattern]);
-}
-
-function stringTerm(c: Condition): Term {
-  const col = c.key.column;
-  if (!/[*?]/.test(c.value)) return columnTerm(col, (k) => `${k} = ?`, [c.value]);
-  const glob = c.value.replace(/\[/g, '[[]');
-  const start = literalStart(c.value);
-  if (!start) return columnTerm(col, (k) => `${k} GLOB ?`, [glob], { unindexed: true });
-  const range = prefixRange('{c}', start);
-  return columnTerm(col, (k) => `${range.sql.replace(/\{c\}/g, k)} AND ${k} GLOB ?`, [...range.params, glob]);
-}
-
-/**
- * ModalitiesInStudy: a study matches when one of its series' modalities matches one of the listed
- * values (ignoring ASCII case, as the LIKE over the study's modality list does).
- */
-function modalitiesTerm(c: Condition): Term {
-  const arms: string[] = [];
-  const params: Param[] = [];
-  let unindexed = false;
-  for (const m of splitList(c.value)) {
-    const start = asciiUpper(literalStart(m));
-    if (!/[*?]/.test(m)) {
-      arms.push('upper(x.modality) = ?');
-      params.push(asciiUpper(m));
-    } else {
-      const range = start ? prefixRange('upper(x.modality)', start) : { sql: '1', params: [] };
-      unindexed ||= !start;
-      arms.push(`(${range.sql} AND upper(x.modality) LIKE ? ESCAPE '\\')`);
-      params.push(...range.params, likePattern(m));
+    if (level !== 'study') {
+      return { table: 's', ...studyUidTerm(level, `(SELECT w.study_uid FROM person_name_words w WHERE ${where})`, where, params, 'person_name_words w', !start) };
     }
+    const sql = `s.id IN (SELECT w.study_id FROM person_name_words w WHERE ${where})`;
+    return {
+      table: 's',
+      sql,
+      params,
+      unindexed: !start,
+      scan: { sql, params },
+      probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM person_name_words w WHERE ${where} LIMIT ?)`, params, per: 's' },
+    };
   }
-  const where = arms.join(' OR ');
-  const series = `(SELECT x.study_uid FROM series x WHERE ${where})`;
-  const probeFor = (level: Level) => {
-    const l = LEVEL_ALIAS[level];
-    const reach = level === 'study' ? '' : ` CROSS JOIN ${TABLE[l]} ${l} ON ${l}.study_uid = x.study_uid`;
-    return { sql: `SELECT count(*) FROM (SELECT 1 FROM series x${reach} WHERE ${where} LIMIT ?)`, params };
-  };
-  return { table: 's', sql: `s.study_uid IN ${series}`, checkSql: `+s.study_uid IN ${series}`, params, unindexed, probeFor };
+  if (!/[*?]/.test(c.value)) return columnTerm(pn.key, `${pn.key} = ?`, [asciiUpper(c.value)]);
+  if (!start) return columnTerm(pn.key, '', [], { unindexed: true, scan: { sql: `${pn.key} LIKE ? ESCAPE '\\'`, params: [pattern] } });
+  const range = prefixRange(pn.key, start);
+  return columnTerm(pn.key, `${range.sql} AND ${pn.key} LIKE ? ESCAPE '\\'`, [...range.params, pattern]);
+}
+
+function stringTerm(c: Condition): Omit<Term, 'checkSql'> {
+  const col = c.key.column;
+  if (!/[*?]/.test(c.value)) return columnTerm(col, `${col} = ?`, [c.value]);
+  const start = literalStart(c.value);
+  if (!start) return columnTerm(col, '', [], { unindexed: true, scan: { sql: `${col} GLOB ?`, params: [c.value.replace(/\[/g, '[[]')] } });
+  const range = prefixRange(col, start);
+  return columnTerm(col, `${range.sql} AND ${col} GLOB ?`, [...range.params, c.value.replace(/\[/g, '[[]')]);
 }
 
 /**
@@ -235,8 +230,33 @@ function seriesDecideModality(value: string): boolean {
   return /^[^*?]+\**$/.test(value);
 }
 
-/** A condition as a term, or undefined for a universal match. */
-export function conditionTerm(c: Condition, fuzzy: boolean): Term | undefined {
+/**
+ * ModalitiesInStudy: a study matches when one of its series' modalities matches one of the listed
+ * values (ignoring ASCII case, as the LIKE over the study's modality list does).
+ */
+function modalitiesTerm(c: Condition, level: Level): Omit<Term, 'checkSql'> {
+  const values = splitList(c.value);
+  const arms: string[] = [];
+  const params: Param[] = [];
+  for (const m of values) {
+    if (!/[*?]/.test(m)) {
+      arms.push('upper(x.modality) = ?');
+      params.push(asciiUpper(m));
+    } else {
+      const range = prefixRange('upper(x.modality)', asciiUpper(literalStart(m)));
+      arms.push(`(${range.sql} AND upper(x.modality) LIKE ? ESCAPE '\\')`);
+      params.push(...range.params, likePattern(m));
+    }
+  }
+  const where = arms.join(' OR ');
+  const uids = `(SELECT x.study_uid FROM series x WHERE ${where})`;
+  const unindexed = !values.every(seriesDecideModality);
+  if (level !== 'study') return { table: 's', ...studyUidTerm(level, uids, where, params, 'series x', unindexed) };
+  return { table: 's', sql: `s.study_uid IN ${uids}`, params, unindexed, probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM series x WHERE ${where} LIMIT ?)`, params, per: 's' } };
+}
+
+/** A condition as a term at a search level, or undefined for a universal match. */
+export function conditionTerm(c: Condition, level: Level, fuzzy: boolean): Term | undefined {
   // The reference compiler validates the value (the same 400s), decides universality, and is the
   // check of every condition that does not drive: matching is its matching whatever the plan.
   const reference = compileCondition(c, fuzzy);
@@ -245,35 +265,148 @@ export function conditionTerm(c: Condition, fuzzy: boolean): Term | undefined {
   const check = { checkSql: reference.sql.split(col).join(`+${col}`), checkParams: reference.params };
   switch (c.key.type) {
     case 'pn':
-      return { ...personNameTerm(c, fuzzy), ...check };
+      return { ...personNameTerm(c, level, fuzzy), ...check };
     case 'string':
       return { ...stringTerm(c), ...check };
     case 'modalities':
-      return { ...modalitiesTerm(c), ...check, ...(splitList(c.value).every(seriesDecideModality) ? {} : { unindexed: true }) };
+      return { ...modalitiesTerm(c, level), ...check };
     case 'uid':
       // An IN list of UIDs: few rows, always.
-      return { ...columnTerm(col, () => reference.sql, reference.params), ...check, selective: true };
+      return { ...columnTerm(col, reference.sql, reference.params, { selective: true }), ...check };
     default:
       // Dates, times and integers are already ranges or equalities on an indexed column.
-      return { ...columnTerm(col, () => reference.sql, reference.params), ...check };
+      return { ...columnTerm(col, reference.sql, reference.params), ...check };
   }
+}
+
+/**
+ * Only studies of these projects. Driving: the projects' studies by project; checking: one
+ * primary-key lookup per row, by the study's row id at the study level (every index of studies
+ * holds it), by the study UID below.
+ */
+function projectTerm(level: Level, projects: readonly string[]): Term {
+  const list = projects.map(() => '?').join(', ');
+  const params = [...projects];
+  if (level === 'study') {
+    return {
+      table: 's',
+      sql: `s.id IN (SELECT study_id FROM study_project_ids WHERE project IN (${list}))`,
+      checkSql: `EXISTS (SELECT 1 FROM study_project_ids p WHERE p.study_id = s.id AND p.project IN (${list}))`,
+      params,
+      probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM study_project_ids WHERE project IN (${list}) LIMIT ?)`, params, per: 's' },
+    };
+  }
+  const l = LEVEL_ALIAS[level];
+  return {
+    table: l,
+    sql: `${l}.study_uid IN (SELECT study_uid FROM study_projects WHERE project IN (${list}))`,
+    checkSql: `EXISTS (SELECT 1 FROM study_projects p WHERE p.study_uid = ${l}.study_uid AND p.project IN (${list}))`,
+    checkSqlOnStudies: `EXISTS (SELECT 1 FROM study_project_ids p WHERE p.study_id = s.id AND p.project IN (${list}))`,
+    params,
+    probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM study_projects INDEXED BY study_projects_by_project WHERE project IN (${list}) LIMIT ?)`, params, per: 's' },
+  };
+}
+
+/** The terms of a query: path scope, conditions, project filter. Undefined: nothing can match. */
+export function queryTerms(q: Query): Term[] | undefined {
+  const l = LEVEL_ALIAS[q.level];
+  const terms: Term[] = [];
+  if (q.scope.study) {
+    const col = `${l}.study_uid`;
+    terms.push({ table: l, sql: `${col} = ?`, checkSql: `+${col} = ?`, params: [q.scope.study], selective: true });
+  }
+  if (q.scope.series) terms.push({ table: 'i', sql: 'i.series_uid = ?', checkSql: '+i.series_uid = ?', params: [q.scope.series], selective: true });
+  for (const c of q.conditions) {
+    const t = conditionTerm(c, q.level, q.fuzzy);
+    if (t) terms.push(t);
+  }
+  if (q.projects !== undefined) {
+    if (q.projects.length === 0) return undefined;
+    terms.push(projectTerm(q.level, q.projects));
+  }
+  return terms;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The statement
-
-const LEVEL_ALIAS: Record<Level, Alias> = { study: 's', series: 'se', instance: 'i' };
-const TABLE: Record<Alias, string> = { s: 'studies', se: 'series', i: 'instances' };
 
 /** How a table joins the level's table `l` (UNIQUE keys one way, indexed ones the other). */
 function joinOn(l: Alias, t: Alias): string {
   return t === 's' ? `s.study_uid = ${l}.study_uid` : `se.series_uid = ${l}.series_uid`;
 }
 
+export type Driver = number | 'sqlite' | 'id-order';
+
+/**
+ * The statement that finds the page of ids: with terms[driver] driving (its table first, by its
+ * index, CROSS JOIN keeping that order), 'id-order' (the level's narrow id index walked in order),
+ * or 'sqlite' (a selective term present: SQLite takes its index, everything else is checked).
+ */
+export function pageQuery(q: Query, terms: Term[], driver: Driver): { sql: string; params: Param[] } {
+  const l = LEVEL_ALIAS[q.level];
+  const drive = typeof driver === 'number' ? terms[driver] : undefined;
+  const first = drive ? (drive.driveTable ?? drive.table) : l;
+  const needed = new Set<Alias>([l]);
+  terms.forEach((t, n) => needed.add(n === driver ? (t.driveTable ?? t.table) : t.table));
+  const tables = [first, ...[...needed].filter((t) => t !== first)];
+  const join = driver === 'sqlite' ? 'JOIN' : 'CROSS JOIN';
+  const from = tables
+    .map((t, n) => {
+      const by = n === 0 && drive?.index ? drive.index : driver === 'id-order' && t === l ? `${TABLE[l]}_by_id` : undefined;
+      const table = `${TABLE[t]} ${t}${by ? ` INDEXED BY ${by}` : ''}`;
+      return n === 0 ? table : `${join} ${table} ON ${joinOn(l, t === l ? first : t)}`;
+    })
+    .join(' ');
+  const where: string[] = [];
+  const params: Param[] = [];
+  terms.forEach((t, n) => {
+    const serve = driver === 'sqlite' ? t.selective : n === driver;
+    // An unindexed condition drives by scanning its whole index, its predicate decided there.
+    const served = serve && t.unindexed && t.scan ? t.scan : { sql: t.sql, params: t.params };
+    where.push(serve ? served.sql : needed.has('s') && t.checkSqlOnStudies ? t.checkSqlOnStudies : t.checkSql);
+    params.push(...(serve ? served.params : (t.checkParams ?? t.params)));
+  });
+  const sql = `SELECT ${l}.id AS id FROM ${from}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ${l}.id LIMIT ? OFFSET ?`;
+  return { sql, params };
+}
+
+export type Statement = (sql: string) => Database.Statement;
+
+/** The rows of `level` per row of `per`, on average (from the row ids: no statistics are kept, none deleted). */
+function fanOut(stmt: Statement, per: Alias, level: Level): number {
+  const l = LEVEL_ALIAS[level];
+  if (per === l) return 1;
+  const max = (t: Alias) => (stmt(`SELECT max(id) FROM ${TABLE[t]}`).pluck().get() as number | null) ?? 0;
+  return Math.max(1, max(l) / Math.max(1, max(per)));
+}
+
+/** Decide how the page of ids is found: see the file comment. */
+export function choosePlan(stmt: Statement, q: Query, terms: Term[], cap = PROBE_CAP): Driver {
+  if (terms.some((t) => t.selective)) return 'sqlite';
+  let best: number | undefined;
+  let bestRows = cap;
+  terms.forEach((t, n) => {
+    if (t.unindexed) return;
+    const probe = t.probe ?? { sql: `SELECT count(*) FROM (SELECT 1 FROM ${TABLE[t.table]} ${t.table} INDEXED BY ${t.index} WHERE ${t.sql} LIMIT ?)`, params: t.params, per: t.table };
+    const scale = fanOut(stmt, probe.per, q.level);
+    // Counting stops at the best so far: a term that reaches it cannot do better.
+    const count = stmt(probe.sql).pluck().get(...probe.params, Math.ceil(bestRows / scale)) as number;
+    if (count * scale < bestRows) {
+      best = n;
+      bestRows = count * scale;
+    }
+  });
+  if (best !== undefined) return best;
+  // A value that starts with a wildcard may match few rows or many: a scan of its own (narrow)
+  // index costs the index at most, where the id walk may read every row of the level.
+  const scan = terms.findIndex((t) => t.unindexed && t.scan && (t.driveTable ?? t.table) === LEVEL_ALIAS[q.level]);
+  return scan >= 0 ? scan : 'id-order';
+}
+
 export interface PlannedSearch {
   sql: string;
   params: Param[];
-  /** How the page of ids is found, for tests and EXPLAIN: 'sqlite' (a selective term), 'driver:<n>', 'id-order'. */
+  /** How the page of ids is found: 'sqlite' (a selective term), 'driver:<term>', 'id-order'. */
   plan: string;
 }
 
@@ -304,113 +437,7 @@ function outerQuery(q: Query): { select: string; from: string } {
   return { select, from };
 }
 
-/**
- * Only studies of these projects. Driving: the projects' studies by project; checking: one
- * primary-key lookup per row, by the study's row id at the study level (every index of studies
- * holds it), by the study UID below.
- */
-function projectTerm(level: Level, projects: readonly string[]): Term {
-  const list = projects.map(() => '?').join(', ');
-  const params = [...projects];
-  if (level === 'study') {
-    return {
-      table: 's',
-      sql: `s.id IN (SELECT study_id FROM study_project_ids WHERE project IN (${list}))`,
-      checkSql: `EXISTS (SELECT 1 FROM study_project_ids p WHERE p.study_id = s.id AND p.project IN (${list}))`,
-      params,
-      probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM study_project_ids WHERE project IN (${list}) LIMIT ?)`, params },
-    };
-  }
-  const l = LEVEL_ALIAS[level];
-  return {
-    table: l,
-    sql: `${l}.study_uid IN (SELECT study_uid FROM study_projects WHERE project IN (${list}))`,
-    checkSql: `EXISTS (SELECT 1 FROM study_projects p WHERE p.study_uid = ${l}.study_uid AND p.project IN (${list}))`,
-    params,
-    probe: {
-      sql: `SELECT count(*) FROM (SELECT 1 FROM study_projects p INDEXED BY study_projects_by_project CROSS JOIN ${TABLE[l]} ${l} ON ${l}.study_uid = p.study_uid WHERE p.project IN (${list}) LIMIT ?)`,
-      params,
-    },
-  };
-}
-
-/** The terms of a query: path scope, conditions, project filter. Undefined: nothing can match. */
-export function queryTerms(q: Query): Term[] | undefined {
-  const l = LEVEL_ALIAS[q.level];
-  const terms: Term[] = [];
-  if (q.scope.study) {
-    const col = `${l}.study_uid`;
-    terms.push({ table: l, sql: `${col} = ?`, checkSql: `+${col} = ?`, params: [q.scope.study], selective: true });
-  }
-  if (q.scope.series) terms.push({ table: 'i', sql: 'i.series_uid = ?', checkSql: '+i.series_uid = ?', params: [q.scope.series], selective: true });
-  for (const c of q.conditions) {
-    const t = conditionTerm(c, q.fuzzy);
-    if (t) terms.push(t);
-  }
-  if (q.projects !== undefined) {
-    if (q.projects.length === 0) return undefined;
-    terms.push(projectTerm(q.level, q.projects));
-  }
-  return terms;
-}
-
-/**
- * The statement that finds the page of ids: with terms[driver] driving (its table first, by its
- * index, CROSS JOIN keeping that order), 'id-order' (the level's rows in id order), or 'sqlite'
- * (a selective term present: SQLite takes its index, everything else is checked).
- */
-export function pageQuery(q: Query, terms: Term[], driver: number | 'sqlite' | 'id-order'): { sql: string; params: Param[] } {
-  const l = LEVEL_ALIAS[q.level];
-  const drive = typeof driver === 'number' ? terms[driver] : undefined;
-  const first = drive?.table ?? l;
-  const tables = [first, ...new Set<Alias>([l, ...terms.map((t) => t.table)].filter((t) => t !== first))];
-  const join = driver === 'sqlite' ? 'JOIN' : 'CROSS JOIN';
-  const from = tables
-    .map((t, n) => {
-      const table = `${TABLE[t]} ${t}${t === drive?.table && drive.index ? ` INDEXED BY ${drive.index}` : ''}`;
-      return n === 0 ? table : `${join} ${table} ON ${joinOn(l, t === l ? first : t)}`;
-    })
-    .join(' ');
-  const where: string[] = [];
-  const params: Param[] = [];
-  terms.forEach((t, n) => {
-    const serve = driver === 'sqlite' ? t.selective : n === driver;
-    where.push(serve ? t.sql : t.checkSql);
-    params.push(...(serve ? t.params : (t.checkParams ?? t.params)));
-  });
-  const sql = `SELECT ${l}.id AS id FROM ${from}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ${l}.id LIMIT ? OFFSET ?`;
-  return { sql, params };
-}
-
-/** Rows of the search level a term's index reaches, counted up to PROBE_CAP. */
-function probeQuery(q: Query, t: Term): { sql: string; params: Param[] } {
-  const l = LEVEL_ALIAS[q.level];
-  let from = `${TABLE[t.table]} ${t.table}${t.index ? ` INDEXED BY ${t.index}` : ''}`;
-  if (t.table !== l) from += ` CROSS JOIN ${TABLE[l]} ${l} ON ${joinOn(l, t.table)}`;
-  return { sql: `SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${t.sql} LIMIT ?)`, params: t.params };
-}
-
-export type Statement = (sql: string) => Database.Statement;
-
-/** Decide how the page of ids is found: see the file comment. */
-export function choosePlan(stmt: Statement, q: Query, terms: Term[], cap = PROBE_CAP): number | 'sqlite' | 'id-order' {
-  if (terms.some((t) => t.selective)) return 'sqlite';
-  let best: number | undefined;
-  let bestCount = cap;
-  terms.forEach((t, n) => {
-    if (t.unindexed) return;
-    const p = t.probe ?? t.probeFor?.(q.level) ?? probeQuery(q, t);
-    // Counting stops at the best so far: a term that reaches it cannot do better.
-    const count = stmt(p.sql).pluck().get(...p.params, bestCount) as number;
-    if (count < bestCount) {
-      best = n;
-      bestCount = count;
-    }
-  });
-  return best ?? 'id-order';
-}
-
-/** The whole search statement: the page of ids, then the rows they name. */
+/** The whole search statement: the page of ids, then the rows they name (undefined: nothing can match). */
 export function planSearch(stmt: Statement, q: Query, cap = PROBE_CAP): PlannedSearch | undefined {
   const terms = queryTerms(q);
   if (!terms) return undefined;
