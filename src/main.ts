@@ -1,4 +1,5 @@
 /** `npm start`: run the gateway on the embedded default (SQLite index, files under DATA_DIR). */
+import './threadpool';
 import { loadConfig } from './config';
 import { startGateway } from './server';
 import { log } from './log';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The veilgate command line: `veilgate import <folder>` (also `npm run import -- <folder>`). */
+import '../threadpool';
 import { loadConfig } from '../config';
 import { formatSummary, importFolder } from './import';
 import { parseJobArgs, runJobCommand } from './job';

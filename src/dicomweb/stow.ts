@@ -19,6 +19,10 @@ import { httpCaller } from '../audit/gateway-audit';
 
 type PartOutcome = IngestResult;
 
+/** Parts of one STOW request being ingested at once, and the bytes they may hold together. */
+const STOW_WINDOW_PARTS = 16;
+const STOW_WINDOW_BYTES = 128 * 1024 * 1024;
+
 function partFailure(kind: VeilgateError['kind'], message: string): PartOutcome {
   return { ok: false, error: new VeilgateError(kind, message), sent: {} };
 }
@@ -162,13 +166,21 @@ export function stowHandler(ctx: DicomWebContext) {
     if (!principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
     // Parts are ingested as they complete, several at once (parsing and de-identifying run on the
     // worker threads while this thread reads the next part), answered in the order they were sent.
+    // Enough in flight to keep the disk's queue full (each waits on its own fsync), bounded in
+    // count and in bytes so one request never holds more than STOW_WINDOW_BYTES.
     const pending: Promise<PartOutcome>[] = [];
+    const sizes: number[] = [];
     let settled = 0;
-    const window = ctx.workers.size + 1;
+    let held = 0;
     const from = { address: req.socket.remoteAddress ?? '' };
     const store = async (bytes: Uint8Array) => {
+      sizes.push(bytes.length);
+      held += bytes.length;
       pending.push(ingest({ kind: 'part10', bytes }, { source, expectedStudyUID, principal, from, moveBytes: true }, ctx.ingestDeps));
-      while (pending.length - settled > window) await pending[settled++];
+      while (pending.length - settled > STOW_WINDOW_PARTS || (held > STOW_WINDOW_BYTES && settled < pending.length - 1)) {
+        await pending[settled];
+        held -= sizes[settled++];
+      }
     };
     const fail = async (outcome: PartOutcome) => void pending.push(Promise.resolve(outcome));
 

@@ -116,8 +116,9 @@ function parseInput(input: PrepareInput, ctx: PrepareContext): { dataset: Datase
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  // One copy into a buffer of its own, so it can be moved (not copied) to the main thread.
-  const out = new Uint8Array(new ArrayBuffer(size));
+  // One copy into a buffer of its own (not zero-filled first: every byte is written below), so
+  // it can be moved, not copied, to the main thread.
+  const out = Buffer.allocUnsafeSlow(size);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

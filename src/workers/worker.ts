@@ -5,7 +5,6 @@
  */
 import { parentPort, type Transferable } from 'node:worker_threads';
 import { VeilgateError, messageOf } from '../errors';
-import { lowerThisThreadPriority } from './priority';
 import { quietDicomLibraries } from '../quiet-libraries';
 import { prepareInstance } from '../ingest/prepare';
 import { codecsReady, decodeFrameNow } from '../imaging/decode';
@@ -57,7 +56,6 @@ const HANDLERS: { [T in TaskName]: Handler<T> } = {
 };
 
 quietDicomLibraries();
-lowerThisThreadPriority();
 
 parentPort!.on('message', async (m: { id: number; task: TaskName; input: never }) => {
   let reply: WorkerReply;
