@@ -55,7 +55,7 @@ export function directSidecar(stack: DirectStack, raw: RawSlice, h: HeaderFields
   const field = raw.float(0x0018, 0x0087);
   if (field !== undefined && field > 0) put('MagneticFieldStrength', formatG(field));
   const frequency = raw.double(0x0018, 0x0084);
-  if (frequency !== undefined && frequency < 9000000) pos('ImagingFrequency', frequency, (v) => formatG(v, 8));
+  if (frequency !== undefined && frequency < 9000000) pos('ImagingFrequency', frequency, (v) => formatG(v, 12));
   if (stack.manufacturer !== 'unknown') put('Manufacturer', `"${stack.manufacturer}"`);
   str('ManufacturersModelName', t(0x0008, 0x1090));
   str('InstitutionName', t(0x0008, 0x0080));
