@@ -5,8 +5,12 @@ import { main as dimse } from './dimse';
 import { main as nifti } from './nifti';
 import { main as processing } from './processing';
 import { main as viewer } from './viewer';
+import { main as stow } from './stow';
+import { main as backgroundLoad } from './background-load';
 
 async function runAll(): Promise<void> {
+  await stow();
+  await backgroundLoad();
   await core();
   await deid();
   await dimse();

@@ -20,7 +20,8 @@ const PER_REQUEST = 25;
 const ROUNDS = 2;
 const GOAL = 1.5;
 const ORTHANC_PEER = path.resolve(__dirname, '../../../shared/tools/orthanc-peer.sh');
-const MAIN = path.resolve(__dirname, '../src/main.js');
+// The compiled gateway, whether this runs from dist/bench or (in a test) from bench/.
+const MAIN = __filename.endsWith('.ts') ? path.resolve(__dirname, '../dist/src/main.js') : path.resolve(__dirname, '../src/main.js');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import { createGzip } from 'node:zlib';
 import { Readable, pipeline } from 'node:stream';
-import { readWholeBody } from '../dicomweb/stow';
+import { readBodyShared } from './shared-body';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
 import { DicomWebContext, baseUrl, readView } from '../dicomweb/context';
@@ -41,7 +41,7 @@ export function getNiftiHandler(ctx: DicomWebContext) {
     if (!accept.some((r) => matchesType(r.type, type) || (format === 'nii.gz' && matchesType(r.type, 'application/x-gzip')))) {
       throw new VeilgateError('not-acceptable', `the volume is sent as ${type}`);
     }
-    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series);
+    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series, { workers: ctx.workers });
     const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
     const audit = ctx.ingestDeps.audit;
     if (audit) audit.beginTransferring(httpCaller(req), await tallyOf(ctx.index, await readView(ctx, req).instances({ study, series })), { direction: 'export' });
@@ -60,7 +60,7 @@ export function getNiftiHandler(ctx: DicomWebContext) {
 export function getSidecarHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const { study, series } = scope(req);
-    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series);
+    const conversion = await seriesNifti(readView(ctx, req), ctx.store, study, series, { workers: ctx.workers });
     const chosen = conversion.volumes[volumeIndex(req, conversion.volumes.length)];
     if (!chosen.json) throw new VeilgateError('not-found', 'no sidecar for this volume');
     res.status(200).type('application/json').send(Buffer.from(chosen.json.data));
@@ -69,7 +69,7 @@ export function getSidecarHandler(ctx: DicomWebContext) {
 
 /** The grids of the series' own NIfTI conversions (dcm2niix), for a volume computed on one of them. */
 async function conversionGrids(ctx: DicomWebContext, view: ReadIndex, study: string, series: string): Promise<Grid[]> {
-  const conversion = await seriesNifti(view, ctx.store, study, series);
+  const conversion = await seriesNifti(view, ctx.store, study, series, { workers: ctx.workers });
   return conversion.volumes.map((v) => {
     const out = readNifti(v.nii.data);
     return { dims: out.dims, affine: out.affine };
@@ -83,7 +83,9 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     const instances = await view.instances({ study, series });
     if (instances.length === 0) throw new VeilgateError('not-found', 'no such series');
     const maxBytes = ctx.config.limits.maxNiftiBytes;
-    const body = await readWholeBody(req, maxBytes, 'the volume');
+    // Read into shared memory as it arrives: the worker reads it in place, and no copy of the
+    // whole volume is ever made on this thread.
+    const body = await readBodyShared(req, maxBytes, 'the volume');
     const metadata = (await view.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
     const first = instances[0];
     const task: NiftiSeriesTaskInput = {

@@ -13,6 +13,7 @@ import { DirectStack } from './direct-eligibility';
 import { FLT_EPSILON, FVec, dicom2mat, flipAxis, isSameFloatGE, lpsToRas, mat44ToQuatern, verifySliceDir } from './direct-geometry';
 import { formatFixed, formatG } from './direct-format';
 import { directSidecar } from './direct-sidecar';
+import { PlaceSlicesInput, placeSlices } from './place-slices';
 
 const f = Math.fround;
 
@@ -208,12 +209,19 @@ function outputName(first: RawSlice): string {
 }
 
 const READ_CONCURRENCY = 8;
+/** Frames handed to the placer at a time: what this thread holds beyond the output volume. */
+const PLACE_BATCH = 16;
+
+/** Puts a batch of frames into the volume: in this thread by default, or on a worker (series-nifti.ts). */
+export type SlicePlacer = (input: PlaceSlicesInput) => Promise<void>;
+
+const placeHere: SlicePlacer = async (input) => placeSlices(input);
 
 /**
  * Write the stack as a single-file NIfTI and its BIDS sidecar. Frames are read a few at a
- * time straight into their place in the output (rows reversed, as dcm2niix stores them).
+ * time and placed into the output (rows reversed, as dcm2niix stores them) a batch at a time.
  */
-export async function writeDirectNifti(store: BlobStore, stack: DirectStack): Promise<{ ok: true; nii: Dcm2niixFile; json: Dcm2niixFile } | { ok: false; reason: string }> {
+export async function writeDirectNifti(store: BlobStore, stack: DirectStack, place: SlicePlacer = placeHere): Promise<{ ok: true; nii: Dcm2niixFile; json: Dcm2niixFile } | { ok: false; reason: string }> {
   const n = stack.slices.length;
   const s0 = stack.slices[0];
   const firstFile = await store.read(s0.instance.blobKey, [{ start: 0, end: s0.instance.size - 1 }]);
@@ -224,41 +232,33 @@ export async function writeDirectNifti(store: BlobStore, stack: DirectStack): Pr
   const bytesPerVoxel = stack.bitsAllocated / 8;
   const rowBytes = stack.columns * bytesPerVoxel;
   const sliceBytes = rowBytes * stack.rows;
-  const out = Buffer.allocUnsafeSlow(352 + n * sliceBytes);
-  header.bytes.copy(out, 0);
-
-  const place = (src: Uint8Array, srcStart: number, z: number) => {
-    const base = 352 + z * sliceBytes;
-    for (let y = 0; y < stack.rows; y++) {
-      const from = srcStart + (stack.rows - 1 - y) * rowBytes;
-      out.set(src.subarray(from, from + rowBytes), base + y * rowBytes);
-    }
-  };
+  // Shared memory: the placer's thread fills it, and a job's thread reads the cached volume in place.
+  const out = new Uint8Array(new SharedArrayBuffer(352 + n * sliceBytes));
+  out.set(header.bytes, 0);
   const zOf = (i: number) => (header.flipZ ? n - 1 - i : i);
-  place(firstFile, s0.pixels.offset, zOf(0));
+  const common = { out, voxelOffset: 352, rows: stack.rows, rowBytes, mask12: header.mask12 };
+
+  // The first file stays readable here (its header is the sidecar's source): its frame is copied.
+  let batch: { pixels: Uint8Array; z: number }[] = [{ pixels: firstFile.slice(s0.pixels.offset, s0.pixels.offset + sliceBytes), z: zOf(0) }];
+  const placing: Promise<void>[] = [];
+  const flush = () => {
+    if (batch.length) placing.push(place({ ...common, slices: batch }));
+    batch = [];
+  };
   let next = 1;
-  const worker = async () => {
+  const reader = async () => {
     while (next < n) {
       const i = next++;
       const s = stack.slices[i];
       const pixels = await store.read(s.instance.blobKey, [{ start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }]);
-      place(pixels, 0, zOf(i));
+      batch.push({ pixels, z: zOf(i) });
+      if (batch.length >= PLACE_BATCH) flush();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, worker));
-  if (header.mask12) mask12bit(out, 352, n * sliceBytes);
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, reader));
+  flush();
+  await Promise.all(placing);
   const name = outputName(raw);
   const json = directSidecar(stack, raw, header.fields);
   return { ok: true, nii: { name: `${name}.nii`, data: out }, json: { name: `${name}.json`, data: Buffer.from(json, 'utf8') } };
-}
-
-/** nii_mask12bit: every int16 voxel ANDed with 4095, two voxels at a time. */
-function mask12bit(buf: Buffer, offset: number, length: number): void {
-  const words = Math.floor(length / 4);
-  const u32 = new Uint32Array(buf.buffer, buf.byteOffset + offset, words);
-  for (let i = 0; i < words; i++) u32[i] &= 0x0fff0fff;
-  if (length % 4) {
-    const at = offset + words * 4;
-    buf.writeUInt16LE(buf.readUInt16LE(at) & 0x0fff, at);
-  }
 }

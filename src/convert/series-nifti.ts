@@ -12,7 +12,8 @@ import { VeilgateError } from '../errors';
 import type { DicomJson } from '../dicom/json';
 import { Dcm2niixFile, niftiOutputs, runDcm2niix } from './dcm2niix';
 import { directStack } from './direct-eligibility';
-import { writeDirectNifti } from './direct-nifti';
+import { SlicePlacer, writeDirectNifti } from './direct-nifti';
+import type { WorkerPool } from '../workers/pool';
 
 export interface SeriesNifti {
   volumes: { nii: Dcm2niixFile; json?: Dcm2niixFile; bval?: Dcm2niixFile; bvec?: Dcm2niixFile }[];
@@ -27,6 +28,16 @@ export interface SeriesNiftiOptions {
    * WebAssembly dcm2niix; 'direct' refuses (422) a series the direct way cannot write.
    */
   converter?: 'auto' | 'direct' | 'dcm2niix';
+  /** Where the direct path places frames: the request worker threads, so this thread only reads files. */
+  workers?: WorkerPool;
+}
+
+/** Frames placed on a worker thread; buffers that are wholly theirs move there instead of being copied. */
+function placerOn(workers: WorkerPool): SlicePlacer {
+  return (input) => {
+    const transfer = input.slices.map((s) => s.pixels).filter((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.buffer instanceof ArrayBuffer).map((p) => p.buffer as ArrayBuffer);
+    return workers.run('place-slices', input, transfer);
+  };
 }
 
 const CACHE_SIZE = 2;
@@ -55,13 +66,13 @@ async function viaDcm2niix(store: BlobStore, instances: StoredInstance[], reason
   return { volumes, log: result.log, converter: { path: 'dcm2niix', reason } };
 }
 
-async function convert(index: ReadIndex, store: BlobStore, study: string, series: string, instances: StoredInstance[], mode: NonNullable<SeriesNiftiOptions['converter']>): Promise<SeriesNifti> {
+async function convert(index: ReadIndex, store: BlobStore, study: string, series: string, instances: StoredInstance[], mode: NonNullable<SeriesNiftiOptions['converter']>, workers?: WorkerPool): Promise<SeriesNifti> {
   let reason = 'dcm2niix requested';
   if (mode !== 'dcm2niix') {
     const metadata = (await index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
     const eligible = directStack(instances, metadata);
     if (eligible.ok) {
-      const made = await writeDirectNifti(store, eligible.stack);
+      const made = await writeDirectNifti(store, eligible.stack, workers && placerOn(workers));
       if (made.ok) return { volumes: [{ nii: made.nii, json: made.json }], log: [], converter: { path: 'direct' } };
       reason = made.reason;
     } else reason = eligible.reason;
@@ -78,7 +89,7 @@ export async function seriesNifti(index: ReadIndex, store: BlobStore, study: str
   const key = `${study}/${series}/${instances.length}/${mode}`;
   let p = cache.get(key);
   if (!p) {
-    p = convert(index, store, study, series, instances, mode);
+    p = convert(index, store, study, series, instances, mode, options.workers);
     cache.set(key, p);
     p.catch(() => cache.delete(key));
     while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);

@@ -11,6 +11,7 @@ import { migrate } from './sqlite-migrations';
 import { insertPersonNameWords, planSearch } from './sqlite-search';
 import { WalSync } from './wal-sync';
 import { SAFETY_NET_PAGES, WalCheckpointer } from './wal-checkpointer';
+
 import { studyOpenTo } from '../auth/projects';
 import { KeyStore } from '../auth/keys';
 import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
@@ -101,7 +102,7 @@ export class SqliteIndex implements Index {
     // FULL for everything acknowledged, without an fsync per commit on the main thread.
     this.db.pragma('synchronous = NORMAL');
     this.wal = new WalSync(path.join(dataDir, 'index.sqlite-wal'));
-    // Checkpoints run on a thread of their own (wal-checkpointer.ts), not inside a commit here.
+    // Checkpoints run on a thread of their own when writes pause (wal-checkpointer.ts).
     this.db.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
     this.db.pragma('foreign_keys = ON');
     // Another process (veilgate import beside the server) may hold the write lock for a moment.
@@ -174,6 +175,7 @@ export class SqliteIndex implements Index {
 
   async insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'> {
     const outcome = this.insertTx(record);
+    this.checkpointer.wrote();
     // Acknowledged only once on disk; concurrent inserts share one flush (group commit).
     if (outcome === 'inserted') await this.wal.durable();
     return outcome;

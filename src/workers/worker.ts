@@ -11,6 +11,7 @@ import { codecsReady, decodeFrameNow } from '../imaging/decode';
 import { renderTask } from '../imaging/render-task';
 import { transcodeInstance } from '../imaging/transcode';
 import { niftiSeriesTask } from '../convert/nifti-series-task';
+import { placeSlices } from '../convert/place-slices';
 import type { TaskInput, TaskName, TaskOutput } from './tasks';
 import type { WorkerReply } from './pool';
 
@@ -48,6 +49,10 @@ const HANDLERS: { [T in TaskName]: Handler<T> } = {
   transcode: async ({ file, stored, target, frames }) => {
     const value = concat(await transcodeInstance(file, stored, target, frames));
     return { value, transfer: [value.buffer as ArrayBuffer] };
+  },
+  'place-slices': async (input) => {
+    placeSlices(input);
+    return { value: undefined };
   },
   'nifti-to-series': async (input) => {
     const value = await niftiSeriesTask(input);

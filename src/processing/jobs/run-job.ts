@@ -32,7 +32,7 @@ function workerFile(): string {
 }
 
 async function seriesNiftiBytes(deps: JobDeps, study: string, series: string): Promise<Uint8Array> {
-  return (await seriesNifti(deps.index, deps.store, study, series)).volumes[0].nii.data;
+  return (await seriesNifti(deps.index, deps.store, study, series, { workers: deps.ingestDeps.workers })).volumes[0].nii.data;
 }
 
 function compute(data: JobWorkerData, onWorker: (w: Worker) => void, onProgress: (p: number) => void): Promise<JobWorkerResult> {
