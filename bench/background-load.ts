@@ -2,10 +2,10 @@
  * QIDO latency while heavy work runs, against a gateway in its own process (as `npm start` runs
  * it): a 200-slice 512×512 CT and two compressed instances are stored, then each kind of
  * background load runs in turn (a bone-threshold SEG job, a Gaussian job, NIfTI conversions, a
- * NIfTI POST, renders, transcodes, a STOW of 100 slices) while a prober on its own thread asks
+ * NIfTI POST, renders, transcodes, STOWs from two clients) while a prober on its own thread asks
  * QIDO every 20 ms. Each load reports the probes' p99 and the gateway's own event-loop delay
- * (prom-client's monitorEventLoopDelay, from /metrics). `npm test` asserts the p99 goal on the
- * job loads (test/integration/event-loop.test.ts); `npm run bench` prints every load.
+ * (prom-client's monitorEventLoopDelay, from /metrics). `npm test` holds every load to the p99
+ * goal (test/integration/event-loop.test.ts); `npm run bench` prints them.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +13,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
 import { multipartBody, percentile, runIfMain } from './util';
 
@@ -32,24 +31,26 @@ export interface LoadResult {
 }
 
 /**
- * The prober: its own thread, so the client's own work (building and reading large bodies)
- * never delays a probe. It asks QIDO every 20 ms until told to stop, then posts the latencies.
+ * The prober: a process of its own, so nothing the client does (building and reading large
+ * bodies) delays a probe. It asks QIDO every 20 ms until its stdin closes, then prints the
+ * latencies as JSON.
  */
 const PROBER = `
-const { parentPort, workerData } = require('node:worker_threads');
 const times = [];
 let running = true;
-parentPort.on('message', () => (running = false));
+process.stdin.on('end', () => (running = false));
+process.stdin.resume();
 (async () => {
   while (running) {
     const t0 = performance.now();
-    const res = await fetch(workerData.url, { headers: { Accept: 'application/dicom+json' } });
+    // (the first answer also carries the client's own warm-up; the caller drops it)
+    const res = await fetch(process.argv[1], { headers: { Accept: 'application/dicom+json' } });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error('QIDO answered ' + res.status);
     times.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 20));
   }
-  parentPort.postMessage(times);
+  process.stdout.write(JSON.stringify(times));
 })();
 `;
 
@@ -153,18 +154,20 @@ export class BackgroundLoad {
   async under(name: string, load: () => Promise<unknown>): Promise<LoadResult> {
     await this.eventLoopLag(); // the lag histogram restarts at each scrape
     const started = performance.now();
-    const prober = new Worker(PROBER, { eval: true, workerData: { url: `${this.base}/dicom-web/studies?limit=25&includefield=00081030` } });
-    const done = new Promise<number[]>((resolve, reject) => {
-      prober.once('message', resolve);
-      prober.once('error', reject);
-    });
+    const prober = spawn(process.execPath, ['-e', PROBER, `${this.base}/dicom-web/studies?limit=25&includefield=00081030`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    prober.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => prober.once('exit', resolve));
+    // The prober is under way once its first probe is answered.
+    await new Promise((r) => setTimeout(r, 100));
     try {
       await load();
     } finally {
-      prober.postMessage('stop');
+      prober.stdin!.end();
     }
-    const probes = await done;
-    await prober.terminate();
+    if ((await exited) !== 0) throw new Error('the QIDO prober failed');
+    // The first probe pays for the client's own start (fetch loads lazily): not the gateway's time.
+    const probes = (JSON.parse(out) as number[]).slice(1);
     const lag = await this.eventLoopLag();
     const p99 = percentile(probes, 0.99);
     const line = `qido under ${name}: ${probes.length} probes over ${((performance.now() - started) / 1000).toFixed(1)} s, p99 ${p99.toFixed(1)} ms (goal < ${P99_GOAL_MS}), max ${Math.max(...probes).toFixed(1)} ms; gateway event-loop delay p99 ${lag.p99} ms, max ${lag.max} ms`;
@@ -191,7 +194,7 @@ export class BackgroundLoad {
 
   renders = () =>
     this.under('renders and thumbnails', async () => {
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 12; round++) {
         await Promise.all([
           ...this.compressed.map((c) => ok(fetch(`${this.base}/dicom-web/studies/${c.study}/series/${c.series}/instances/${c.instance}/rendered`, { headers: { Accept: 'image/png' } }), 'render')),
           ok(fetch(`${this.base}/dicom-web/studies/${this.study}/series/${this.series}/thumbnail`, { headers: { Accept: 'image/jpeg' } }), 'thumbnail'),
@@ -203,17 +206,17 @@ export class BackgroundLoad {
   transcodes = () =>
     this.under('transcodes', async () => {
       const accept = 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1';
-      for (let round = 0; round < 6; round++) {
+      for (let round = 0; round < 24; round++) {
         await Promise.all(this.compressed.map((c) => ok(fetch(`${this.base}/dicom-web/studies/${c.study}/series/${c.series}/instances/${c.instance}`, { headers: { Accept: accept } }), 'transcode')));
       }
     });
 
   stowLoad = () => {
     const [studyUID, seriesUID] = [randomUid(), randomUid()];
-    const parts = Array.from({ length: 100 }, (_, i) => syntheticInstance({ studyUID, seriesUID, instanceNumber: i + 1, rows: 512, columns: 512, seed: i }).bytes);
-    return this.under('a STOW of 100 slices', async () => {
-      const res = await this.stow(parts);
-      if (res.status !== 200) throw new Error(`STOW: HTTP ${res.status}`);
+    const parts = Array.from({ length: 200 }, (_, i) => syntheticInstance({ studyUID, seriesUID, instanceNumber: i + 1, rows: 512, columns: 512, seed: i }).bytes);
+    return this.under('STOWs of 200 slices from two clients', async () => {
+      const results = await Promise.all([this.stow(parts.slice(0, 100)), this.stow(parts.slice(100))]);
+      if (results.some((r) => r.status !== 200)) throw new Error('STOW failed');
     });
   };
 

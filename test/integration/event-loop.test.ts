@@ -1,20 +1,17 @@
 /**
- * The main thread only routes: QIDO keeps answering fast while a processing job runs. The
- * scenario (a gateway in its own process, a 200-slice 512×512 CT, a prober on its own thread
- * asking QIDO every 20 ms) is bench/background-load.ts; here the job loads are held to the
- * goal, p99 under 50 ms, and the other loads (NIfTI, renders, transcodes, STOW) are reported
- * beside them (`npm run bench` prints them all).
+ * The main thread only routes: QIDO keeps answering fast while heavy work runs. The scenario
+ * (a gateway in its own process, a 200-slice 512×512 CT and two compressed instances, a prober
+ * process asking QIDO every 20 ms) is bench/background-load.ts. Processing jobs (a SEG, a
+ * derived series) are held to the goal, p99 under 50 ms. NIfTI conversions, a NIfTI POST,
+ * renders, transcodes and STOW from two clients are short bursts that share the test machine
+ * with the test itself: they are held to twice the goal here, and `npm run bench` reports them
+ * against the goal on a quiet machine.
  */
 import { BackgroundLoad, LoadResult, P99_GOAL_MS } from '../../bench/background-load';
 import { ensureBuilt } from '../support/server-process';
 
 let load: BackgroundLoad;
 const report: string[] = [];
-
-function reported(result: LoadResult): LoadResult {
-  report.push(result.line);
-  return result;
-}
 
 beforeAll(async () => {
   ensureBuilt();
@@ -26,23 +23,20 @@ afterAll(async () => {
   process.stdout.write(report.join('\n') + '\n');
 });
 
-describe(`QIDO p99 stays under ${P99_GOAL_MS} ms while a job runs`, () => {
-  test('a bone-threshold job that builds a 200-frame SEG', async () => {
-    const r = reported(await load.boneSegJob());
-    expect(r.probes.length).toBeGreaterThan(10);
-    expect(r.p99).toBeLessThan(P99_GOAL_MS);
-  }, 300_000);
+function holds(result: LoadResult, bound = P99_GOAL_MS): void {
+  report.push(result.line);
+  expect(result.probes.length).toBeGreaterThan(10);
+  expect(result.p99).toBeLessThan(bound);
+}
 
-  test('a Gaussian job that builds a 200-slice derived series', async () => {
-    const r = reported(await load.gaussianJob());
-    expect(r.probes.length).toBeGreaterThan(10);
-    expect(r.p99).toBeLessThan(P99_GOAL_MS);
-  }, 300_000);
+const BURST_BOUND_MS = 2 * P99_GOAL_MS;
 
-  test('NIfTI, renders, transcodes and STOW answer, and QIDO keeps answering beside them', async () => {
-    for (const run of [load.idle, load.niftiGet, load.niftiPost, load.renders, load.transcodes, load.stowLoad]) {
-      const r = reported(await run());
-      expect(r.probes.length).toBeGreaterThan(0);
-    }
-  }, 300_000);
+describe(`QIDO p99 stays under ${P99_GOAL_MS} ms while heavy work runs`, () => {
+  test('bone-threshold jobs that build a 200-frame SEG', async () => holds(await load.boneSegJob()), 300_000);
+  test('Gaussian jobs that build a 200-slice derived series', async () => holds(await load.gaussianJob()), 300_000);
+  test('NIfTI conversions of the series', async () => holds(await load.niftiGet(), BURST_BOUND_MS), 300_000);
+  test('a NIfTI volume posted back', async () => holds(await load.niftiPost(), BURST_BOUND_MS), 300_000);
+  test('renders and thumbnails of compressed and native frames', async () => holds(await load.renders(), BURST_BOUND_MS), 300_000);
+  test('transcodes of compressed instances', async () => holds(await load.transcodes(), BURST_BOUND_MS), 300_000);
+  test('STOW from two clients', async () => holds(await load.stowLoad(), BURST_BOUND_MS), 300_000);
 });
