@@ -55,12 +55,15 @@ function status(field: 'VmRSS' | 'VmHWM'): number {
  * (a server is long-running), then one conversion. The parent drives it over stdin/stdout:
  * "ready <url>" → "go" → "armed" → (the parent's GET, or our own call) → "report" → "done {…}".
  */
-async function child(dataDir: string, warm: string, study: string, series: string, converter: 'auto' | 'dcm2niix'): Promise<void> {
+async function child(dataDir: string, warm: string, study: string, series: string, converter: 'auto' | 'direct' | 'dcm2niix'): Promise<void> {
   setLogSink(() => undefined);
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dimse: { ...loadConfig({}).dimse, enabled: false } });
   const gateway = await startGateway(config);
   const lines = readline.createInterface({ input: process.stdin });
-  const next = () => new Promise<string>((resolve) => lines.once('line', resolve));
+  const queue: string[] = [];
+  const waiting: ((l: string) => void)[] = [];
+  lines.on('line', (l) => (waiting.length ? waiting.shift()!(l) : queue.push(l)));
+  const next = () => new Promise<string>((resolve) => (queue.length ? resolve(queue.shift()!) : waiting.push(resolve)));
   try {
     const [warmStudy, warmSeries] = warm.split('/');
     if (converter === 'auto') await drain(`${gateway.config.publicUrl}/api/studies/${warmStudy}/series/${warmSeries}/nifti?format=nii`);
@@ -75,7 +78,7 @@ async function child(dataDir: string, warm: string, study: string, series: strin
       /* older kernels: the peak then includes start-up */
     }
     let seconds = NaN;
-    if (converter === 'dcm2niix') {
+    if (converter !== 'auto') {
       const t0 = performance.now();
       await seriesNifti(gateway.index, gateway.store, study, series, { converter });
       seconds = (performance.now() - t0) / 1000;
@@ -212,7 +215,7 @@ function line(label: string, ours: Figure, theirs: Figure, plain: boolean, wasm?
 export async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
     const [dataDir, warm, study, series, converter] = process.argv.slice(3);
-    await child(dataDir, warm, study, series, converter as 'auto' | 'dcm2niix');
+    await child(dataDir, warm, study, series, converter as 'auto' | 'direct' | 'dcm2niix');
     process.exit(0); // nothing else to wait for (open keep-alive sockets would hold the process)
   }
   if (!fs.existsSync(NATIVE) || !fs.existsSync('/usr/bin/time')) {

@@ -26,6 +26,10 @@ import { stringElement, uint16Element } from '../../src/dicom/values';
 import { Tags } from '../../src/dicom/tags';
 import { ingest } from '../../src/ingest/ingest';
 import { VeilgateError } from '../../src/errors';
+import { directStack } from '../../src/convert/direct-eligibility';
+import { writeDirectNifti } from '../../src/convert/direct-nifti';
+import type { BlobStore, ByteSpan } from '../../src/store/blob-store';
+import type { DicomJson } from '../../src/dicom/json';
 
 jest.setTimeout(900_000);
 const PYTHON = '/usr/bin/python3';
@@ -245,6 +249,27 @@ describe('direct series → NIfTI, against dcm2niix', () => {
       expect([s.case, sidecarLines(direct.volumes[0].json!.data)]).toEqual([s.case, sidecarLines(wasm.volumes[0].json!.data)]);
       // The cached automatic conversion is the same bytes.
       expect(Buffer.from(auto.volumes[0].nii.data).equals(ours)).toBe(true);
+      compared++;
+    }
+    expect(compared).toBeGreaterThanOrEqual(16);
+  });
+
+  test('a store that reads into our buffer gives the same bytes (frames flipped in place)', async () => {
+    const inner = gw.gateway.store;
+    const intoStore = Object.assign(Object.create(inner) as BlobStore, {
+      readInto: async (key: string, span: ByteSpan, target: Uint8Array, offset: number) => target.set(await inner.read(key, [span]), offset),
+    });
+    let compared = 0;
+    for (const s of found) {
+      const r = results.get(s.series)!;
+      if (!r.direct) continue;
+      const instances = await gw.gateway.index.instances({ study: s.study, series: s.series });
+      const metadata = (await gw.gateway.index.metadata({ study: s.study, series: s.series })).map((m) => JSON.parse(m) as DicomJson);
+      const eligible = directStack(instances, metadata);
+      if (!eligible.ok) throw new Error(eligible.reason);
+      const made = await writeDirectNifti(intoStore, eligible.stack);
+      if (!made.ok) throw new Error(made.reason);
+      expect([s.case, Buffer.from(made.nii.data).equals(Buffer.from(r.direct.volumes[0].nii.data))]).toEqual([s.case, true]);
       compared++;
     }
     expect(compared).toBeGreaterThanOrEqual(16);
