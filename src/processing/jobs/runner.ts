@@ -64,14 +64,20 @@ export class JobRunner {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all([...this.running.values()].map((w) => w?.terminate()));
+    // Nothing touches the index after stop() returns (the caller closes it next).
+    await Promise.allSettled([...this.executions]);
   }
+
+  private readonly executions = new Set<Promise<void>>();
 
   private pump(): void {
     while (!this.stopped && this.running.size < this.concurrency) {
       const job = this.store.claimNext();
       if (!job) return;
       this.running.set(job.id, undefined);
-      void this.execute(job);
+      const execution = this.execute(job);
+      this.executions.add(execution);
+      void execution.finally(() => this.executions.delete(execution));
     }
   }
 
@@ -85,7 +91,7 @@ export class JobRunner {
           this.running.set(job.id, worker);
           if (this.cancelled.has(job.id)) void worker.terminate(); // cancelled while the volume was loading
         },
-        (progress) => this.cancelled.has(job.id) || this.store.update(job.id, { progress }),
+        (progress) => this.stopped || this.cancelled.has(job.id) || this.store.update(job.id, { progress }),
       );
       if (!this.cancelled.has(job.id)) {
         this.store.update(job.id, { state: 'done', progress: 100, result, finishedAt: new Date().toISOString() });
@@ -100,7 +106,7 @@ export class JobRunner {
     } finally {
       this.running.delete(job.id);
       this.cancelled.delete(job.id);
-      this.pump();
+      if (!this.stopped) this.pump();
     }
   }
 }
