@@ -37,6 +37,9 @@ const SHARED = path.resolve(__dirname, '../../../shared/data');
 const RUNS = Number(process.env.NIFTI_BENCH_RUNS ?? 3);
 const NATIVE = '/usr/bin/dcm2niix';
 
+/** auto: the HTTP API (curl); convert: the same conversion called in the process; direct, dcm2niix: forced. */
+type Converter = 'auto' | 'convert' | 'direct' | 'dcm2niix';
+
 interface Figure {
   seconds: number;
   peakMb: number;
@@ -55,7 +58,7 @@ function status(field: 'VmRSS' | 'VmHWM'): number {
  * (a server is long-running), then one conversion. The parent drives it over stdin/stdout:
  * "ready <url>" → "go" → "armed" → (the parent's GET, or our own call) → "report" → "done {…}".
  */
-async function child(dataDir: string, warm: string, study: string, series: string, converter: 'auto' | 'direct' | 'dcm2niix'): Promise<void> {
+async function child(dataDir: string, warm: string, study: string, series: string, converter: Converter): Promise<void> {
   setLogSink(() => undefined);
   const config = loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dimse: { ...loadConfig({}).dimse, enabled: false } });
   const gateway = await startGateway(config);
@@ -67,7 +70,7 @@ async function child(dataDir: string, warm: string, study: string, series: strin
   try {
     const [warmStudy, warmSeries] = warm.split('/');
     if (converter === 'auto') await drain(`${gateway.config.publicUrl}/api/studies/${warmStudy}/series/${warmSeries}/nifti?format=nii`);
-    else await seriesNifti(gateway.index, gateway.store, warmStudy, warmSeries, { converter });
+    else await seriesNifti(gateway.index, gateway.store, warmStudy, warmSeries, converter === 'convert' ? { workers: gateway.workers } : { converter });
     process.stdout.write(`ready ${gateway.config.publicUrl}\n`);
     await next();
     global.gc?.();
@@ -80,7 +83,7 @@ async function child(dataDir: string, warm: string, study: string, series: strin
     let seconds = NaN;
     if (converter !== 'auto') {
       const t0 = performance.now();
-      await seriesNifti(gateway.index, gateway.store, study, series, { converter });
+      await seriesNifti(gateway.index, gateway.store, study, series, converter === 'convert' ? { workers: gateway.workers } : { converter });
       seconds = (performance.now() - t0) / 1000;
       process.stdout.write('armed\n');
     } else {
@@ -103,7 +106,7 @@ async function drain(url: string): Promise<number> {
   return bytes;
 }
 
-async function viaChild(dataDir: string, warm: string, study: string, series: string, converter: 'auto' | 'dcm2niix'): Promise<Figure> {
+async function viaChild(dataDir: string, warm: string, study: string, series: string, converter: Converter): Promise<Figure> {
   const runs: Figure[] = [];
   for (let i = 0; i < RUNS; i++) {
     const proc = spawn(process.execPath, ['--expose-gc', __filename, '--child', dataDir, warm, study, series, converter], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -200,12 +203,13 @@ async function synthetic(gateway: Gateway, folder: string, kind: 'CT' | 'MR', sl
   }
 }
 
-function line(label: string, ours: Figure, theirs: Figure, plain: boolean, wasm?: Figure): string {
+function line(label: string, ours: Figure, theirs: Figure, plain: boolean, alone: Figure, wasm?: Figure): string {
   const t = ours.seconds / theirs.seconds;
   const m = ours.peakMb / theirs.peakMb;
   const goal = plain ? 'goal ≤ 1.0 time, ≤ 1.5 memory' : 'goal ≤ 1.5';
   const met = plain ? t <= 1.0 && m <= 1.5 : t <= 1.5 && m <= 1.5;
-  const extra = wasm ? `; forced dcm2niix WebAssembly ${wasm.seconds.toFixed(2)} s / ${wasm.peakMb.toFixed(0)} MB` : '';
+  let extra = `; conversion alone (no HTTP) ${alone.seconds.toFixed(2)} s / ${alone.peakMb.toFixed(0)} MB, ratio time ${(alone.seconds / theirs.seconds).toFixed(2)}, memory ${(alone.peakMb / theirs.peakMb).toFixed(2)}`;
+  if (wasm) extra += `; forced dcm2niix WebAssembly ${wasm.seconds.toFixed(2)} s / ${wasm.peakMb.toFixed(0)} MB`;
   return (
     `nifti ${label}: veilgate ${ours.seconds.toFixed(2)} s / peak RSS ${ours.peakMb.toFixed(0)} MB, native dcm2niix ${theirs.seconds.toFixed(2)} s / ${theirs.peakMb.toFixed(0)} MB, ` +
     `ratio time ${t.toFixed(2)}, memory ${m.toFixed(2)} (${goal}: ${met ? 'met' : 'NOT met'})${extra}`
@@ -215,7 +219,7 @@ function line(label: string, ours: Figure, theirs: Figure, plain: boolean, wasm?
 export async function main(): Promise<void> {
   if (process.argv[2] === '--child') {
     const [dataDir, warm, study, series, converter] = process.argv.slice(3);
-    await child(dataDir, warm, study, series, converter as 'auto' | 'direct' | 'dcm2niix');
+    await child(dataDir, warm, study, series, converter as Converter);
     process.exit(0); // nothing else to wait for (open keep-alive sockets would hold the process)
   }
   if (!fs.existsSync(NATIVE) || !fs.existsSync('/usr/bin/time')) {
@@ -253,8 +257,9 @@ export async function main(): Promise<void> {
     for (const c of cases) {
       const theirs = await native(c.folder, work);
       const ours = await viaChild(dataDir, warm, c.study, c.series, 'auto');
+      const alone = await viaChild(dataDir, warm, c.study, c.series, 'convert');
       const wasm = c.plain ? await viaChild(dataDir, warm, c.study, c.series, 'dcm2niix') : undefined;
-      console.log(line(c.label, ours, theirs, c.plain, wasm));
+      console.log(line(c.label, ours, theirs, c.plain, alone, wasm));
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -210,7 +210,7 @@ function outputName(first: RawSlice): string {
 
 const READ_CONCURRENCY = 8;
 /** Frames handed to the placer at a time: what this thread holds beyond the output volume. */
-const PLACE_BATCH = 16;
+const PLACE_BATCH = 8;
 
 /** Puts a batch of frames into the volume: in this thread by default, or on a worker (series-nifti.ts). */
 export type SlicePlacer = (input: PlaceSlicesInput) => Promise<void>;
@@ -228,6 +228,35 @@ type ReadInto = (key: string, span: ByteSpan, target: Uint8Array, targetOffset: 
 function readIntoOf(store: BlobStore): ReadInto | undefined {
   const candidate = (store as BlobStore & { readInto?: ReadInto }).readInto;
   return typeof candidate === 'function' ? candidate.bind(store) : undefined;
+}
+
+/** Frame-sized slots of shared memory, reused as the placer finishes with them. */
+class SlotRing {
+  private readonly memory: SharedArrayBuffer;
+  private readonly free: number[];
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    count: number,
+    private readonly slotBytes: number,
+  ) {
+    this.memory = new SharedArrayBuffer(Math.max(1, count) * slotBytes);
+    this.free = Array.from({ length: Math.max(1, count) }, (_, i) => i);
+  }
+
+  async acquire(): Promise<number> {
+    while (this.free.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return this.free.pop()!;
+  }
+
+  view(slot: number): Uint8Array {
+    return new Uint8Array(this.memory, slot * this.slotBytes, this.slotBytes);
+  }
+
+  release(slots: number[]): void {
+    this.free.push(...slots);
+    for (const wake of this.waiting.splice(0)) wake();
+  }
 }
 
 /** Reverse the rows of one slice in place (dcm2niix's nii_flipY on the voxels). */
@@ -288,17 +317,41 @@ export async function writeDirectNifti(store: BlobStore, stack: DirectStack, pla
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, inPlace));
   }
+  // Placed on another thread, a frame goes through a small ring of shared slots: a buffer moved
+  // to a worker would stay there until that worker's garbage collection, and across a large
+  // series that is as much memory again as the volume.
+  const ring = place === placeHere || next >= n ? undefined : new SlotRing(Math.min(n, 2 * PLACE_BATCH + READ_CONCURRENCY), sliceBytes);
+  const slotsOf = new Map<Uint8Array, number>();
+  const flushRing = () => {
+    if (!batch.length) return;
+    const slots = batch.map((b) => slotsOf.get(b.pixels)!);
+    placing.push(place({ ...common, slices: batch }).finally(() => ring!.release(slots)));
+    batch = [];
+  };
   const reader = async () => {
     while (next < n) {
       const i = next++;
       const s = stack.slices[i];
       const pixels = await store.read(s.instance.blobKey, [{ start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }]);
-      batch.push({ pixels, z: zOf(i) });
-      if (batch.length >= PLACE_BATCH) flush();
+      if (!ring) {
+        placeSlices({ ...common, slices: [{ pixels, z: zOf(i) }] }); // one frame at a time: no long stretch on this thread
+        continue;
+      }
+      const slot = await ring.acquire();
+      const view = ring.view(slot);
+      view.set(pixels);
+      slotsOf.set(view, slot);
+      batch.push({ pixels: view, z: zOf(i) });
+      if (batch.length >= PLACE_BATCH) flushRing();
     }
   };
+  if (!ring && batch.length) {
+    placeSlices({ ...common, slices: batch });
+    batch = [];
+  }
+  if (ring && batch.length) flush(); // the first frame (its own buffer) goes as it is
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, reader));
-  flush();
+  if (ring) flushRing();
   await Promise.all(placing);
   const name = outputName(raw);
   const json = directSidecar(stack, raw, header.fields);
