@@ -5,7 +5,7 @@
  * write (direct-geometry.ts reproduces its arithmetic). No file is copied into a
  * WebAssembly file system, and only the output volume is held in memory.
  */
-import type { BlobStore, ByteSpan } from '../store/blob-store';
+import type { BlobStore } from '../store/blob-store';
 import { Dataset, tag } from '../dicom/dataset';
 import { parsePart10 } from '../dicom/parse';
 import type { Dcm2niixFile } from './dcm2niix';
@@ -13,7 +13,7 @@ import { DirectStack } from './direct-eligibility';
 import { FLT_EPSILON, FVec, dicom2mat, flipAxis, isSameFloatGE, lpsToRas, mat44ToQuatern, verifySliceDir } from './direct-geometry';
 import { formatFixed, formatG } from './direct-format';
 import { directSidecar } from './direct-sidecar';
-import { PlaceSlicesInput, mask12bit, placeSlices } from './place-slices';
+import { PlaceSlicesInput, placeSlices } from './place-slices';
 
 const f = Math.fround;
 
@@ -217,19 +217,6 @@ export type SlicePlacer = (input: PlaceSlicesInput) => Promise<void>;
 
 const placeHere: SlicePlacer = async (input) => placeSlices(input);
 
-/**
- * A store that can read a byte span straight into a caller's buffer. Optional: with it each
- * frame lands in its slice of the output and is flipped there, so no frame is ever held in a
- * buffer of its own (half the memory traffic, no garbage the size of the volume); without
- * it frames are read into buffers of their own and placed.
- */
-type ReadInto = (key: string, span: ByteSpan, target: Uint8Array, targetOffset: number) => Promise<void>;
-
-function readIntoOf(store: BlobStore): ReadInto | undefined {
-  const candidate = (store as BlobStore & { readInto?: ReadInto }).readInto;
-  return typeof candidate === 'function' ? candidate.bind(store) : undefined;
-}
-
 /** Frame-sized slots of shared memory, reused as the placer finishes with them. */
 class SlotRing {
   private readonly memory: SharedArrayBuffer;
@@ -259,21 +246,10 @@ class SlotRing {
   }
 }
 
-/** Reverse the rows of one slice in place (dcm2niix's nii_flipY on the voxels). */
-function flipRowsInPlace(out: Uint8Array, base: number, rows: number, rowBytes: number, row: Uint8Array): void {
-  for (let top = 0, bottom = rows - 1; top < bottom; top++, bottom--) {
-    const a = base + top * rowBytes;
-    const b = base + bottom * rowBytes;
-    row.set(out.subarray(a, a + rowBytes));
-    out.copyWithin(a, b, b + rowBytes);
-    out.set(row, b);
-  }
-}
-
 /**
  * Write the stack as a single-file NIfTI and its BIDS sidecar. Frames are read a few at a
- * time and placed into the output (rows reversed, as dcm2niix stores them): in place when the
- * store reads into a buffer of ours, else a batch at a time by the placer.
+ * time and placed into the output (rows reversed, as dcm2niix stores them): one at a time on
+ * this thread, or a batch at a time by the placer.
  */
 export async function writeDirectNifti(store: BlobStore, stack: DirectStack, place: SlicePlacer = placeHere): Promise<{ ok: true; nii: Dcm2niixFile; json: Dcm2niixFile } | { ok: false; reason: string }> {
   const n = stack.slices.length;
@@ -300,23 +276,6 @@ export async function writeDirectNifti(store: BlobStore, stack: DirectStack, pla
     batch = [];
   };
   let next = 1;
-  const readInto = readIntoOf(store);
-  if (readInto) {
-    placeSlices({ ...common, slices: batch });
-    batch = [];
-    const inPlace = async () => {
-      const row = new Uint8Array(rowBytes);
-      while (next < n) {
-        const i = next++;
-        const s = stack.slices[i];
-        const base = 352 + zOf(i) * sliceBytes;
-        await readInto(s.instance.blobKey, { start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }, out, base);
-        flipRowsInPlace(out, base, stack.rows, rowBytes, row);
-        if (header.mask12) mask12bit(out, base, sliceBytes);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, inPlace));
-  }
   // Placed on another thread, a frame goes through a small ring of shared slots: a buffer moved
   // to a worker would stay there until that worker's garbage collection, and across a large
   // series that is as much memory again as the volume.

@@ -29,8 +29,7 @@ export function placeSlices(input: PlaceSlicesInput): void {
   }
 }
 
-/** nii_mask12bit on a span of int16 voxels, in place. */
-export function mask12bit(buf: Uint8Array, offset: number, length: number): void {
+function mask12bit(buf: Uint8Array, offset: number, length: number): void {
   const view = new DataView(buf.buffer, buf.byteOffset + offset, length);
   const words = Math.floor(length / 4);
   if ((buf.byteOffset + offset) % 4 === 0) {
