@@ -3,7 +3,7 @@
  * on the same series, measured in the same run, as ratios.
  *
  * Each gateway conversion runs in a fresh child process (a gateway started on the prepared
- * data directory and warmed up on another small series), so no conversion is served from a
+ * data directory and warmed up on four small series of its own), so no conversion is served from a
  * cache and the memory figure is what the conversion adds: the peak RSS (VmHWM, reset just
  * before the request) minus the RSS at that moment. The time is curl's (a separate client
  * process, body to /dev/null): from sending GET …/nifti?format=nii to the last byte, so it
@@ -54,7 +54,7 @@ function status(field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /**
- * The child: a gateway on the prepared data directory, warmed up on another small series
+ * The child: a gateway on the prepared data directory, warmed up on a few small series
  * (a server is long-running), then one conversion. The parent drives it over stdin/stdout:
  * "ready <url>" → "go" → "armed" → (the parent's GET, or our own call) → "report" → "done {…}".
  */
@@ -68,9 +68,11 @@ async function child(dataDir: string, warm: string, study: string, series: strin
   lines.on('line', (l) => (waiting.length ? waiting.shift()!(l) : queue.push(l)));
   const next = () => new Promise<string>((resolve) => (queue.length ? resolve(queue.shift()!) : waiting.push(resolve)));
   try {
-    const [warmStudy, warmSeries] = warm.split('/');
-    if (converter === 'auto') await drain(`${gateway.config.publicUrl}/api/studies/${warmStudy}/series/${warmSeries}/nifti?format=nii`);
-    else await seriesNifti(gateway.index, gateway.store, warmStudy, warmSeries, converter === 'convert' ? { workers: gateway.workers } : { converter });
+    for (const w of warm.split(',')) {
+      const [warmStudy, warmSeries] = w.split('/');
+      if (converter === 'auto') await drain(`${gateway.config.publicUrl}/api/studies/${warmStudy}/series/${warmSeries}/nifti?format=nii`);
+      else await seriesNifti(gateway.index, gateway.store, warmStudy, warmSeries, converter === 'convert' ? { workers: gateway.workers } : { converter });
+    }
     process.stdout.write(`ready ${gateway.config.publicUrl}\n`);
     await next();
     global.gc?.();
@@ -233,9 +235,14 @@ export async function main(): Promise<void> {
   let warm = '';
   const gateway = await startGateway(loadConfig({}, { host: '127.0.0.1', port: 0, dataDir, dimse: { ...loadConfig({}).dimse, enabled: false } }));
   try {
-    // A small stack each child converts first, so that timings are those of a warm server.
-    const warmup = await added(gateway, () => synthetic(gateway, path.join(work, 'warm-up'), 'CT', 4, 64));
-    warm = `${warmup.study}/${warmup.series}`;
+    // Small stacks each child converts first, so that timings are those of a warm server (a
+    // conversion is cached, so each warm-up is a series of its own).
+    const warmups: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const w = await added(gateway, () => synthetic(gateway, path.join(work, `warm-up-${i}`), i % 2 ? 'MR' : 'CT', 8, 128));
+      warmups.push(`${w.study}/${w.series}`);
+    }
+    warm = warmups.join(',');
     const shared: [string, string, boolean][] = [
       ['Philips CT 512x512x28', 'dcm_qa_ct/In/Philips/S21570/S2010', true],
       ['GE CT tilt + uneven 512x512x28 (dcm2niix)', 'dcm_qa_ct/In/GE', false],
