@@ -7,12 +7,11 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
-import { hasCommand, multipartBody, runIfMain } from './util';
+import { freePort, hasCommand, multipartBody, runIfMain } from './util';
 
 const INSTANCES = 500;
 const CLIENTS = 2;
@@ -23,16 +22,6 @@ const ORTHANC_PEER = path.resolve(__dirname, '../../../shared/tools/orthanc-peer
 // The compiled gateway, whether this runs from dist/bench or (in a test) from bench/.
 const MAIN = __filename.endsWith('.ts') ? path.resolve(__dirname, '../dist/src/main.js') : path.resolve(__dirname, '../src/main.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Request bodies per client, built before any clock starts. */
 function bodies(): { body: Buffer; contentType: string }[][] {

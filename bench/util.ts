@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks. */
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { randomUid } from '../src/synthetic/instances';
 
 export const MB = 1024 * 1024; // "MB" below means 2^20 bytes
@@ -38,4 +39,16 @@ export function hasCommand(cmd: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A free loopback port (closed again before it is returned). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -8,10 +8,8 @@ import { readNifti } from './nifti';
 import { Affine, flipXY, matchGrid } from './geometry';
 import { SliceStack } from './series-geometry';
 import { volumeToDicomSeries } from './volume-to-dicom';
-import { parsePart10, readUidValue } from '../dicom/parse';
-import { writePart10 } from '../dicom/write';
-import { Tags } from '../dicom/tags';
-import { TS } from '../dicom/transfer-syntax';
+import { parsePart10 } from '../dicom/parse';
+import { encodeDerived } from '../dicom/encode';
 import { cleanClientText } from '../deid/clean-text';
 
 export interface Grid {
@@ -62,19 +60,6 @@ export async function niftiSeriesTask(input: NiftiSeriesTaskInput): Promise<Nift
     seriesDescription: `Derived: ${description}`,
     derivationDescription: `Volume posted as NIfTI (${dims.join('x')}, ${description}) and resliced onto its own grid`,
   });
-  const instances = datasets.map((ds) => {
-    const written = writePart10(ds, {
-      sopClassUID: readUidValue(ds.get(Tags.SOPClassUID)) ?? '',
-      sopInstanceUID: readUidValue(ds.get(Tags.SOPInstanceUID)) ?? '',
-      transferSyntaxUID: TS.ExplicitVRLittleEndian,
-    });
-    const bytes = new Uint8Array(written.size); // a buffer of its own: moved, not copied, to the main thread
-    let at = 0;
-    for (const c of written.chunks) {
-      bytes.set(c, at);
-      at += c.length;
-    }
-    return bytes;
-  });
+  const instances = datasets.map(encodeDerived);
   return { ok: true, instances };
 }

@@ -9,6 +9,7 @@ import { Dataset } from '../dicom/dataset';
 import { DicomLimitError, DicomParseError, parseDataset, parsePart10, readUidValue } from '../dicom/parse';
 import { Tags } from '../dicom/tags';
 import { writePart10 } from '../dicom/write';
+import { joinChunks } from '../dicom/encode';
 import { storedTransferSyntax } from '../dicom/transfer-syntax';
 import { DeidParams, DeidResult, Linkage, deidentify } from '../deid/deidentify';
 import { mapUid } from '../deid/keyed';
@@ -115,18 +116,6 @@ function parseInput(input: PrepareInput, ctx: PrepareContext): { dataset: Datase
   }
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  // One copy into a buffer of its own (not zero-filled first: every byte is written below), so
-  // it can be moved, not copied, to the main thread.
-  const out = Buffer.allocUnsafeSlow(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 async function prepareOnce(input: PrepareInput, ctx: PrepareContext, seen: Seen): Promise<PreparedInstance> {
   const derived = input.kind === 'derived-part10';
   if (input.bytes.length > ctx.maxInstanceBytes) {
@@ -164,7 +153,7 @@ async function prepareOnce(input: PrepareInput, ctx: PrepareContext, seen: Seen)
 
   const transferSyntaxUID = storedTransferSyntax(deid.transferSyntaxUID);
   const written = writePart10(deid.dataset, { sopClassUID: id.sopClassUID, sopInstanceUID: id.sopInstanceUID, transferSyntaxUID });
-  const bytes = concat(written.chunks, written.size);
+  const bytes = joinChunks(written.chunks, written.size);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   // A derived object joins its source study's projects where it has some (ingest.ts, which reads the index, decides).
   const projects = ingestProjects(ctx.principal, parsed.dataset, ctx.projectRules);

@@ -10,6 +10,7 @@ import { prepareInstance } from '../ingest/prepare';
 import { codecsReady, decodeFrameNow } from '../imaging/decode';
 import { renderTask } from '../imaging/render-task';
 import { transcodeInstance } from '../imaging/transcode';
+import { joinChunks } from '../dicom/encode';
 import { niftiSeriesTask } from '../convert/nifti-series-task';
 import { placeSlices } from '../convert/place-slices';
 import type { TaskInput, TaskName, TaskOutput } from './tasks';
@@ -20,16 +21,6 @@ type Handler<T extends TaskName> = (input: TaskInput<T>) => Promise<{ value: Tas
 /** A buffer of its own can be moved to the main thread; a view into a larger one is copied first. */
 function owned(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 const HANDLERS: { [T in TaskName]: Handler<T> } = {
@@ -47,7 +38,7 @@ const HANDLERS: { [T in TaskName]: Handler<T> } = {
     return { value, transfer: [value.buffer as ArrayBuffer] };
   },
   transcode: async ({ file, stored, target, frames }) => {
-    const value = concat(await transcodeInstance(file, stored, target, frames));
+    const value = joinChunks(await transcodeInstance(file, stored, target, frames));
     return { value, transfer: [value.buffer as ArrayBuffer] };
   },
   'place-slices': async (input) => {

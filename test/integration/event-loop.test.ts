@@ -5,7 +5,8 @@
  * derived series) are held to the goal, p99 under 50 ms. NIfTI conversions, a NIfTI POST,
  * renders, transcodes and STOW from two clients are short bursts that share the test machine
  * with the test itself: they are held to twice the goal here, and `npm run bench` reports them
- * against the goal on a quiet machine.
+ * against the goal on a quiet machine. On a shared runner each bound scales with the idle p99
+ * measured just before (see holds()).
  */
 import { BackgroundLoad, LoadResult, P99_GOAL_MS } from '../../bench/background-load';
 import { ensureBuilt } from '../support/server-process';
@@ -23,8 +24,16 @@ afterAll(async () => {
   process.stdout.write(report.join('\n') + '\n');
 });
 
-function holds(result: LoadResult, bound = P99_GOAL_MS): void {
-  report.push(result.line);
+/**
+ * The goal holds on a machine of our own. A shared runner (other jobs on its cores) slows every
+ * answer, loaded or not: the idle p99 measured just before the load says by how much, and the
+ * bound is then three times that when it is more than the goal.
+ */
+async function holds(run: () => Promise<LoadResult>, goal = P99_GOAL_MS): Promise<void> {
+  const idle = await load.idle();
+  const result = await run();
+  const bound = Math.max(goal, 3 * idle.p99);
+  report.push(`${result.line}; idle p99 just before ${idle.p99.toFixed(1)} ms, bound ${bound.toFixed(0)} ms`);
   expect(result.probes.length).toBeGreaterThan(10);
   expect(result.p99).toBeLessThan(bound);
 }
@@ -32,11 +41,11 @@ function holds(result: LoadResult, bound = P99_GOAL_MS): void {
 const BURST_BOUND_MS = 2 * P99_GOAL_MS;
 
 describe(`QIDO p99 stays under ${P99_GOAL_MS} ms while heavy work runs`, () => {
-  test('bone-threshold jobs that build a 200-frame SEG', async () => holds(await load.boneSegJob()), 300_000);
-  test('Gaussian jobs that build a 200-slice derived series', async () => holds(await load.gaussianJob()), 300_000);
-  test('NIfTI conversions of the series', async () => holds(await load.niftiGet(), BURST_BOUND_MS), 300_000);
-  test('a NIfTI volume posted back', async () => holds(await load.niftiPost(), BURST_BOUND_MS), 300_000);
-  test('renders and thumbnails of compressed and native frames', async () => holds(await load.renders(), BURST_BOUND_MS), 300_000);
-  test('transcodes of compressed instances', async () => holds(await load.transcodes(), BURST_BOUND_MS), 300_000);
-  test('STOW from two clients', async () => holds(await load.stowLoad(), BURST_BOUND_MS), 300_000);
+  test('bone-threshold jobs that build a 200-frame SEG', () => holds(load.boneSegJob), 300_000);
+  test('Gaussian jobs that build a 200-slice derived series', () => holds(load.gaussianJob), 300_000);
+  test('NIfTI conversions of the series', () => holds(load.niftiGet, BURST_BOUND_MS), 300_000);
+  test('a NIfTI volume posted back', () => holds(load.niftiPost, BURST_BOUND_MS), 300_000);
+  test('renders and thumbnails of compressed and native frames', () => holds(load.renders, BURST_BOUND_MS), 300_000);
+  test('transcodes of compressed instances', () => holds(load.transcodes, BURST_BOUND_MS), 300_000);
+  test('STOW from two clients', () => holds(load.stowLoad, BURST_BOUND_MS), 300_000);
 });

@@ -9,11 +9,8 @@ import { loadModelConfig, runModel } from '../model';
 import { cleanClientText } from '../../deid/clean-text';
 import { volumeToDicomSeries } from '../../convert/volume-to-dicom';
 import { labelsToSegmentation } from '../../convert/segmentation';
-import { parsePart10, readUidValue } from '../../dicom/parse';
-import { writePart10 } from '../../dicom/write';
-import { Tags } from '../../dicom/tags';
-import { TS } from '../../dicom/transfer-syntax';
-import { Dataset } from '../../dicom/dataset';
+import { parsePart10 } from '../../dicom/parse';
+import { encodeDerived } from '../../dicom/encode';
 import { VeilgateError } from '../../errors';
 import { lowerThisThreadPriority } from '../../workers/priority';
 import { quietDicomLibraries } from '../../quiet-libraries';
@@ -29,17 +26,6 @@ async function compute(data: JobWorkerData, progress: (p: number) => void): Prom
   const config = loadModelConfig(dataDir, spec.model);
   const labels = await runModel(dataDir, spec.model, input, progress);
   return { kind: 'segmentation', labels, segments: modelSegments(spec.model, config.labels), description: `model ${spec.model}` };
-}
-
-function encode(ds: Dataset): Uint8Array {
-  const written = writePart10(ds, { sopClassUID: readUidValue(ds.get(Tags.SOPClassUID)) ?? '', sopInstanceUID: readUidValue(ds.get(Tags.SOPInstanceUID)) ?? '', transferSyntaxUID: TS.ExplicitVRLittleEndian });
-  const bytes = new Uint8Array(written.size); // a buffer of its own: moved, not copied, to the main thread
-  let at = 0;
-  for (const c of written.chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return bytes;
 }
 
 /** The result as DICOM instances in the source's study, built from the typed spec's description alone. */
@@ -58,7 +44,7 @@ function publish(data: JobWorkerData, result: OperationResult): JobWorkerResult 
       seriesDescription: description,
       derivationDescription: `Veilgate processing: ${description}`,
     });
-    return { kind: 'image', instances: datasets.map(encode) };
+    return { kind: 'image', instances: datasets.map(encodeDerived) };
   }
   if (!source.stack) throw new VeilgateError('unprocessable', 'a segmentation is made on a series of single-frame slices; this series has none');
   const seg = labelsToSegmentation({
@@ -70,7 +56,7 @@ function publish(data: JobWorkerData, result: OperationResult): JobWorkerResult 
     seriesDescription: description,
     seriesNumber: source.seriesNumber + 2000,
   });
-  return { kind: 'segmentation', instances: [encode(seg)] };
+  return { kind: 'segmentation', instances: [encodeDerived(seg)] };
 }
 
 async function main(): Promise<JobWorkerResult> {
