@@ -6,6 +6,7 @@
  * that would silently misplace voxels is refused. The last few conversions are kept, since a
  * client asks for the volume and its sidecar one after the other.
  */
+import { movable } from '../workers/transfer';
 import { ReadIndex, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { VeilgateError } from '../errors';
@@ -35,8 +36,7 @@ export interface SeriesNiftiOptions {
 /** Frames placed on a worker thread; buffers that are wholly theirs move there instead of being copied. */
 function placerOn(workers: WorkerPool): SlicePlacer {
   return (input) => {
-    const transfer = input.slices.map((s) => s.pixels).filter((p) => p.byteOffset === 0 && p.byteLength === p.buffer.byteLength && p.buffer instanceof ArrayBuffer).map((p) => p.buffer as ArrayBuffer);
-    return workers.run('place-slices', input, transfer);
+    return workers.run('place-slices', input, movable(input.slices.map((s) => s.pixels)));
   };
 }
 

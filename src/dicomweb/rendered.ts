@@ -4,6 +4,7 @@
  * with `quality` for JPEG. A study or series renders its middle instance; an instance its
  * first frame. Thumbnails are the same image fitted in 128×128 unless a viewport is given.
  */
+import { owned } from '../workers/transfer';
 import type { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { DicomJson } from '../dicom/json';
@@ -98,7 +99,7 @@ async function render(view: ReadIndex, ctx: DicomWebContext, res: Response, inst
     opts.voiLut = await readLut(voiItem['00283002'], voiItem['00283006'], () => readBulk('00283010.0.00283006'), negativeInput);
   }
   // Decoding, windowing and encoding run on a worker thread: the main thread only routes.
-  const frameBytes = stored.byteOffset === 0 && stored.byteLength === stored.buffer.byteLength ? stored : new Uint8Array(stored);
+  const frameBytes = owned(stored);
   const image = await ctx.workers.run(
     'render',
     { frame: frameBytes, transferSyntaxUID: inst.transferSyntaxUID, pixels: p, meta, options: opts, maxRenderPixels: ctx.config.limits.maxRenderPixels },

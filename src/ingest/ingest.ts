@@ -3,6 +3,7 @@
  * through here. parse → validate → de-identify → encode → store (atomic) → index (one
  * transaction). A failure at any step leaves no file and no row behind.
  */
+import { movable } from '../workers/transfer';
 import { createHash } from 'node:crypto';
 import { parsePart10 } from '../dicom/parse';
 import { DeidParams } from '../deid/deidentify';
@@ -71,9 +72,7 @@ export interface IngestDeps {
 async function prepare(input: IngestInput, ctx: PrepareContext, deps: IngestDeps, move: boolean): Promise<PrepareOutcome> {
   if (!deps.workers) return prepareInstance(input, ctx);
   // The bytes move to the worker when the caller gives them away and they fill their buffer.
-  const bytes = input.bytes;
-  const movable = move && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
-  return deps.workers.run('prepare-instance', { input, ctx }, movable);
+  return deps.workers.run('prepare-instance', { input, ctx }, move ? movable([input.bytes]) : []);
 }
 
 /** Serialises ingests of the same SOP instance in this process, so a re-send waits and finds the first. */

@@ -11,6 +11,7 @@ import { codecsReady, decodeFrameNow } from '../imaging/decode';
 import { renderTask } from '../imaging/render-task';
 import { transcodeInstance } from '../imaging/transcode';
 import { joinChunks } from '../dicom/encode';
+import { owned } from './transfer';
 import { niftiSeriesTask } from '../convert/nifti-series-task';
 import { placeSlices } from '../convert/place-slices';
 import type { TaskInput, TaskName, TaskOutput } from './tasks';
@@ -18,10 +19,6 @@ import type { WorkerReply } from './pool';
 
 type Handler<T extends TaskName> = (input: TaskInput<T>) => Promise<{ value: TaskOutput<T>; transfer?: Transferable[] }>;
 
-/** A buffer of its own can be moved to the main thread; a view into a larger one is copied first. */
-function owned(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : new Uint8Array(bytes);
-}
 
 const HANDLERS: { [T in TaskName]: Handler<T> } = {
   'prepare-instance': async ({ input, ctx }) => {
