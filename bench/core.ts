@@ -192,7 +192,7 @@ async function fill(deps: IngestDeps, next: () => Buffer | undefined, count: num
       const bytes = next();
       if (!bytes) return;
       taken++;
-      const result = await ingest({ kind: 'part10', bytes }, { source: 'bench' }, deps);
+      const result = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: 'bench' } }, deps);
       if (!result.ok) throw new Error(`bench ingest refused: ${result.error.message}`);
       stored++;
       onStored?.(result);
@@ -210,7 +210,7 @@ async function sampleIngest(deps: IngestDeps, tag: string): Promise<number> {
   }
   const t0 = performance.now();
   for (const b of bytes) {
-    const result = await ingest({ kind: 'part10', bytes: b }, { source: 'bench' }, deps);
+    const result = await ingest({ kind: 'part10', bytes: b }, { origin: { kind: 'import', address: 'bench' } }, deps);
     if (!result.ok) throw new Error(`bench ingest refused: ${result.error.message}`);
   }
   return INGEST_SAMPLE / ((performance.now() - t0) / 1000);
@@ -324,7 +324,7 @@ export async function main(): Promise<void> {
     const studyMeta = await timeGets(`${studyURL}/metadata`, JSON_GZIP, METADATA_REQUESTS);
     console.log(`metadata (study of ${JSON.parse(studyMeta.body).length}, gzip): ${p50p95(studyMeta.times)}; first request ${ms(studyCold.times[0])} ms`);
     // A new instance in the series: a new version, built once again.
-    const added = await ingest({ kind: 'part10', bytes: syntheticInstance({ studyUID, seriesUID, instanceNumber: STOW_INSTANCES + 1, rows: 512, columns: 512 }).bytes }, { source: 'bench' }, gateway.ingestDeps);
+    const added = await ingest({ kind: 'part10', bytes: syntheticInstance({ studyUID, seriesUID, instanceNumber: STOW_INSTANCES + 1, rows: 512, columns: 512 }).bytes }, { origin: { kind: 'import', address: 'bench' } }, gateway.ingestDeps);
     if (!added.ok) throw new Error(`ingest: ${added.error.message}`);
     const rebuilt = await timeGets(`${seriesURL}/metadata`, JSON_GZIP, 1);
     const after = await timeGets(`${seriesURL}/metadata`, JSON_GZIP, METADATA_REQUESTS);

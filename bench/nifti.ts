@@ -200,7 +200,7 @@ async function synthetic(gateway: Gateway, folder: string, kind: 'CT' | 'MR', sl
     const written = writePart10(dataset, { sopClassUID, sopInstanceUID: uids.sopInstanceUID, transferSyntaxUID: TS.ExplicitVRLittleEndian });
     const bytes = Buffer.concat(written.chunks);
     fs.writeFileSync(path.join(folder, `${i}.dcm`), bytes);
-    const r = await ingest({ kind: 'part10', bytes }, { source: 'bench' }, gateway.ingestDeps);
+    const r = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: 'bench' } }, gateway.ingestDeps);
     if (!r.ok) throw r.error;
   }
 }

@@ -11,6 +11,7 @@ import { DEFAULT_OCR, OcrSettings } from './deid/ocr';
 import { Limits, loadLimits } from './limits';
 import { AuthConfig, loadAuthConfig } from './auth/config';
 import { AuditConfig, validateAuditConfig } from './audit/config';
+import { BackendsConfig, BackendsFileConfig, loadBackendsConfig } from './core/backends-config';
 
 export interface Config {
   host: string;
@@ -48,6 +49,8 @@ export interface Config {
   tls?: TlsFiles;
   /** The DICOM audit trail (PS3.15 A.5): a file under DATA_DIR/audit, optionally syslog. */
   audit: AuditConfig;
+  /** Index and store by URL, this node's name, the site secret (core/backends-config.ts). */
+  backends: BackendsConfig;
 }
 
 export interface TlsFiles {
@@ -105,7 +108,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit' | 'backends'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -147,7 +150,8 @@ const ENV: Record<string, keyof Config> = {
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
 };
 
-type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit'>> & {
+type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends'>> & {
+  backends?: BackendsFileConfig;
   audit?: unknown;
   limits?: unknown;
   auth?: Parameters<typeof loadAuthConfig>[0];
@@ -283,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if ((env.TLS_CERT || env.TLS_KEY) && !overrides.tls) config.tls = { cert: env.TLS_CERT ?? '', key: env.TLS_KEY ?? '' };
   if (config.tls) checkTlsFiles(config.tls, 'tls');
   config.dataDir = path.resolve(config.dataDir);
+  config.backends = overrides.backends ?? loadBackendsConfig(fileConfig.backends, env);
   config.publicUrlFixed = !!config.publicUrl;
   if (!config.publicUrl) config.publicUrl = `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
   config.publicUrl = config.publicUrl.replace(/\/+$/, '');

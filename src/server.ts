@@ -1,20 +1,12 @@
-/** Wires the core (index, store, ingest) to the HTTP adapter and starts listening. */
+/** The HTTP adapter: takes the core (core/core.ts), starts the DIMSE listener and the job runner beside it, and listens. */
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
-import path from 'node:path';
-import { loadOrCreateSecret } from './deid/secret';
-import { LINKAGE_FILE, LinkageFile } from './deid/linkage';
-import { SHIPPED_RECIPES } from './deid/pixel-recipes';
-import { PixelTextReader } from './deid/ocr';
 import { Admission } from './admission';
-import { quietDicomLibraries } from './quiet-libraries';
 import { GatewayMetrics } from './observability/metrics';
 import { healthHandler } from './observability/health';
 import express from 'express';
 import { Config } from './config';
-import { SqliteIndex } from './index/sqlite-index';
-import { FsBlobStore } from './store/fs-blob-store';
 import { Index } from './index/index';
 import { BlobStore } from './store/blob-store';
 import { IngestDeps } from './ingest/ingest';
@@ -32,13 +24,16 @@ import { isLoopback } from './auth/config';
 import { securityHeaders } from './auth/security-headers';
 import { ProxyTrust } from './auth/proxy';
 import { proxyTrust } from './dicomweb/context';
-import { GatewayAudit, openGatewayAudit } from './audit/gateway-audit';
 import { dimseAuditEvents } from './audit/dimse-audit';
 import { WorkerPool } from './workers/pool';
+import { Core, openCore } from './core/core';
+import type { JobStore } from './processing/jobs/job-store';
 
 export interface Gateway {
   config: Config;
+  core: Core;
   index: Index;
+  jobs: JobStore;
   store: BlobStore;
   ingestDeps: IngestDeps;
   admission: Admission;
@@ -53,45 +48,6 @@ export interface Gateway {
   /** The start-up sweep for files no index row refers to (see maintenance/orphan-sweep.ts). */
   sweep: Promise<void>;
   close(): Promise<void>;
-}
-
-export interface Core {
-  index: Index;
-  store: BlobStore;
-  ingestDeps: IngestDeps;
-  admission: Admission;
-  /** Worker threads for parsing, de-identifying, decoding, rendering, transcoding and volumes. */
-  workers: WorkerPool;
-  /** The DICOM audit trail (also in ingestDeps.audit, which ingest and the adapters use). */
-  audit: GatewayAudit;
-}
-
-export function openCore(config: Config): Core {
-  // The DICOM libraries log data set values as plain text: never let them write to our output.
-  quietDicomLibraries();
-  const index = new SqliteIndex(config.dataDir);
-  const store = new FsBlobStore(config.dataDir);
-  const audit = openGatewayAudit(config.audit, config.dataDir, config.dimse.aeTitle);
-  const workers = new WorkerPool(config.limits.workerThreads);
-  const ingestDeps: IngestDeps = {
-    index,
-    store,
-    workers,
-    maxInstanceBytes: config.maxInstanceBytes,
-    limits: config.limits,
-    inlineBinaryMaxBytes: config.inlineBinaryMaxBytes,
-    deid: {
-      secret: loadOrCreateSecret(config.dataDir),
-      options: config.deid.options,
-      acceptBurnedIn: config.deid.acceptBurnedIn,
-      pixelRecipes: [...config.deid.pixelRecipes, ...SHIPPED_RECIPES],
-    },
-    linkage: config.deid.linkage ? new LinkageFile(path.join(config.dataDir, LINKAGE_FILE)) : undefined,
-    ocr: config.deid.ocr.enabled ? new PixelTextReader(config.deid.ocr) : undefined,
-    projectRules: config.auth.projectRules,
-    audit,
-  };
-  return { index, store, ingestDeps, admission: new Admission(config.limits.concurrency), workers, audit };
 }
 
 /** Closes a new connection from an address that already holds `max` (a trusted proxy holds many clients). */
@@ -116,14 +72,15 @@ function capConnectionsPerClient(server: http.Server | https.Server, max: number
 
 export async function startGateway(config: Config): Promise<Gateway> {
   const startedAt = Date.now();
-  const core = openCore(config);
+  const core = await openCore(config);
+  log.info('backends', { ...core.describe, node: core.nodeId });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  const ctx = { config, ...core };
-  const metrics = new GatewayMetrics(core.admission, core.index.jobs, core.workers);
+  const ctx = { ...core, config };
+  const metrics = new GatewayMetrics(core.admission, core.jobs, core.workers);
   core.ingestDeps.onOutcome = (outcome, source) => metrics.ingested(outcome, source);
-  const authenticator = new Authenticator(config.auth, core.index.keys, { authenticated: (outcome, id, address) => core.audit.authenticated(outcome, id, address) });
+  const authenticator = new Authenticator(config.auth, core.keys, { authenticated: (outcome, id, address) => core.audit.authenticated(outcome, id, address) });
   app.locals.audit = core.audit;
   app.locals.authenticator = authenticator;
   if (!authenticator.enabled && !isLoopback(config.host)) {
@@ -143,9 +100,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/dicom-web', dicomWebRouter(ctx));
-  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.index.jobs, Math.max(1, config.jobConcurrency), config.limits);
+  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits);
   runner.start();
-  const rules = new IngestRules(config.jobRules, core.index, runner, config.jobRulesQuietSeconds * 1000);
+  const rules = new IngestRules(config.jobRules, core.index, core.jobs, runner, config.jobRulesQuietSeconds * 1000);
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
   app.use('/api', apiRouter(ctx, runner));
   app.use('/viewer', viewerRouter(ctx, { authenticator }));
@@ -180,15 +137,16 @@ export async function startGateway(config: Config): Promise<Gateway> {
   }
   log.info('listening', { url: `${config.publicUrl}/dicom-web`, dataDir: config.dataDir });
   core.audit.started();
-  const dimse = config.dimse.enabled ? await startDimse({ config, ...core, authenticator, events: dimseAuditEvents(core.audit, core.index) }) : undefined;
+  const dimse = config.dimse.enabled ? await startDimse({ ...core, authenticator, events: dimseAuditEvents(core.audit, core.index) }) : undefined;
   let closing = false;
   const sweep = sweepOrphans(core.index, core.store, startedAt, () => closing).then(
     (r) => (r.quarantined ? log.warn('orphans-quarantined', { ...r }) : log.info('orphan-sweep', { ...r })),
     (e) => log.error('orphan-sweep-failed', { error: String((e as Error).message ?? e) }),
   );
   return {
-    config,
     ...core,
+    config,
+    core,
     server,
     app,
     authenticator,
@@ -204,12 +162,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      await core.ingestDeps.ocr?.close();
-      await core.workers.close();
       core.audit.stopped();
-      await core.audit.close();
-      await core.index.close();
-      core.store.close?.();
+      await core.close();
     },
   };
 }

@@ -47,7 +47,7 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
   const r = express.Router();
   // Jobs are on studies: a job on a study the caller may not see is as absent as an unknown one.
   const visibleJob = async (req: Request): Promise<JobRecord> => {
-    const job = ctx.index.jobs.get(jobId(req));
+    const job = await ctx.jobs.get(jobId(req));
     if (!job || !(await readView(ctx, req).canSee(job.study))) throw new VeilgateError('not-found', 'no such job');
     return job;
   };
@@ -56,21 +56,21 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
     if (!body || typeof body !== 'object' || typeof body.op !== 'string') throw new VeilgateError('bad-request', 'body must be JSON { "op", "input": { "study", "series" }, "params" }');
     const study = requireUid(body.input?.study, 'input study');
     const series = requireUid(body.input?.series, 'input series');
-    const job = await runner.submit(body.op, study, series, body.params, clientOf(req), readView(ctx, req));
+    const job = (await runner.submit(body.op, study, series, body.params, clientOf(req), { visible: readView(ctx, req) }))!;
     res.status(202).setHeader('Location', `${publicBase(ctx, req)}/api/jobs/${job.id}`);
     res.json(view(job, req, ctx));
   });
-  r.get('/', requireRole('read', 'process'), (req: Request, res: Response) => {
+  r.get('/', requireRole('read', 'process'), async (req: Request, res: Response) => {
     const raw = req.query.limit === undefined ? '100' : String(req.query.limit);
     if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new VeilgateError('bad-request', 'limit must be a whole number from 1');
     const limit = Math.min(1000, Number(raw));
-    res.json(ctx.index.jobs.list(limit, readView(ctx, req).projects).map((j) => view(j, req, ctx)));
+    res.json((await ctx.jobs.list(limit, readView(ctx, req).projects)).map((j) => view(j, req, ctx)));
   });
   r.get('/:id', requireRole('read', 'process'), async (req: Request, res: Response) => {
     res.json(view(await visibleJob(req), req, ctx));
   });
   r.delete('/:id', requireRole('process'), async (req: Request, res: Response) => {
-    const job = runner.cancel((await visibleJob(req)).id);
+    const job = await runner.cancel((await visibleJob(req)).id);
     if (!job) throw new VeilgateError('not-found', 'no such job');
     res.json(view(job, req, ctx));
   });

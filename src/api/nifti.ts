@@ -106,7 +106,7 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     }
     let seriesUID = '';
     for (const bytes of made.instances) {
-      const result = await ingest({ kind: 'derived-part10', bytes }, { source: `api ${req.socket.remoteAddress ?? ''}`, principal: req.principal, derivedFrom: study }, ctx.ingestDeps);
+      const result = await ingest({ kind: 'derived-part10', bytes }, { origin: { kind: 'nifti-post', address: req.socket.remoteAddress ?? '' }, principal: req.principal, derivedFrom: study }, ctx.ingestDeps);
       if (!result.ok) throw result.error;
       seriesUID = result.seriesUID;
     }

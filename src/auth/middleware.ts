@@ -58,7 +58,7 @@ export class Authenticator {
   /** The principal a token stands for; throws `unauthenticated` when it does not verify. */
   async verify(token: string): Promise<Principal> {
     if (this.config.keys && looksLikeKey(token)) {
-      const p = this.keys.verify(token);
+      const p = await this.keys.verify(token);
       if (p) {
         this.remember(token);
         return p;

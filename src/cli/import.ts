@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { Config } from '../config';
-import { openCore } from '../server';
+import { openCore } from '../core/core';
 import { ingest } from '../ingest/ingest';
 import { setLogSink } from '../log';
 import os from 'node:os';
@@ -39,7 +39,7 @@ export async function importFolder(folder: string, config: Config, options: Impo
   if (options.project !== undefined && (!validProject(options.project) || options.project === ALL_PROJECTS)) throw new Error(`not a project name: ${options.project}`);
   if (!fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`not a folder: ${folder}`);
   const files = [...walk(folder)];
-  const core = openCore(config);
+  const core = await openCore(config);
   // The audit trail goes to a file, so it does not break the progress bar.
   const audit = fs.createWriteStream(options.auditLog ?? path.join(config.dataDir, 'import-audit.log'), { flags: 'a' });
   setLogSink((line) => audit.write(line + '\n'));
@@ -54,7 +54,7 @@ export async function importFolder(folder: string, config: Config, options: Impo
   try {
     for (const file of files) {
       const bytes = fs.readFileSync(file);
-      const result = await ingest({ kind: 'part10', bytes }, { source: 'import', principal, from: { address: caller.address } }, core.ingestDeps);
+      const result = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: caller.address }, principal }, core.ingestDeps);
       if (!result.ok) summary.rejected.push({ file: path.relative(folder, file), reason: result.error.message });
       else {
         if (result.outcome === 'stored') summary.stored++;
@@ -67,9 +67,7 @@ export async function importFolder(folder: string, config: Config, options: Impo
     bar?.stop();
     core.audit.transferred('ingest', caller, stored, { action: 'C' });
     core.audit.transferred('ingest', caller, duplicates, { action: 'R' });
-    await core.audit.close();
-    await core.index.close();
-    core.store.close?.();
+    await core.close();
     await new Promise((resolve) => audit.end(resolve));
   }
   return summary;

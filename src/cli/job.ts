@@ -4,9 +4,10 @@
  * index like one queued over HTTP, and its results are published the same way.
  */
 import { randomUUID } from 'node:crypto';
+import { LEASE_MS } from '../processing/jobs/runner';
 import { SingleBar, Presets } from 'cli-progress';
 import { Config } from '../config';
-import { openCore } from '../server';
+import { openCore } from '../core/core';
 import { setLogSink } from '../log';
 import { checkOutputSize, specParams, validateOperation } from '../processing/operations';
 import { loadModelConfig } from '../processing/model';
@@ -42,33 +43,37 @@ export function parseJobArgs(args: string[]): JobArgs {
 
 export async function runJobCommand(a: JobArgs, config: Config, options: { progress?: boolean } = {}): Promise<JobRecord> {
   const spec = validateOperation(a.op, a.params);
-  const core = openCore(config);
+  const core = await openCore(config);
   setLogSink(() => undefined);
-  const jobs = core.index.jobs;
+  const jobs = core.jobs;
+  // This process's own name in the queue: a server beside it must not take its job back.
+  const node = `cli-${process.pid}-${randomUUID().slice(0, 8)}`;
   const bar = options.progress ? new SingleBar({ format: `${a.op} [{bar}] {percentage}%`, hideCursor: true }, Presets.shades_classic) : undefined;
   try {
     if (spec.op === 'model') loadModelConfig(config.dataDir, spec.model);
     if (!(await core.index.exists('series', { study: a.study, series: a.series }))) throw new Error('no such series');
     checkOutputSize(spec, config.limits.maxJobOutputVoxels);
     const id = randomUUID();
-    jobs.create({ id, op: a.op, study: a.study, series: a.series, params: specParams(spec), client: 'cli' });
-    // Take this job at once, as the runner would (a server beside may hold others queued).
-    const job = jobs.claim(id)!;
+    await jobs.create({ id, op: a.op, study: a.study, series: a.series, params: specParams(spec), client: 'cli' });
+    // Take this job at once, as the runner would (a server beside may hold others queued), and
+    // hold its lease while it runs.
+    const job = (await jobs.claim(id, node, LEASE_MS))!;
+    const lease = setInterval(() => void jobs.renew(node, [id], LEASE_MS).catch(() => undefined), LEASE_MS / 3);
     bar?.start(100, 0);
     try {
       const result = await runJob(job, { ...core, dataDir: config.dataDir }, () => undefined, (p) => {
         bar?.update(Math.round(p));
-        jobs.update(job.id, { progress: p });
+        void jobs.update(job.id, node, { progress: p });
       });
-      jobs.update(job.id, { state: 'done', progress: 100, result, finishedAt: new Date().toISOString() });
+      await jobs.update(job.id, node, { state: 'done', progress: 100, result, finishedAt: new Date().toISOString() });
     } catch (e) {
-      jobs.update(job.id, { state: 'failed', error: messageOf(e), finishedAt: new Date().toISOString() });
+      await jobs.update(job.id, node, { state: 'failed', error: messageOf(e), finishedAt: new Date().toISOString() });
+    } finally {
+      clearInterval(lease);
     }
-    return jobs.get(job.id)!;
+    return (await jobs.get(job.id))!;
   } finally {
     bar?.stop();
-    await core.audit.close();
-    await core.index.close();
-    core.store.close?.();
+    await core.close();
   }
 }

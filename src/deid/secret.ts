@@ -1,7 +1,11 @@
-/** The site secret behind every keyed mapping: made once, on first start, readable by the owner only. */
+/**
+ * The site secret behind every keyed mapping: made once, on first start, readable by the owner
+ * only; or, for several nodes that must map alike, one shared secret from a file or the
+ * environment (SITE_SECRET_FILE, SITE_SECRET).
+ */
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { writeAllSync } from '../store/write-fully';
 
 const SECRET_FILE = 'secret.key';
@@ -28,4 +32,24 @@ export function loadOrCreateSecret(dataDir: string): Buffer {
   const hex = fs.readFileSync(file, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`${file} is not a site secret (64 hex digits)`);
   return Buffer.from(hex, 'hex');
+}
+
+function parseSecret(hex: string, where: string): Buffer {
+  if (!/^[0-9a-fA-F]{64}$/.test(hex.trim())) throw new Error(`${where} is not a site secret (64 hex digits)`);
+  return Buffer.from(hex.trim(), 'hex');
+}
+
+/** The secret from SITE_SECRET (hex), else SITE_SECRET_FILE, else DATA_DIR/secret.key (made when missing). */
+export function loadSiteSecret(source: { dataDir: string; file?: string; hex?: string }): Buffer {
+  if (source.hex !== undefined) return parseSecret(source.hex, 'SITE_SECRET');
+  if (source.file !== undefined) return parseSecret(fs.readFileSync(source.file, 'utf8'), source.file);
+  return loadOrCreateSecret(source.dataDir);
+}
+
+/**
+ * What the index records of the secret: an HMAC under it of a fixed text, which tells two
+ * secrets apart and reveals nothing of either.
+ */
+export function secretFingerprint(secret: Buffer): string {
+  return createHmac('sha256', secret).update('veilgate site secret fingerprint').digest('hex').slice(0, 32);
 }

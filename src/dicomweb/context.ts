@@ -1,5 +1,6 @@
 /** What the DICOMweb routers need: the core services and the configuration. */
 import type { Request } from 'express';
+import type { JobStore } from '../processing/jobs/job-store';
 import type { Config } from '../config';
 import type { Index } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
@@ -13,6 +14,8 @@ import { ProxyTrust } from '../auth/proxy';
 export interface DicomWebContext {
   config: Config;
   index: Index;
+  /** The processing job queue (shared by every node on PostgreSQL). */
+  jobs: JobStore;
   store: BlobStore;
   ingestDeps: IngestDeps;
   /** Concurrency limits of heavy work (render, transcode, decode, zip, NIfTI). */

@@ -3,7 +3,9 @@ import { VeilgateError } from '../errors';
 import { keywordOf, tagFor } from '../dicom/dictionary';
 import { tagHex } from '../dicom/dataset';
 import { Level, LEVEL_ORDER, matchKeyByName } from '../query/attributes';
-import { Condition, Query } from '../query/query';
+import { MatchKey } from '../query/attributes';
+import { parseConstraint } from '../query/constraints';
+import { Query } from '../query/query';
 
 const bad = (msg: string) => new VeilgateError('bad-request', msg);
 
@@ -29,6 +31,8 @@ export interface ParsedQido {
   query: Query;
   /** Attributes the client asked to match that the index cannot match on (reported in a 299 Warning). */
   unsupported: string[];
+  /** The keywords of the match keys given, universal matches too (what the audit trail records). */
+  matchKeys: string[];
 }
 
 export function parseQido(
@@ -37,7 +41,9 @@ export function parseQido(
   params: Record<string, unknown>,
   limits: { defaultLimit: number; maxLimit: number },
 ): ParsedQido {
-  const query: Query = { level, scope, conditions: [], includeFields: [], limit: limits.defaultLimit, offset: 0, fuzzy: false };
+  const query: Query = { level, scope, constraints: [], includeFields: [], limit: limits.defaultLimit, offset: 0 };
+  const given: { key: MatchKey; value: string }[] = [];
+  let fuzzy = false;
   const unsupported: string[] = [];
   const include = new Set<string>();
   for (const [rawName, rawValue] of Object.entries(params)) {
@@ -50,7 +56,7 @@ export function parseQido(
     } else if (lower === 'fuzzymatching') {
       const v = single(name, rawValue).toLowerCase();
       if (v !== 'true' && v !== 'false') throw bad('fuzzymatching must be true or false');
-      query.fuzzy = v === 'true';
+      fuzzy = v === 'true';
     } else if (lower === 'includefield') {
       const values = (Array.isArray(rawValue) ? rawValue : [rawValue]).flatMap((v) => String(v).split(','));
       for (const v of values.map((s) => s.trim()).filter(Boolean)) {
@@ -69,8 +75,8 @@ export function parseQido(
         if (LEVEL_ORDER[key.level] > LEVEL_ORDER[level]) {
           throw bad(`${key.keyword} is a ${key.level}-level attribute and cannot be matched in a ${level} search`);
         }
-        if (query.conditions.some((c: Condition) => c.key === key)) throw bad(`${key.keyword} is given more than once`);
-        query.conditions.push({ key, value });
+        if (given.some((c) => c.key === key)) throw bad(`${key.keyword} is given more than once`);
+        given.push({ key, value });
       } else {
         const tag = name.includes('.') ? undefined : attributeTag(name);
         if (!tag) throw bad(`unknown query parameter "${name}"`);
@@ -79,5 +85,10 @@ export function parseQido(
     }
   }
   if (query.includeFields !== 'all') query.includeFields = [...include];
-  return { query, unsupported };
+  // After every parameter: fuzzymatching may come after the names it applies to.
+  for (const { key, value } of given) {
+    const c = parseConstraint(key, value, fuzzy);
+    if (c) query.constraints.push(c);
+  }
+  return { query, unsupported, matchKeys: given.map((c) => c.key.keyword) };
 }

@@ -26,13 +26,13 @@ export function qidoHandler(ctx: DicomWebContext, level: Level) {
       study: req.params.study !== undefined ? requireUid(req.params.study, 'study') : undefined,
       series: req.params.series !== undefined ? requireUid(req.params.series, 'series') : undefined,
     };
-    const { query, unsupported } = parseQido(level, scope, req.query as Record<string, unknown>, {
+    const { query, unsupported, matchKeys } = parseQido(level, scope, req.query as Record<string, unknown>, {
       defaultLimit: ctx.config.qidoDefaultLimit,
       maxLimit: ctx.config.qidoMaxLimit,
     });
     const result = await readView(ctx, req).search(query);
     ctx.ingestDeps.audit?.queried('QIDO-RS', httpCaller(req), AUDIT_LEVEL[level], [
-      ...query.conditions.map((c) => c.key.keyword),
+      ...matchKeys,
       ...(query.includeFields === 'all' ? [] : query.includeFields),
     ]);
     const base = baseUrl(ctx, req);

@@ -16,6 +16,7 @@ import { parseMediaType } from './media-types';
 import { requireUid } from './params';
 import { TransferTally } from '../audit/tally';
 import { httpCaller } from '../audit/gateway-audit';
+import type { IngestOrigin } from '../core/origin';
 
 type PartOutcome = IngestResult;
 
@@ -161,7 +162,6 @@ export function stowHandler(ctx: DicomWebContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const expectedStudyUID = req.params.study ? requireUid(req.params.study, 'study') : undefined;
     const contentType = parseMediaType(req.headers['content-type'] ?? '');
-    const source = `http ${req.socket.remoteAddress ?? ''}`.trim();
     const principal = req.principal;
     if (!principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
     // Parts are ingested as they complete, several at once (parsing and de-identifying run on the
@@ -172,11 +172,11 @@ export function stowHandler(ctx: DicomWebContext) {
     const sizes: number[] = [];
     let settled = 0;
     let held = 0;
-    const from = { address: req.socket.remoteAddress ?? '' };
+    const origin: IngestOrigin = { kind: 'stow', address: req.socket.remoteAddress ?? '' };
     const store = async (bytes: Uint8Array) => {
       sizes.push(bytes.length);
       held += bytes.length;
-      pending.push(ingest({ kind: 'part10', bytes }, { source, expectedStudyUID, principal, from, moveBytes: true }, ctx.ingestDeps));
+      pending.push(ingest({ kind: 'part10', bytes }, { origin, expectedStudyUID, principal, moveBytes: true }, ctx.ingestDeps));
       while (pending.length - settled > STOW_WINDOW_PARTS || (held > STOW_WINDOW_BYTES && settled < pending.length - 1)) {
         await pending[settled];
         held -= sizes[settled++];

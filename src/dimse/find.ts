@@ -4,7 +4,8 @@
  * with exactly the keys asked for.
  */
 import { Level, matchKeyByName } from '../query/attributes';
-import { Query, Condition } from '../query/query';
+import { Query } from '../query/query';
+import { Constraint, parseConstraint } from '../query/constraints';
 import { DicomJson, JsonAttribute } from '../dicom/json';
 import { lookup, tagFor } from '../dicom/dictionary';
 import { Dataset, tagHex } from '../dicom/dataset';
@@ -37,7 +38,7 @@ export function findRequestFrom(identifier: Record<string, unknown>, limits: { m
   const levelName = String(identifier.QueryRetrieveLevel ?? '').trim().toUpperCase();
   const level = LEVELS[levelName];
   if (!level) throw new VeilgateError('bad-request', `QueryRetrieveLevel "${levelName}" is not PATIENT, STUDY, SERIES or IMAGE`);
-  const conditions: Condition[] = [];
+  const constraints: Constraint[] = [];
   const returnKeys: string[] = [];
   for (const [keyword, value] of Object.entries(identifier)) {
     // Sequence keys (arrays of items) are not matched here.
@@ -49,10 +50,11 @@ export function findRequestFrom(identifier: Record<string, unknown>, limits: { m
     const text = textOf(value).trim();
     const key = matchKeyByName(keyword);
     // Keys the index cannot match on are still returned; DIMSE has no way to warn about them.
-    if (key && text) conditions.push({ key, value: text });
+    const c = key && text ? parseConstraint(key, text, false) : undefined;
+    if (c) constraints.push(c);
   }
   return {
-    query: { level, scope: {}, conditions, includeFields: returnKeys, limit: limits.maxLimit, offset: 0, fuzzy: false },
+    query: { level, scope: {}, constraints, includeFields: returnKeys, limit: limits.maxLimit, offset: 0 },
     returnKeys,
     patientLevel: levelName === 'PATIENT',
     level: levelName,

@@ -7,7 +7,7 @@ import { requests } from 'dcmjs-dimse';
 import { ReadIndex, StoredInstance } from '../index/index';
 import { BlobStore } from '../store/blob-store';
 import { isSafeUid } from '../dicom/uid';
-import { matchKeyByName } from '../query/attributes';
+import { keyQuery } from '../query/query';
 import { VeilgateError } from '../errors';
 import { RawDataset } from './raw-dataset';
 import { canDecode, codecsReady } from '../imaging/decode';
@@ -33,8 +33,7 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
   if (level === 'PATIENT') {
     const patientID = String(identifier.PatientID ?? '').trim();
     if (!patientID) throw new VeilgateError('bad-request', 'a PATIENT level retrieve needs a PatientID');
-    const key = matchKeyByName('PatientID')!;
-    const matches = await index.search({ level: 'study', scope: {}, conditions: [{ key, value: patientID }], includeFields: [], limit: 100000, offset: 0, fuzzy: false });
+    const matches = await index.search(keyQuery('study', 'PatientID', patientID, 100000));
     for (const m of matches.rows) found.push(...(await index.instances({ study: m.studyUID })));
   } else if (level === 'STUDY') {
     if (!studies.length) throw new VeilgateError('bad-request', 'a STUDY level retrieve needs StudyInstanceUID');
@@ -58,15 +57,13 @@ export async function instancesToRetrieve(identifier: Record<string, unknown>, i
 
 /** Instances of a series found without its study (relational retrieve). */
 async function seriesInstances(index: ReadIndex, series: string): Promise<StoredInstance[]> {
-  const key = matchKeyByName('SeriesInstanceUID')!;
-  const hit = await index.search({ level: 'series', scope: {}, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
+  const hit = await index.search(keyQuery('series', 'SeriesInstanceUID', series));
   return hit.rows.length ? index.instances({ study: hit.rows[0].studyUID, series }) : [];
 }
 
 /** An instance by its SOP Instance UID alone: a search finds its study and series, within what the reader may see. */
 async function instanceByUid(index: ReadIndex, sop: string): Promise<StoredInstance[]> {
-  const key = matchKeyByName('SOPInstanceUID')!;
-  const hit = await index.search({ level: 'instance', scope: {}, conditions: [{ key, value: sop }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
+  const hit = await index.search(keyQuery('instance', 'SOPInstanceUID', sop));
   const m = hit.rows[0];
   return m?.seriesUID ? index.instances({ study: m.studyUID, series: m.seriesUID, instance: sop }) : [];
 }

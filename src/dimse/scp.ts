@@ -355,7 +355,7 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       const dataset = request.getDataset() as RawDataset;
       ingest(
         { kind: 'dataset', bytes: dataset.raw(), transferSyntaxUID: dataset.getTransferSyntaxUid() },
-        { source: `dimse ${this.callingAe}`, principal: this.principal, from: { address: this.remoteHost, aeTitle: this.callingAe } },
+        { origin: { kind: 'dimse', address: this.remoteHost, aeTitle: this.callingAe }, principal: this.principal },
         deps.ingestDeps,
       ).then((result) => {
         const response = CStoreResponse.fromRequest(request);

@@ -1,13 +1,12 @@
 /**
- * The index: what is stored and where, searchable. SQLite is the embedded default;
- * everything else depends on this interface so another database can replace it.
+ * The index: what is stored and where, searchable. SQLite is the embedded default, PostgreSQL
+ * the shared one (INDEX_URL); everything else depends on this interface, and one contract suite
+ * (test/contract/index.contract.test.ts) runs against every implementation.
  */
 import type { Query } from '../query/query';
 import type { Level } from '../query/attributes';
 import type { ByteRange } from '../dicom/write';
 import type { DicomJson } from '../dicom/json';
-import type { JobStore } from '../processing/jobs/job-store';
-import type { KeyStore } from '../auth/keys';
 
 export interface InstanceRecord {
   studyUID: string;
@@ -129,8 +128,6 @@ export interface Index extends ReadIndex {
   studyProjects(study: string): Promise<string[]>;
   /** The (pseudonymous) Patient ID of each study, for the audit trail's transfer messages. */
   studyPatients(studies: readonly string[]): Promise<Map<string, string>>;
-  /** API keys (AUTH=keys), kept in the same database. */
-  readonly keys: KeyStore;
   counts(): Promise<{ studies: number; series: number; instances: number }>;
   /** The keyed identifier fingerprints recorded for a study's instances. */
   identifierFingerprints(study: string): Promise<Set<string>>;
@@ -138,7 +135,10 @@ export interface Index extends ReadIndex {
   checkWritable(): Promise<void>;
   /** Whether an indexed instance refers to this blob. */
   hasBlob(key: string): Promise<boolean>;
-  /** The processing job queue, kept in the same database. */
-  readonly jobs: JobStore;
+  /**
+   * The fingerprint of the site secret the index was first opened with, recorded now when none
+   * is; nodes sharing an index must share the secret (a node with another refuses to start).
+   */
+  siteSecretFingerprint(fingerprint: string): Promise<string>;
   close(): Promise<void>;
 }

@@ -13,8 +13,6 @@ import { WalSync } from './wal-sync';
 import { SAFETY_NET_PAGES, WalCheckpointer } from './wal-checkpointer';
 
 import { studyOpenTo } from '../auth/projects';
-import { KeyStore } from '../auth/keys';
-import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
 
 interface InstanceRow {
   study_uid: string;
@@ -94,28 +92,28 @@ export class SqliteIndex implements Index {
     return st;
   }
 
-  constructor(dataDir: string) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(path.join(dataDir, 'index.sqlite'));
+  constructor(dataDir: string, file = path.join(dataDir, 'index.sqlite')) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // NORMAL, with the WAL flushed before an instance is acknowledged (wal-sync.ts): as durable as
     // FULL for everything acknowledged, without an fsync per commit on the main thread.
     this.db.pragma('synchronous = NORMAL');
-    this.wal = new WalSync(path.join(dataDir, 'index.sqlite-wal'));
+    this.wal = new WalSync(`${file}-wal`);
     // Checkpoints run on a thread of their own when writes pause (wal-checkpointer.ts).
     this.db.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
     this.db.pragma('foreign_keys = ON');
     // Another process (veilgate import beside the server) may hold the write lock for a moment.
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
-    this.checkpointer = new WalCheckpointer(path.join(dataDir, 'index.sqlite'));
+    this.checkpointer = new WalCheckpointer(file);
     this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
-    this.jobs = new SqliteJobStore(this.db);
-    this.keys = new KeyStore(this.db);
   }
 
-  readonly jobs: SqliteJobStore;
-  readonly keys: KeyStore;
+  /** The database, for the job and key stores that share its file (core/backends.ts). */
+  get database(): Database.Database {
+    return this.db;
+  }
 
   private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
     if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
@@ -336,6 +334,11 @@ export class SqliteIndex implements Index {
 
   async hasBlob(key: string): Promise<boolean> {
     return this.stmt('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
+  }
+
+  async siteSecretFingerprint(fingerprint: string): Promise<string> {
+    this.stmt(`INSERT OR IGNORE INTO index_facts (name, value) VALUES ('site-secret-fingerprint', ?)`).run(fingerprint);
+    return this.stmt(`SELECT value FROM index_facts WHERE name = 'site-secret-fingerprint'`).pluck().get() as string;
   }
 
   async close(): Promise<void> {

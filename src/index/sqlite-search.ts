@@ -1,8 +1,8 @@
 /**
  * Searches on the SQLite index that stay fast at a million instances (schema: db/sqlite/004).
  *
- * Matching is that of compile-sql.ts (PS3.4 C.2.2.2 as PS3.18 10.6.1.3 applies it), which stays the
- * reference: a condition that does not drive a search is checked with exactly its SQL. A condition
+ * Matching is that of sqlite-constraints.ts (the typed constraints of src/query/constraints.ts as
+ * SQL), which stays the reference: a constraint that does not drive a search is checked with exactly its SQL. A condition
  * that drives is written so that an index serves it, with the same matches:
  * - person names compare upper() key columns (SQLite's LIKE folds ASCII case, and so does upper());
  *   a wildcard value with a literal start is the range key >= 'DOE' AND key < 'DOF', the LIKE kept
@@ -33,9 +33,11 @@
  */
 import type Database from 'better-sqlite3';
 import type { StudyFields } from './index';
-import type { Condition, Query } from '../query/query';
+import type { Query } from '../query/query';
 import type { Level } from '../query/attributes';
-import { compileCondition } from '../query/compile-sql';
+import type { Constraint } from '../query/constraints';
+import { literalStart } from '../query/constraints';
+import { compileConstraint, globPattern, likePattern } from './sqlite-constraints';
 
 /** person_name_words.attr of each person-name match key. */
 export const PN_WORD_ATTR = { PatientName: 0, ReferringPhysicianName: 1 } as const;
@@ -51,7 +53,7 @@ export function asciiUpper(value: string): string {
 /**
  * The rows fuzzy matching reads for a person name: the uppercased name with its component and
  * group separators as spaces, from its start and from after every space. A fuzzy value matches
- * when one of these begins with it (the same as the word-start LIKE of compile-sql.ts).
+ * when one of these begins with it (the same as the word-start LIKE of sqlite-constraints.ts).
  * Migration 004 computes the same rows in SQL for studies stored before it.
  */
 export function personNameWords(name: string | null): string[] {
@@ -103,6 +105,39 @@ export interface Term {
   probe?: { sql: string; params: Param[]; per: Alias };
 }
 
+/** The column holding each match key's normalised value. */
+export const SQLITE_COLUMN: Record<string, string> = {
+  StudyInstanceUID: 's.study_uid',
+  StudyDate: 's.study_date',
+  StudyTime: 's.study_time',
+  AccessionNumber: 's.accession_number',
+  ModalitiesInStudy: 's.modalities',
+  ReferringPhysicianName: 's.referring_physician_name',
+  StudyDescription: 's.study_description',
+  PatientName: 's.patient_name',
+  PatientID: 's.patient_id',
+  PatientBirthDate: 's.patient_birth_date',
+  PatientSex: 's.patient_sex',
+  StudyID: 's.study_id',
+  SeriesInstanceUID: 'se.series_uid',
+  Modality: 'se.modality',
+  SeriesNumber: 'se.series_number',
+  SeriesDescription: 'se.series_description',
+  PerformedProcedureStepStartDate: 'se.performed_start_date',
+  PerformedProcedureStepStartTime: 'se.performed_start_time',
+  'RequestAttributesSequence.ScheduledProcedureStepID': 'se.scheduled_step_id',
+  'RequestAttributesSequence.RequestedProcedureID': 'se.requested_procedure_id',
+  SOPInstanceUID: 'i.sop_instance_uid',
+  SOPClassUID: 'i.sop_class_uid',
+  InstanceNumber: 'i.instance_number',
+};
+
+function columnOf(c: Constraint): string {
+  const col = SQLITE_COLUMN[c.key.keyword];
+  if (!col) throw new Error(`no index column for ${c.key.keyword}`);
+  return col;
+}
+
 /** Indexes of the plain match columns (db/sqlite/004): (column, id, uid). */
 const COLUMN_INDEX: Record<string, string> = {
   's.study_date': 'studies_study_date',
@@ -137,17 +172,6 @@ const TABLE: Record<Alias, string> = { s: 'studies', se: 'series', i: 'instances
 
 const aliasOf = (column: string) => column.slice(0, column.indexOf('.')) as Alias;
 
-/** LIKE pattern (ESCAPE '\') of a DICOM wildcard value, as compile-sql.ts writes it. */
-function likePattern(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => '\\' + c).replace(/\*/g, '%').replace(/\?/g, '_');
-}
-
-/** The literal start of a wildcard value (before its first * or ?). */
-function literalStart(value: string): string {
-  const m = /[*?]/.exec(value);
-  return m ? value.slice(0, m.index) : value;
-}
-
 /**
  * The least string greater than every string that starts with `prefix` (in SQLite's BINARY
  * order, which is code point order for UTF-8), or undefined when there is none.
@@ -173,21 +197,17 @@ function columnTerm(column: string, sql: string, params: Param[], extra: Partial
   return { table: aliasOf(column), sql, params, index: COLUMN_INDEX[column], ...extra };
 }
 
-function splitList(value: string): string[] {
-  return value.split(/[,\\]/).map((v) => v.trim()).filter(Boolean);
-}
-
 /** Rows of the level below a study that a set of study UIDs reaches: the level's table joined by its study_uid index. */
 function studyUidTerm(level: Level, uids: string, where: string, params: Param[], probeFrom: string, unindexed: boolean): Omit<Term, 'checkSql' | 'table'> {
   const l = LEVEL_ALIAS[level];
   return { driveTable: l, sql: `${l}.study_uid IN ${uids}`, params, unindexed, probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM ${probeFrom} WHERE ${where} LIMIT ?)`, params, per: 's' } };
 }
 
-function personNameTerm(c: Condition, level: Level, fuzzy: boolean): Omit<Term, 'checkSql'> {
-  const pn = PN_KEYS[c.key.column];
-  const pattern = likePattern(c.value);
-  const start = asciiUpper(literalStart(c.value));
-  if (fuzzy) {
+function personNameTerm(c: Extract<Constraint, { kind: 'person-name' }>, level: Level): Omit<Term, 'checkSql'> {
+  const pn = PN_KEYS[columnOf(c)];
+  const pattern = likePattern(c.pattern);
+  const start = asciiUpper(literalStart(c.pattern));
+  if (c.wordStart) {
     // A word start (person_name_words) that the value matches from its beginning.
     const range = start ? prefixRange('w.word', start) : { sql: '1', params: [] };
     const where = `w.attr = ? AND ${range.sql} AND w.word LIKE ? ESCAPE '\\'`;
@@ -205,19 +225,18 @@ function personNameTerm(c: Condition, level: Level, fuzzy: boolean): Omit<Term, 
       probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM person_name_words w WHERE ${where} LIMIT ?)`, params, per: 's' },
     };
   }
-  if (!/[*?]/.test(c.value)) return columnTerm(pn.key, `${pn.key} = ?`, [asciiUpper(c.value)]);
+  if (!/[*?]/.test(c.pattern)) return columnTerm(pn.key, `${pn.key} = ?`, [asciiUpper(c.pattern)]);
   if (!start) return columnTerm(pn.key, '', [], { unindexed: true, scan: { sql: `${pn.key} LIKE ? ESCAPE '\\'`, params: [pattern] } });
   const range = prefixRange(pn.key, start);
   return columnTerm(pn.key, `${range.sql} AND ${pn.key} LIKE ? ESCAPE '\\'`, [...range.params, pattern]);
 }
 
-function stringTerm(c: Condition): Omit<Term, 'checkSql'> {
-  const col = c.key.column;
-  if (!/[*?]/.test(c.value)) return columnTerm(col, `${col} = ?`, [c.value]);
-  const start = literalStart(c.value);
-  if (!start) return columnTerm(col, '', [], { unindexed: true, scan: { sql: `${col} GLOB ?`, params: [c.value.replace(/\[/g, '[[]')] } });
+function wildcardTerm(c: Extract<Constraint, { kind: 'wildcard' }>): Omit<Term, 'checkSql'> {
+  const col = columnOf(c);
+  const start = literalStart(c.pattern);
+  if (!start) return columnTerm(col, '', [], { unindexed: true, scan: { sql: `${col} GLOB ?`, params: [globPattern(c.pattern)] } });
   const range = prefixRange(col, start);
-  return columnTerm(col, `${range.sql} AND ${col} GLOB ?`, [...range.params, c.value.replace(/\[/g, '[[]')]);
+  return columnTerm(col, `${range.sql} AND ${col} GLOB ?`, [...range.params, globPattern(c.pattern)]);
 }
 
 /**
@@ -234,8 +253,8 @@ function seriesDecideModality(value: string): boolean {
  * ModalitiesInStudy: a study matches when one of its series' modalities matches one of the listed
  * values (ignoring ASCII case, as the LIKE over the study's modality list does).
  */
-function modalitiesTerm(c: Condition, level: Level): Omit<Term, 'checkSql'> {
-  const values = splitList(c.value);
+function modalitiesTerm(c: Extract<Constraint, { kind: 'any-modality' }>, level: Level): Omit<Term, 'checkSql'> {
+  const values = c.values;
   const arms: string[] = [];
   const params: Param[] = [];
   for (const m of values) {
@@ -255,26 +274,25 @@ function modalitiesTerm(c: Condition, level: Level): Omit<Term, 'checkSql'> {
   return { table: 's', sql: `s.study_uid IN ${uids}`, params, unindexed, probe: { sql: `SELECT count(*) FROM (SELECT 1 FROM series x WHERE ${where} LIMIT ?)`, params, per: 's' } };
 }
 
-/** A condition as a term at a search level, or undefined for a universal match. */
-export function conditionTerm(c: Condition, level: Level, fuzzy: boolean): Term | undefined {
-  // The reference compiler validates the value (the same 400s), decides universality, and is the
-  // check of every condition that does not drive: matching is its matching whatever the plan.
-  const reference = compileCondition(c, fuzzy);
-  if (!reference) return undefined;
-  const col = c.key.column;
+/** A constraint as a term at a search level. */
+export function constraintTerm(c: Constraint, level: Level): Term {
+  // The reference SQL is the check of every constraint that does not drive: matching is its
+  // matching whatever the plan.
+  const col = columnOf(c);
+  const reference = compileConstraint(c, col);
   const check = { checkSql: reference.sql.split(col).join(`+${col}`), checkParams: reference.params };
-  switch (c.key.type) {
-    case 'pn':
-      return { ...personNameTerm(c, level, fuzzy), ...check };
-    case 'string':
-      return { ...stringTerm(c), ...check };
-    case 'modalities':
+  switch (c.kind) {
+    case 'person-name':
+      return { ...personNameTerm(c, level), ...check };
+    case 'wildcard':
+      return { ...wildcardTerm(c), ...check };
+    case 'any-modality':
       return { ...modalitiesTerm(c, level), ...check };
-    case 'uid':
+    case 'uids':
       // An IN list of UIDs: few rows, always.
       return { ...columnTerm(col, reference.sql, reference.params, { selective: true }), ...check };
     default:
-      // Dates, times and integers are already ranges or equalities on an indexed column.
+      // Equalities, dates and times (ranges) are already served by an indexed column.
       return { ...columnTerm(col, reference.sql, reference.params), ...check };
   }
 }
@@ -316,10 +334,7 @@ export function queryTerms(q: Query): Term[] | undefined {
     terms.push({ table: l, sql: `${col} = ?`, checkSql: `+${col} = ?`, params: [q.scope.study], selective: true });
   }
   if (q.scope.series) terms.push({ table: 'i', sql: 'i.series_uid = ?', checkSql: '+i.series_uid = ?', params: [q.scope.series], selective: true });
-  for (const c of q.conditions) {
-    const t = conditionTerm(c, q.level, q.fuzzy);
-    if (t) terms.push(t);
-  }
+  for (const c of q.constraints) terms.push(constraintTerm(c, q.level));
   if (q.projects !== undefined) {
     if (q.projects.length === 0) return undefined;
     terms.push(projectTerm(q.level, q.projects));

@@ -21,14 +21,15 @@ import { joinerOf, studyOpenTo } from '../auth/projects';
 import { projectSecret } from '../deid/keyed';
 import type { ProjectRule } from '../auth/config';
 import type { WorkerPool } from '../workers/pool';
+import { IngestOrigin, originLabel, originPeer } from '../core/origin';
 import { PrepareContext, PrepareInput, PrepareOutcome, Seen, SentUIDs, prepareInstance } from './prepare';
 
 export type { SentUIDs } from './prepare';
 export type IngestInput = PrepareInput;
 
 export interface IngestOptions {
-  /** For the audit trail: "http 127.0.0.1", "dimse PACS1", "import". Never PHI. */
-  source: string;
+  /** Which adapter it came through, and from where (core/origin.ts). */
+  origin: IngestOrigin;
   /** Who sent it: its projects are the new study's (and must hold an existing study's). Local when not given. */
   principal?: Principal;
   /** STOW-RS to /studies/{study}: the instance must belong to this study. */
@@ -37,8 +38,6 @@ export interface IngestOptions {
   moveBytes?: boolean;
   /** A derived object handed over as bytes: the study it was made from (its client text is cleaned of that study's identifiers). */
   derivedFrom?: string;
-  /** Where it came from, for the audit trail's security alerts. */
-  from?: { address: string; aeTitle?: string };
 }
 
 export type IngestResult =
@@ -110,7 +109,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   const outcome = await prepare(input, ctx, deps, !!options.moveBytes);
   if (!outcome.ok) {
     Object.assign(seen, outcome.seen);
-    if (outcome.ours) log.error('ingest-error', { source: options.source, error: outcome.ours.name, code: outcome.ours.code });
+    if (outcome.ours) log.error('ingest-error', { source: originLabel(options.origin), error: outcome.ours.name, code: outcome.ours.code });
     throw new VeilgateError(outcome.kind, outcome.message);
   }
   const prepared = outcome.prepared;
@@ -135,7 +134,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
   if (derived && held.length) record.projects = held;
   record.joiner = joiner;
   const forbidden = () => {
-    deps.audit?.projectViolation({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID);
+    deps.audit?.projectViolation({ user: userOf(principal), ...originPeer(options.origin) }, id.studyUID);
     return new VeilgateError('forbidden', 'this source may not add instances to that study');
   };
   if (held.length && !studyOpenTo(held, joiner)) throw forbidden();
@@ -148,7 +147,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
         await checkSameContent(deps, id.sopInstanceUID, prepared.sha256);
       } catch (e) {
         if (e instanceof VeilgateError && e.kind === 'duplicate-conflict') {
-          deps.audit?.substitution({ user: userOf(principal), address: options.from?.address ?? '', aeTitle: options.from?.aeTitle }, id.studyUID, id.sopClassUID, id.sopInstanceUID);
+          deps.audit?.substitution({ user: userOf(principal), ...originPeer(options.origin) }, id.studyUID, id.sopClassUID, id.sopInstanceUID);
         }
         throw e;
       }
@@ -199,17 +198,14 @@ async function checkSameContent(deps: IngestDeps, sopInstanceUID: string, sha256
 }
 
 /** "http 127.0.0.1" → "http": a metric label never carries an address or an AE title. */
-function sourceKind(source: string): string {
-  return source.split(' ')[0] || 'unknown';
-}
 
 export async function ingest(input: IngestInput, options: IngestOptions, deps: IngestDeps): Promise<IngestResult> {
   const seen: Seen = { sent: {} };
   try {
     const result = await ingestOnce(input, options, deps, seen);
-    deps.onOutcome?.(result.outcome, sourceKind(options.source));
+    deps.onOutcome?.(result.outcome, options.origin.kind);
     log.info('ingest', {
-      source: options.source,
+      source: originLabel(options.origin),
       outcome: result.outcome,
       study: result.studyUID,
       series: result.seriesUID,
@@ -223,9 +219,9 @@ export async function ingest(input: IngestInput, options: IngestOptions, deps: I
       e instanceof VeilgateError
         ? e
         : new VeilgateError(isOutOfResources(e) ? 'out-of-resources' : 'processing-failure', messageOf(e));
-    if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: options.source, error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
-    deps.onOutcome?.('rejected', sourceKind(options.source));
-    log.info('ingest', { source: options.source, outcome: 'rejected', reason: error.kind });
+    if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: originLabel(options.origin), error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
+    deps.onOutcome?.('rejected', options.origin.kind);
+    log.info('ingest', { source: originLabel(options.origin), outcome: 'rejected', reason: error.kind });
     // A refusal for access names no UID: not even the mapping of the sender's own.
     return error.kind === 'forbidden' ? { ok: false, error, sent: {} } : { ok: false, error, ...seen };
   }

@@ -6,7 +6,7 @@ import { locateFrames } from '../dicom/frames';
 import { Tags } from '../dicom/tags';
 import { isBinaryVr } from '../dicom/vr';
 import { LEVEL_TAGS, Level } from '../query/attributes';
-import { normaliseDate, normaliseTime } from '../query/compile-sql';
+import { normaliseDate, normaliseTime } from '../query/normalise';
 import { InstanceRecord } from '../index/index';
 import { storedBulkDataUri } from '../metadata/urls';
 import { InstanceIdentity } from './validate';

@@ -16,34 +16,32 @@ export interface MatchKey {
   tag: string;
   level: Level;
   type: MatchType;
-  /** Column in the index holding the normalised value. */
-  column: string;
 }
 
 export const MATCH_KEYS: MatchKey[] = [
-  { keyword: 'StudyInstanceUID', tag: '0020000D', level: 'study', type: 'uid', column: 's.study_uid' },
-  { keyword: 'StudyDate', tag: '00080020', level: 'study', type: 'date', column: 's.study_date' },
-  { keyword: 'StudyTime', tag: '00080030', level: 'study', type: 'time', column: 's.study_time' },
-  { keyword: 'AccessionNumber', tag: '00080050', level: 'study', type: 'string', column: 's.accession_number' },
-  { keyword: 'ModalitiesInStudy', tag: '00080061', level: 'study', type: 'modalities', column: 's.modalities' },
-  { keyword: 'ReferringPhysicianName', tag: '00080090', level: 'study', type: 'pn', column: 's.referring_physician_name' },
-  { keyword: 'StudyDescription', tag: '00081030', level: 'study', type: 'string', column: 's.study_description' },
-  { keyword: 'PatientName', tag: '00100010', level: 'study', type: 'pn', column: 's.patient_name' },
-  { keyword: 'PatientID', tag: '00100020', level: 'study', type: 'string', column: 's.patient_id' },
-  { keyword: 'PatientBirthDate', tag: '00100030', level: 'study', type: 'date', column: 's.patient_birth_date' },
-  { keyword: 'PatientSex', tag: '00100040', level: 'study', type: 'string', column: 's.patient_sex' },
-  { keyword: 'StudyID', tag: '00200010', level: 'study', type: 'string', column: 's.study_id' },
-  { keyword: 'SeriesInstanceUID', tag: '0020000E', level: 'series', type: 'uid', column: 'se.series_uid' },
-  { keyword: 'Modality', tag: '00080060', level: 'series', type: 'string', column: 'se.modality' },
-  { keyword: 'SeriesNumber', tag: '00200011', level: 'series', type: 'integer', column: 'se.series_number' },
-  { keyword: 'SeriesDescription', tag: '0008103E', level: 'series', type: 'string', column: 'se.series_description' },
-  { keyword: 'PerformedProcedureStepStartDate', tag: '00400244', level: 'series', type: 'date', column: 'se.performed_start_date' },
-  { keyword: 'PerformedProcedureStepStartTime', tag: '00400245', level: 'series', type: 'time', column: 'se.performed_start_time' },
-  { keyword: 'RequestAttributesSequence.ScheduledProcedureStepID', tag: '00400009', level: 'series', type: 'string', column: 'se.scheduled_step_id' },
-  { keyword: 'RequestAttributesSequence.RequestedProcedureID', tag: '00401001', level: 'series', type: 'string', column: 'se.requested_procedure_id' },
-  { keyword: 'SOPInstanceUID', tag: '00080018', level: 'instance', type: 'uid', column: 'i.sop_instance_uid' },
-  { keyword: 'SOPClassUID', tag: '00080016', level: 'instance', type: 'uid', column: 'i.sop_class_uid' },
-  { keyword: 'InstanceNumber', tag: '00200013', level: 'instance', type: 'integer', column: 'i.instance_number' },
+  { keyword: 'StudyInstanceUID', tag: '0020000D', level: 'study', type: 'uid' },
+  { keyword: 'StudyDate', tag: '00080020', level: 'study', type: 'date' },
+  { keyword: 'StudyTime', tag: '00080030', level: 'study', type: 'time' },
+  { keyword: 'AccessionNumber', tag: '00080050', level: 'study', type: 'string' },
+  { keyword: 'ModalitiesInStudy', tag: '00080061', level: 'study', type: 'modalities' },
+  { keyword: 'ReferringPhysicianName', tag: '00080090', level: 'study', type: 'pn' },
+  { keyword: 'StudyDescription', tag: '00081030', level: 'study', type: 'string' },
+  { keyword: 'PatientName', tag: '00100010', level: 'study', type: 'pn' },
+  { keyword: 'PatientID', tag: '00100020', level: 'study', type: 'string' },
+  { keyword: 'PatientBirthDate', tag: '00100030', level: 'study', type: 'date' },
+  { keyword: 'PatientSex', tag: '00100040', level: 'study', type: 'string' },
+  { keyword: 'StudyID', tag: '00200010', level: 'study', type: 'string' },
+  { keyword: 'SeriesInstanceUID', tag: '0020000E', level: 'series', type: 'uid' },
+  { keyword: 'Modality', tag: '00080060', level: 'series', type: 'string' },
+  { keyword: 'SeriesNumber', tag: '00200011', level: 'series', type: 'integer' },
+  { keyword: 'SeriesDescription', tag: '0008103E', level: 'series', type: 'string' },
+  { keyword: 'PerformedProcedureStepStartDate', tag: '00400244', level: 'series', type: 'date' },
+  { keyword: 'PerformedProcedureStepStartTime', tag: '00400245', level: 'series', type: 'time' },
+  { keyword: 'RequestAttributesSequence.ScheduledProcedureStepID', tag: '00400009', level: 'series', type: 'string' },
+  { keyword: 'RequestAttributesSequence.RequestedProcedureID', tag: '00401001', level: 'series', type: 'string' },
+  { keyword: 'SOPInstanceUID', tag: '00080018', level: 'instance', type: 'uid' },
+  { keyword: 'SOPClassUID', tag: '00080016', level: 'instance', type: 'uid' },
+  { keyword: 'InstanceNumber', tag: '00200013', level: 'instance', type: 'integer' },
 ];
 
 /** Attributes returned by default at each level, and stored per level at ingest. */

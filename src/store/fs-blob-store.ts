@@ -1,14 +1,17 @@
 /**
- * Files under <dataDir>/files. A put writes a temporary file in this process's own folder of
- * <dataDir>/tmp (every byte of it, or the put fails), fsyncs it, renames it into place and
+ * Files under <dataDir>/files (or the folder of a `file:` STORE_URL). A put writes a temporary
+ * file in this process's own folder of <dataDir>/tmp (every byte of it, or the put fails), fsyncs it, renames it into place and
  * fsyncs the folder it landed in (and any folder it had to make), so a full disk, a crash or a
  * power loss never leaves a half-written instance file, and an acknowledged one is on disk.
- * Several processes (the server and `veilgate import`) share a data directory: each cleans up
- * only what dead processes left in tmp.
+ * Several processes (the server and `veilgate import`) share a data directory, and several nodes
+ * may share a network folder: each cleans up only what dead processes of its own host left in tmp.
+ * A folder of its own (not the default) keeps its temporary and quarantine folders inside it
+ * (.tmp, .orphans), on the same file system, so the rename into place never crosses devices.
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BlobStore, ByteSpan } from './blob-store';
@@ -17,19 +20,23 @@ import { writeAllChunks } from './write-fully';
 
 const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
 
+/** This host, as temporary folders name it (a file-name-safe form of the host name). */
+const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_').slice(0, 64) || 'host';
+
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly tmp: string;
   private readonly orphans: string;
 
-  constructor(dataDir: string) {
-    this.root = path.join(dataDir, 'files');
-    const tmpRoot = path.join(dataDir, 'tmp');
-    this.orphans = path.join(dataDir, 'orphans');
+  constructor(dataDir: string, root = path.join(dataDir, 'files')) {
+    this.root = path.resolve(root);
+    const own = this.root !== path.resolve(dataDir, 'files');
+    const tmpRoot = own ? path.join(this.root, '.tmp') : path.join(dataDir, 'tmp');
+    this.orphans = own ? path.join(this.root, '.orphans') : path.join(dataDir, 'orphans');
     fs.mkdirSync(this.root, { recursive: true });
     fs.mkdirSync(tmpRoot, { recursive: true });
     removeDeadTemporaries(tmpRoot);
-    this.tmp = path.join(tmpRoot, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    this.tmp = path.join(tmpRoot, `${process.pid}-${randomBytes(4).toString('hex')}-${HOST}`);
     fs.mkdirSync(this.tmp);
   }
 
@@ -121,6 +128,7 @@ export class FsBlobStore implements BlobStore {
       for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         const key = prefix ? `${prefix}/${entry.name}` : entry.name;
+        if (!prefix && entry.name.startsWith('.')) continue; // .tmp and .orphans, never a key (keys are UIDs)
         if (entry.isDirectory()) yield* walk(full, key);
         else if (entry.isFile()) yield { key, modified: (await fsp.stat(full)).mtimeMs };
       }
@@ -163,7 +171,9 @@ function removeDeadTemporaries(tmpRoot: string): void {
   for (const entry of fs.readdirSync(tmpRoot, { withFileTypes: true })) {
     const full = path.join(tmpRoot, entry.name);
     if (entry.isDirectory()) {
-      const pid = Number(/^(\d+)-/.exec(entry.name)?.[1]);
+      const m = /^(\d+)-[0-9a-f]{8}(?:-(.+))?$/.exec(entry.name);
+      if (m?.[2] !== undefined && m[2] !== HOST) continue; // another node's, on a shared folder
+      const pid = Number(m?.[1]);
       if (!Number.isInteger(pid) || (pid !== process.pid && !processAlive(pid))) fs.rmSync(full, { recursive: true, force: true });
     } else if (Date.now() - fs.statSync(full).mtimeMs > 3_600_000) {
       fs.rmSync(full, { force: true });

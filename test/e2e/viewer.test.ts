@@ -134,7 +134,7 @@ for (const mode of ['off', 'keys'] as const)
 
   beforeAll(async () => {
     gw = await startTestGateway(mode === 'keys' ? { auth: loadAuthConfig({ mode: 'keys' }, {}, '127.0.0.1') } : {});
-    key = mode === 'keys' ? gw.gateway.index.keys.add('viewer-user', ['ingest', 'read'], ['research']).key : undefined;
+    key = mode === 'keys' ? (await gw.gateway.keys.add('viewer-user', ['ingest', 'read'], ['research'])).key : undefined;
     origin = gw.url.replace(/\/dicom-web$/, '');
     ctStudy = await stow(
       gw,

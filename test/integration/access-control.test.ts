@@ -306,7 +306,7 @@ describe('access control over HTTP (AUTH=keys)', () => {
     const before = ((await (await w.request(w.keys.readA, `/dicom-web/studies/${victim.study}/instances`)).json()) as Json[]).length;
 
     // The attacker's key may send to B and read B: the strongest outsider short of the site secret.
-    const attacker = w.gw.gateway.index.keys.add('attackerB', ['ingest', 'read'], ['B']).key;
+    const attacker = (await w.gw.gateway.keys.add('attackerB', ['ingest', 'read'], ['B'])).key;
     const forged = syntheticInstance({ studyUID: victim.original.study, seriesUID: randomUid(), patientID: victim.original.patientID, studyDate: victim.original.studyDate, rows: 8, columns: 8 });
     const { body, contentType } = multipartBody([forged.bytes]);
     for (const target of [`/dicom-web/studies/${victim.original.study}`, '/dicom-web/studies']) {

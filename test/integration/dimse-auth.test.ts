@@ -58,7 +58,7 @@ const normalised = (r: Run, uid: string) => ({ code: r.code, output: r.output.sp
 
 /** Every study in the index, with its projects (the test looks behind the access view). */
 async function studiesByProject(gw: TestGateway): Promise<{ uid: string; patientID: string; projects: string[] }[]> {
-  const all = await gw.gateway.index.search({ level: 'study', scope: {}, conditions: [], includeFields: ['00100020'], limit: 1000, offset: 0, fuzzy: false });
+  const all = await gw.gateway.index.search({ level: 'study', scope: {}, constraints: [], includeFields: ['00100020'], limit: 1000, offset: 0 });
   return Promise.all(
     all.rows.map(async (r) => ({ uid: r.studyUID, patientID: String(r.json['00100020']?.Value?.[0] ?? ''), projects: await gw.gateway.index.studyProjects(r.studyUID) })),
   );
@@ -375,11 +375,11 @@ describe('DIMSE access control, auth on (keys)', () => {
     let elsewhereKey: string;
     let keyStudy: string;
 
-    beforeAll(() => {
-      const keys = gw.gateway.index.keys;
-      ingestKey = keys.add('dimse-ingest', ['ingest', 'read'], ['pk']).key;
-      readKey = keys.add('dimse-read', ['read'], ['pk']).key;
-      elsewhereKey = keys.add('dimse-elsewhere', ['ingest', 'read'], ['pz']).key;
+    beforeAll(async () => {
+      const keys = gw.gateway.keys;
+      ingestKey = (await keys.add('dimse-ingest', ['ingest', 'read'], ['pk'])).key;
+      readKey = (await keys.add('dimse-read', ['read'], ['pk'])).key;
+      elsewhereKey = (await keys.add('dimse-elsewhere', ['ingest', 'read'], ['pz'])).key;
     });
 
     test('an API key as passcode: the association acts for the key, within the AE grant', async () => {
@@ -441,7 +441,7 @@ describe('DIMSE access control, auth on (keys)', () => {
     const record = new Proxy({} as DimseEvents, {
       get: (_t, name: string) => (e: Record<string, unknown>) => seen.push({ name, e }),
     });
-    const key = gw.gateway.index.keys.add('dimse-events', ['ingest', 'read'], ['pa']).key;
+    const key = (await gw.gateway.keys.add('dimse-events', ['ingest', 'read'], ['pa'])).key;
     const listener: DimseListener = await startDimse({
       config: { ...gw.gateway.config, dimse: { ...gw.gateway.config.dimse, port: 0 } },
       index: gw.gateway.index,
@@ -507,7 +507,7 @@ describe('DIMSE user identity: failures are rate limited per address', () => {
     const gw = await startTestGateway({ auth });
     try {
       const port = gw.gateway.dimse!.port;
-      const { key } = gw.gateway.index.keys.add('limited', ['read'], ['pa']);
+      const { key } = await gw.gateway.keys.add('limited', ['read'], ['pa']);
       const bad = { type: 2, primaryField: 'x', secondaryField: 'vgk_wrong' };
       for (let i = 0; i < 2; i++) expect((await associate(port, 'KEYED', echo(), { identity: bad })).reject?.result).toBe(RejectResult.Permanent);
       const limited = await associate(port, 'KEYED', echo(), { identity: { type: 2, primaryField: 'x', secondaryField: key } });

@@ -192,7 +192,7 @@ describe('direct series → NIfTI, against dcm2niix', () => {
         s.name,
         async () => {
           for (const bytes of files) {
-            const r = await ingest({ kind: 'part10', bytes }, { source: 'test' }, gw.gateway.ingestDeps);
+            const r = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: 'test' } }, gw.gateway.ingestDeps);
             if (!r.ok) throw r.error;
           }
         },

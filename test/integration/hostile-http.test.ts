@@ -436,8 +436,8 @@ describe('wrong answers', () => {
       await stow(gw, Buffer.from('not dicom at all, not at all'));
       await fetch(`${gw.url}/studies`);
       const text = await (await fetch(gw.url.replace('/dicom-web', '/metrics'))).text();
-      expect(text).toMatch(/veilgate_ingest_total\{outcome="stored",source="http"\} 1/);
-      expect(text).toMatch(/veilgate_ingest_total\{outcome="rejected",source="http"\} 1/);
+      expect(text).toMatch(/veilgate_ingest_total\{outcome="stored",source="stow"\} 1/);
+      expect(text).toMatch(/veilgate_ingest_total\{outcome="rejected",source="stow"\} 1/);
       expect(text).toMatch(/veilgate_http_request_duration_seconds_count\{method="GET",route="\/dicom-web\/studies",status="200"\} 1/);
       expect(text).toMatch(/veilgate_heavy_work\{kind="render",state="active"\} 0/);
       expect(text).toMatch(/veilgate_jobs\{state="queued"\} 0/);

@@ -48,7 +48,7 @@ describe('veilgate import', () => {
     const config = loadConfig({}, { dataDir });
     await importFolder(folder, config);
     const index = new SqliteIndex(dataDir);
-    const [match] = (await index.search({ level: 'series', scope: {}, conditions: [], includeFields: [], limit: 1, offset: 0, fuzzy: false })).rows;
+    const [match] = (await index.search({ level: 'series', scope: {}, constraints: [], includeFields: [], limit: 1, offset: 0 })).rows;
     await index.close();
     const cli = path.resolve(__dirname, '../../dist/src/cli/main.js');
     const out = execFileSync(process.execPath, [cli, 'job', 'segment', '--study', match.studyUID, '--series', match.seriesUID!, '--params', '{"method":"threshold","preset":"bone"}'], {

@@ -65,7 +65,7 @@ describe('AUTH=oidc', () => {
     const env = { OIDC_ISSUER: issuer.url, OIDC_AUDIENCE: 'veilgate', OIDC_ROLES_CLAIM: 'realm_access.roles', OIDC_CLIENT_ID: 'veilgate-viewer' };
     gw = await startTestGateway({ auth: loadAuthConfig({ mode: 'keys,oidc', failuresPerMinute: 1000 }, env, '127.0.0.1') });
     origin = gw.url.replace(/\/dicom-web$/, '');
-    const { key } = gw.gateway.index.keys.add('sender', ['ingest'], ['lung']);
+    const { key } = await gw.gateway.keys.add('sender', ['ingest'], ['lung']);
     const inst = syntheticInstance({ rows: 8, columns: 8 });
     const stow = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': 'application/dicom', Authorization: `Bearer ${key}` }, body: inst.bytes });
     expect(stow.status).toBe(200);
@@ -114,7 +114,7 @@ describe('AUTH=oidc', () => {
   });
 
   test('API keys work beside tokens (AUTH=keys,oidc)', async () => {
-    const { key } = gw.gateway.index.keys.add('reader', ['read'], ['lung']);
+    const { key } = await gw.gateway.keys.add('reader', ['read'], ['lung']);
     expect((await studies(key)).status).toBe(200);
     expect((await studies(`${key.slice(0, -2)}xx`)).status).toBe(401);
   });

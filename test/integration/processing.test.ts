@@ -86,7 +86,7 @@ describe('processing jobs', () => {
     expect((await submit('segment', { preset: 'bone' }, { study, series: '2.25.1' })).status).toBe(404);
     expect((await fetch(`${api}/jobs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{not json' })).status).toBe(400);
     expect((await fetch(`${api}/jobs/00000000-0000-0000-0000-000000000000`)).status).toBe(404);
-    expect(gw.gateway.index.jobs.list(10)).toEqual([]);
+    expect(await gw.gateway.jobs.list(10)).toEqual([]);
   });
 
   test('resample to 1 mm, bone threshold, Otsu and largest component: all in QIDO, valid, and right', async () => {
@@ -182,18 +182,18 @@ describe('jobs survive a restart', () => {
     const [s] = (await (await fetch(`${first.url}/series`)).json()) as Json[];
     // Stop taking jobs, then leave one marked running, as a crash would.
     await first.gateway.runner.stop();
-    const jobs = first.gateway.index.jobs;
-    jobs.create({ id: '11111111-2222-3333-4444-555555555555', op: 'normalize', study: String(s['0020000D'].Value![0]), series: String(s['0020000E'].Value![0]), params: { method: 'minmax' } });
-    expect(jobs.claimNext()?.state).toBe('running');
+    const jobs = first.gateway.jobs;
+    await jobs.create({ id: '11111111-2222-3333-4444-555555555555', op: 'normalize', study: String(s['0020000D'].Value![0]), series: String(s['0020000E'].Value![0]), params: { method: 'minmax' } });
+    expect((await jobs.claimNext(first.gateway.nodeId, 60_000))?.state).toBe('running');
     await first.gateway.close();
 
     const second = await startTestGateway({ dataDir });
     try {
       const until = Date.now() + 60_000;
-      let job = second.gateway.index.jobs.get('11111111-2222-3333-4444-555555555555')!;
+      let job = (await second.gateway.jobs.get('11111111-2222-3333-4444-555555555555'))!;
       while (!['done', 'failed'].includes(job.state) && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 200));
-        job = second.gateway.index.jobs.get(job.id)!;
+        job = (await second.gateway.jobs.get(job.id))!;
       }
       expect([job.state, job.attempts]).toEqual(['done', 2]);
     } finally {
@@ -212,13 +212,13 @@ describe('job rules on ingest', () => {
       for (const f of fs.readdirSync(folder).filter((n) => n !== 'DIRFILE')) await stow(path.join(folder, f));
       await stow(path.join(SHARED_DATA, 'pydicom/CT_small.dcm'));
       const until = Date.now() + 60_000;
-      let jobs = gw.gateway.index.jobs.list(10);
+      let jobs = await gw.gateway.jobs.list(10);
       while ((jobs.length === 0 || jobs.some((j) => j.state === 'queued' || j.state === 'running')) && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 250));
-        jobs = gw.gateway.index.jobs.list(10);
+        jobs = await gw.gateway.jobs.list(10);
       }
       await new Promise((r) => setTimeout(r, 1500)); // past the quiet period of CT_small too
-      jobs = gw.gateway.index.jobs.list(10);
+      jobs = await gw.gateway.jobs.list(10);
       expect(jobs.map((j) => [j.op, j.state])).toEqual([['segment', 'done']]);
       const instances = (await (await fetch(`${gw.url}/studies/${jobs[0].study}/series/${jobs[0].series}/instances`)).json()) as Json[];
       expect(instances).toHaveLength(28); // the job is on the 28-slice series

@@ -93,7 +93,7 @@ describe('transport and perimeter', () => {
   test('security headers fit DICOMweb: nosniff, no referrer, no framing; with auth, private and Vary', async () => {
     const gw = await startTestGateway({ auth: loadAuthConfig({ mode: 'keys' }, {}, '127.0.0.1') });
     try {
-      const { key } = gw.gateway.index.keys.add('reader', ['read'], ['*']);
+      const { key } = await gw.gateway.keys.add('reader', ['read'], ['*']);
       const res = await fetch(`${gw.url}/studies`, { headers: { Authorization: `Bearer ${key}` } });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');

@@ -53,7 +53,7 @@ export async function startAuthWorld(overrides: Partial<Config> = {}, slices = 4
   const origin = gw.url.replace(/\/dicom-web$/, '');
   const keys = {} as Record<KeyName, string>;
   for (const [name, grant] of Object.entries(GRANTS) as [KeyName, (typeof GRANTS)[KeyName]][]) {
-    keys[name] = gw.gateway.index.keys.add(name, grant.roles, grant.projects).key;
+    keys[name] = (await gw.gateway.keys.add(name, grant.roles, grant.projects)).key;
   }
   const request = (key: string | undefined, path: string, init: RequestInit = {}) =>
     fetch(path.startsWith('http') ? path : origin + path, { ...init, headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...((init.headers as Record<string, string>) ?? {}) } });

@@ -11,8 +11,8 @@ import Database from 'better-sqlite3';
 import { SqliteIndex } from '../../src/index/sqlite-index';
 import { InstanceRecord } from '../../src/index/index';
 import { migrate, sqliteMigrations } from '../../src/index/sqlite-migrations';
-import { PROBE_CAP, pageQuery, personNameWords, planSearch, prefixEnd, queryTerms } from '../../src/index/sqlite-search';
-import { compileCondition } from '../../src/query/compile-sql';
+import { PROBE_CAP, SQLITE_COLUMN, pageQuery, personNameWords, planSearch, prefixEnd, queryTerms } from '../../src/index/sqlite-search';
+import { compileConstraint } from '../../src/index/sqlite-constraints';
 import { buildResult } from '../../src/query/results';
 import { Level } from '../../src/query/attributes';
 import { Query } from '../../src/query/query';
@@ -42,9 +42,8 @@ function referenceSearch(db: Database.Database, q: Query) {
     where.push(visible.sql);
     params.push(...visible.params);
   }
-  for (const c of q.conditions) {
-    const f = compileCondition(c, q.fuzzy);
-    if (!f) continue;
+  for (const c of q.constraints) {
+    const f = compileConstraint(c, SQLITE_COLUMN[c.key.keyword]);
     where.push(f.sql);
     params.push(...f.params);
   }

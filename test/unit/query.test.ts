@@ -1,4 +1,7 @@
-import { compileCondition, normaliseDate, normaliseTime } from '../../src/query/compile-sql';
+import { normaliseDate, normaliseTime } from '../../src/query/normalise';
+import { parseConstraint } from '../../src/query/constraints';
+import { compileConstraint } from '../../src/index/sqlite-constraints';
+import { SQLITE_COLUMN } from '../../src/index/sqlite-search';
 import { MATCH_KEYS } from '../../src/query/attributes';
 import { parseQido } from '../../src/dicomweb/qido-params';
 import { parseAccept, parseMediaType } from '../../src/dicomweb/media-types';
@@ -16,41 +19,46 @@ describe('matching values', () => {
     expect(normaliseTime('25x')).toBeUndefined();
   });
 
-  test('a date range becomes a parameterised comparison', () => {
-    expect(compileCondition({ key: key('StudyDate'), value: '20200101-20201231' }, false)).toEqual({
-      sql: 's.study_date >= ? AND s.study_date <= ?',
-      params: ['20200101', '20201231'],
-    });
-    expect(compileCondition({ key: key('StudyDate'), value: '-20201231' }, false)?.params).toEqual(['20201231']);
-    expect(() => compileCondition({ key: key('StudyDate'), value: '2020' }, false)).toThrow(/not a valid/);
+  const sql = (keyword: string, value: string, fuzzy = false) => {
+    const c = parseConstraint(key(keyword), value, fuzzy);
+    return c && compileConstraint(c, SQLITE_COLUMN[keyword]);
+  };
+
+  test('a date range becomes a typed range, then a parameterised comparison', () => {
+    expect(parseConstraint(key('StudyDate'), '20200101-20201231', false)).toEqual({ kind: 'range', key: key('StudyDate'), low: '20200101', high: '20201231' });
+    expect(sql('StudyDate', '20200101-20201231')).toEqual({ sql: 's.study_date BETWEEN ? AND ?', params: ['20200101', '20201231'] });
+    expect(sql('StudyDate', '-20201231')).toEqual({ sql: 's.study_date <= ?', params: ['20201231'] });
+    expect(() => sql('StudyDate', '2020')).toThrow(/not a valid/);
   });
 
   test('a time value matches the whole span it names', () => {
-    expect(compileCondition({ key: key('StudyTime'), value: '10' }, false)).toEqual({
-      sql: 's.study_time BETWEEN ? AND ?',
-      params: ['100000000000', '105959999999'],
-    });
+    expect(sql('StudyTime', '10')).toEqual({ sql: 's.study_time BETWEEN ? AND ?', params: ['100000000000', '105959999999'] });
   });
 
   test('wildcards: GLOB for case-sensitive strings, LIKE for person names, with metacharacters escaped', () => {
-    expect(compileCondition({ key: key('PatientID'), value: 'AB*[1]?' }, false)).toEqual({ sql: 's.patient_id GLOB ?', params: ['AB*[[]1]?'] });
-    expect(compileCondition({ key: key('PatientName'), value: 'do%_e*' }, false)).toEqual({
-      sql: "s.patient_name LIKE ? ESCAPE '\\'",
-      params: ['do\\%\\_e%'],
-    });
+    expect(parseConstraint(key('PatientID'), 'AB*[1]?', false)?.kind).toBe('wildcard');
+    expect(sql('PatientID', 'AB*[1]?')).toEqual({ sql: 's.patient_id GLOB ?', params: ['AB*[[]1]?'] });
+    expect(sql('PatientName', 'do%_e*')).toEqual({ sql: "s.patient_name LIKE ? ESCAPE '\\'", params: ['do\\%\\_e%'] });
+    expect(parseConstraint(key('PatientName'), 'doe', true)).toEqual({ kind: 'person-name', key: key('PatientName'), pattern: 'doe', wordStart: true });
   });
 
-  test('UID lists are validated, and a universal match adds no condition', () => {
-    expect(compileCondition({ key: key('StudyInstanceUID'), value: '1.2.3,1.2.4' }, false)?.params).toEqual(['1.2.3', '1.2.4']);
-    expect(() => compileCondition({ key: key('StudyInstanceUID'), value: "1.2.3' OR 1=1" }, false)).toThrow(/not a valid UID/);
-    expect(compileCondition({ key: key('PatientName'), value: '' }, false)).toBeUndefined();
+  test('UID lists are validated, and a universal match adds no constraint', () => {
+    expect(sql('StudyInstanceUID', '1.2.3,1.2.4')?.params).toEqual(['1.2.3', '1.2.4']);
+    expect(() => sql('StudyInstanceUID', "1.2.3' OR 1=1")).toThrow(/not a valid UID/);
+    expect(parseConstraint(key('PatientName'), '', false)).toBeUndefined();
+    expect(parseConstraint(key('PatientID'), '*', false)).toBeUndefined();
+  });
+
+  test('no constraint carries SQL: each backend compiles it', () => {
+    const all = MATCH_KEYS.map((k) => parseConstraint(k, k.type === 'uid' ? '1.2.3' : k.type === 'integer' ? '4' : k.type === 'date' ? '20200101' : k.type === 'time' ? '10' : 'A*', false));
+    expect(JSON.stringify(all)).not.toMatch(/GLOB|LIKE|SELECT|\bs\.|\bse\.|\bi\./);
   });
 });
 
 describe('QIDO parameters', () => {
   test('keywords, tags and sequence paths name match keys; includefield accepts keywords and tags', () => {
     const { query } = parseQido('series', {}, { PatientName: 'x*', '00080060': 'CT', '00400275.00400009': 'S1', includefield: 'SeriesDate,00081030' }, limits);
-    expect(query.conditions.map((c) => c.key.keyword)).toEqual(['PatientName', 'Modality', 'RequestAttributesSequence.ScheduledProcedureStepID']);
+    expect(query.constraints.map((c) => c.key.keyword)).toEqual(['PatientName', 'Modality', 'RequestAttributesSequence.ScheduledProcedureStepID']);
     expect(query.includeFields).toEqual(['00080021', '00081030']);
   });
 

@@ -2,12 +2,15 @@
  * Rules that queue jobs when a series arrives (off by default), for example every CT series
  * with at least 20 slices gets a body mask. A series is judged once it has been quiet (no new
  * instance) for a while, so a job never runs on half a series; derived objects never trigger
- * rules, so a rule's own results cannot set it off again.
+ * rules, so a rule's own results cannot set it off again. Each rule's job on a series is made at
+ * most once, in the whole cluster (the job store's onceKey).
  */
+import { createHash } from 'node:crypto';
 import { log } from '../../log';
 import { Index } from '../../index/index';
-import { matchKeyByName } from '../../query/attributes';
+import { keyQuery } from '../../query/query';
 import type { JobRunner } from './runner';
+import type { JobStore } from './job-store';
 import { specParams, validateOperation } from '../operations';
 
 export interface JobRule {
@@ -32,6 +35,7 @@ export class IngestRules {
   constructor(
     private readonly rules: JobRule[],
     private readonly index: Index,
+    private readonly jobs: JobStore,
     private readonly runner: JobRunner,
     private readonly quietMs: number,
   ) {}
@@ -55,21 +59,22 @@ export class IngestRules {
   }
 
   private async apply(study: string, series: string): Promise<void> {
-    const key = matchKeyByName('SeriesInstanceUID')!;
-    const found = await this.index.search({ level: 'series', scope: { study }, conditions: [{ key, value: series }], includeFields: [], limit: 1, offset: 0, fuzzy: false });
+    const found = await this.index.search(keyQuery('series', 'SeriesInstanceUID', series, 1, { study }));
     const info = found.rows[0]?.json;
     if (!info) return;
     const modality = String(info['00080060']?.Value?.[0] ?? '');
     const count = Number(info['00201209']?.Value?.[0] ?? 0);
-    const existing = this.index.jobs.forSeries(study, series);
+    const existing = await this.jobs.forSeries(study, series);
     for (const rule of this.rules) {
       if (rule.modality && rule.modality !== modality) continue;
       if (rule.minInstances && count < rule.minInstances) continue;
       for (const j of rule.jobs) {
         const params = specParams(validateOperation(j.op, j.params));
         if (existing.some((e) => e.op === j.op && JSON.stringify(e.params) === JSON.stringify(params))) continue;
-        const job = await this.runner.submit(j.op, study, series, j.params, 'rule');
-        log.info('job-rule', { id: job.id, op: j.op, series });
+        // The key makes the job once in a cluster: every node that saw part of the series judges it.
+        const onceKey = `rule ${createHash('sha256').update(JSON.stringify([study, series, j.op, params])).digest('hex')}`;
+        const job = await this.runner.submit(j.op, study, series, j.params, 'rule', { onceKey });
+        if (job) log.info('job-rule', { id: job.id, op: j.op, series });
       }
     }
   }

@@ -99,7 +99,7 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
   onProgress(80);
   let seriesInstanceUID = '';
   for (const [i, bytes] of result.instances.entries()) {
-    const stored = await ingest({ kind: 'derived-part10', bytes }, { source: `job ${job.id}`, derivedFrom: study }, deps.ingestDeps);
+    const stored = await ingest({ kind: 'derived-part10', bytes }, { origin: { kind: 'job', jobId: job.id }, derivedFrom: study }, deps.ingestDeps);
     if (!stored.ok) throw stored.error;
     seriesInstanceUID = stored.seriesUID;
     onProgress(80 + (20 * (i + 1)) / result.instances.length);

@@ -1,0 +1,34 @@
+/**
+ * Where an instance comes from into the one ingest path: each adapter names its origin with a
+ * type of its own, so ingest, metrics and the audit trail never parse a free-text source.
+ * Nothing here is PHI: addresses, AE titles and job ids only.
+ */
+export type IngestOrigin =
+  /** STOW-RS from an HTTP client. */
+  | { kind: 'stow'; address: string }
+  /** C-STORE from a DICOM peer. */
+  | { kind: 'dimse'; address: string; aeTitle: string }
+  /** `veilgate import` on this machine. */
+  | { kind: 'import'; address: string }
+  /** A processing job's result. */
+  | { kind: 'job'; jobId: string }
+  /** A NIfTI volume posted to /api, published as a derived series. */
+  | { kind: 'nifti-post'; address: string };
+
+/** The origin in one line, for logs ("stow 127.0.0.1", "dimse PACS1 10.0.0.5", "job 4f…"). */
+export function originLabel(o: IngestOrigin): string {
+  switch (o.kind) {
+    case 'dimse':
+      return `dimse ${o.aeTitle} ${o.address}`;
+    case 'job':
+      return `job ${o.jobId}`;
+    default:
+      return `${o.kind} ${o.address}`.trim();
+  }
+}
+
+/** The network end the origin stands for, for the audit trail's security alerts (none for a job). */
+export function originPeer(o: IngestOrigin): { address: string; aeTitle?: string } {
+  if (o.kind === 'job') return { address: '' };
+  return o.kind === 'dimse' ? { address: o.address, aeTitle: o.aeTitle } : { address: o.address };
+}
