@@ -20,6 +20,8 @@ py 'import gdcm' || need+=(python3-gdcm)
 [ -x /usr/bin/chromium ] || need+=(chromium)   # the viewer's end-to-end test (test/e2e/viewer.test.ts)
 have xmllint || need+=(libxml2-utils)   # audit messages are validated against the PS3.15 schema
 have openssl || need+=(openssl)        # throw-away certificates for the TLS tests
+# A throw-away PostgreSQL cluster (initdb, pg_ctl in a temp dir) for the index contract and two-node tests.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && have apt-get; then

@@ -17,7 +17,7 @@ import { viewerRouter } from './viewer/router';
 import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
-import { sweepOrphans } from './maintenance/orphan-sweep';
+import { SHARED_GRACE_MS, sweepOrphans } from './maintenance/orphan-sweep';
 import { DimseListener, startDimse } from './dimse/listener';
 import { Authenticator, publicRoute, requireRole } from './auth/middleware';
 import { isLoopback } from './auth/config';
@@ -139,7 +139,10 @@ export async function startGateway(config: Config): Promise<Gateway> {
   core.audit.started();
   const dimse = config.dimse.enabled ? await startDimse({ ...core, authenticator, events: dimseAuditEvents(core.audit, core.index) }) : undefined;
   let closing = false;
-  const sweep = sweepOrphans(core.index, core.store, startedAt, () => closing).then(
+  // An index this process alone writes: anything older than the start is judged at once. A shared
+  // one: only what is older than the grace period, any node may be mid-ingest.
+  const cutoff = core.sharedIndex ? () => Date.now() - SHARED_GRACE_MS : startedAt;
+  const sweep = sweepOrphans(core.index, core.store, cutoff, { stopped: () => closing, pauseMs: core.sharedIndex ? 50 : 0 }).then(
     (r) => (r.quarantined ? log.warn('orphans-quarantined', { ...r }) : log.info('orphan-sweep', { ...r })),
     (e) => log.error('orphan-sweep-failed', { error: String((e as Error).message ?? e) }),
   );

@@ -20,24 +20,26 @@ export interface Backends {
   store: BlobStore;
   /** This node's name in the shared job queue. */
   nodeId: string;
+  /** The index may be written by other processes on other machines (PostgreSQL): nothing node-local is the whole truth. */
+  sharedIndex: boolean;
   /** What was opened, without credentials, for the start-up log. */
   describe: { index: string; store: string };
   close(): Promise<void>;
 }
 
-type IndexParts = Pick<Backends, 'index' | 'jobs' | 'keys'> & { close(): Promise<void>; describe: string };
+type IndexParts = Pick<Backends, 'index' | 'jobs' | 'keys' | 'sharedIndex'> & { close(): Promise<void>; describe: string };
 
 async function openIndex(url: string, dataDir: string, c: BackendsConfig): Promise<IndexParts> {
   const file = sqliteFileOf(url);
   if (file !== undefined) {
     const index = new SqliteIndex(dataDir, file);
-    return { index, jobs: new SqliteJobStore(index.database), keys: new SqliteKeyStore(index.database), close: () => index.close(), describe: `sqlite:${file}` };
+    return { index, jobs: new SqliteJobStore(index.database), keys: new SqliteKeyStore(index.database), sharedIndex: false, close: () => index.close(), describe: `sqlite:${file}` };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('../index/postgres/open');
     const { redactedIndexUrl } = await import('../index/postgres/url');
     const pg = await openPostgres(url, { password: c.indexPassword, poolSize: c.indexPoolSize });
-    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, close: () => pg.close(), describe: redactedIndexUrl(url) };
+    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, sharedIndex: true, close: () => pg.close(), describe: redactedIndexUrl(url) };
   }
   throw new Error(`configuration: INDEX_URL must begin sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
 }
@@ -69,6 +71,7 @@ export async function openBackends(config: BackendsConfig, dataDir: string): Pro
     keys: index.keys,
     store: store.store,
     nodeId: c.nodeId,
+    sharedIndex: index.sharedIndex,
     describe: { index: index.describe, store: store.describe },
     close: async () => {
       store.store.close?.();

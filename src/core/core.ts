@@ -72,6 +72,7 @@ export async function openCore(config: Config): Promise<Core> {
     keys: backends.keys,
     store: backends.store,
     nodeId: backends.nodeId,
+    sharedIndex: backends.sharedIndex,
     describe: backends.describe,
     ingestDeps,
     admission: new Admission(config.limits.concurrency),

@@ -197,8 +197,6 @@ async function checkSameContent(deps: IngestDeps, sopInstanceUID: string, sha256
   throw new VeilgateError('duplicate-conflict', 'an instance with this SOP Instance UID is already stored with other content; the stored copy is kept');
 }
 
-/** "http 127.0.0.1" → "http": a metric label never carries an address or an AE title. */
-
 export async function ingest(input: IngestInput, options: IngestOptions, deps: IngestDeps): Promise<IngestResult> {
   const seen: Seen = { sent: {} };
   try {

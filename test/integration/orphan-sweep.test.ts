@@ -51,7 +51,7 @@ test('an unindexed file from before start-up is quarantined; indexed and newer f
     const fresh = path.join(dataDir, 'files', '2.25.9', 'new.dcm');
     fs.mkdirSync(path.dirname(fresh), { recursive: true });
     fs.writeFileSync(fresh, 'x');
-    const r = await sweepOrphans(gw.gateway.index, gw.gateway.store, Date.now() - 60_000);
+    const r = await sweepOrphans(gw.gateway.index, gw.gateway.store, Date.now() - 60_000, { pageSize: 1 });
     expect(r).toEqual({ checked: 2, quarantined: 0 });
     expect(fs.existsSync(fresh)).toBe(true);
   } finally {
