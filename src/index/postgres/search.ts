@@ -6,7 +6,9 @@
  * - wildcard: LIKE with % _ \ escaped, case-sensitive, `?` one character;
  * - person-name: LIKE on the ASCII-uppercased key column; from any word start (wordStart) by
  *   person_name_words; a plain value is an equality on the key;
- * - any-modality: one of the study's series has a modality (ASCII case ignored) the value matches.
+ * - any-modality: a plain value or a literal prefix ("CT", "C*") by the study's series' modality_key
+ *   (ASCII case ignored); any other wildcard value as SQLite decides it, on the study's
+ *   comma-joined modality list, where it may match across two modalities ("C??" matches "C,X").
  * A wildcard value with a literal start also gets the explicit range `c >= 'DOE' AND c < 'DOF'`,
  * so its index serves it even under a generic plan; the LIKE then decides the rest.
  *
@@ -50,6 +52,23 @@ function modalityArm(value: string, p: SqlParams): string {
   return hasWildcard(key) ? `(${likeMatch('x.modality_key', key, p)})` : `x.modality_key = ${p.add(key)}`;
 }
 
+/**
+ * Whether a study's series decide a ModalitiesInStudy value exactly as SQLite's LIKE over the
+ * comma-joined list does: plain values and literal prefixes only (see sqlite-search.ts).
+ */
+function seriesDecide(value: string): boolean {
+  return /^[^*?]+\**$/.test(value);
+}
+
+/** ModalitiesInStudy, matched as SQLite matches it (upper() of a "C" column folds ASCII only). */
+function anyModalitySql(values: string[], l: Alias, p: SqlParams): { sql: string; table: Alias } {
+  if (values.every(seriesDecide)) {
+    return { table: l, sql: `${l}.study_uid IN (SELECT x.study_uid FROM series x WHERE ${values.map((v) => modalityArm(v, p)).join(' OR ')})` };
+  }
+  const arms = values.map((v) => `(',' || upper(s.modalities) || ',') LIKE ${p.add(`%,${likePattern(asciiUpper(v))},%`)} ESCAPE '\\'`);
+  return { table: 's', sql: `(${arms.join(' OR ')})` };
+}
+
 /** A constraint as a predicate over the search's aliases (s, se, i). */
 export function constraintSql(c: Constraint, level: Level, p: SqlParams): { sql: string; table: Alias } {
   const kc = keyColumn(c.key.keyword);
@@ -83,10 +102,8 @@ export function constraintSql(c: Constraint, level: Level, p: SqlParams): { sql:
       const key = `${kc.table}.${pn.key}`;
       return { table: kc.table, sql: hasWildcard(pattern) ? likeMatch(key, pattern, p) : `${key} = ${p.add(pattern)}` };
     }
-    case 'any-modality': {
-      const arms = c.values.map((v) => modalityArm(v, p)).join(' OR ');
-      return { table: l, sql: `${l}.study_uid IN (SELECT x.study_uid FROM series x WHERE ${arms})` };
-    }
+    case 'any-modality':
+      return anyModalitySql(c.values, l, p);
   }
 }
 
