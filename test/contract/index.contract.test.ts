@@ -18,14 +18,24 @@ import type { Query } from '../../src/query/query';
 import { ALL_PROJECTS } from '../../src/auth/principal';
 import { VeilgateError } from '../../src/errors';
 import { startPostgres, TestPostgres } from '../support/postgres';
+import type { KeyStore } from '../../src/auth/keys';
+import { SqliteKeyStore } from '../../src/auth/sqlite-key-store';
+import { migrate } from '../../src/index/postgres/migrations';
+import { PgDatabase } from '../../src/index/postgres/database';
+import { parsePostgresUrl, redactedIndexUrl } from '../../src/index/postgres/url';
+import { Pool } from 'pg';
+import { setLogLevel } from '../../src/log';
 
 jest.setTimeout(120_000);
+setLogLevel('warn');
 
 // ---------------------------------------------------------------------------------------------
 // Backends
 
 interface Opened {
   index: Index;
+  /** The API keys kept in the same database. */
+  keys: KeyStore;
   /** A second node on the same database (another connection pool, another SQLite handle). */
   second(): Promise<Index>;
   /** PostgreSQL only: its URL, for direct SQL in tests of plans. */
@@ -35,9 +45,10 @@ interface Opened {
 
 async function openSqlite(): Promise<Opened> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-contract-'));
-  const opened: Index[] = [new SqliteIndex(dir)];
+  const opened: SqliteIndex[] = [new SqliteIndex(dir)];
   return {
     index: opened[0],
+    keys: new SqliteKeyStore(opened[0].database),
     second: async () => opened[opened.push(new SqliteIndex(dir)) - 1],
     close: async () => {
       for (const i of opened) await i.close();
@@ -51,6 +62,7 @@ async function openPg(): Promise<Opened> {
   const opened = [await openPostgres(server.url, { poolSize: 4 })];
   return {
     index: opened[0].index,
+    keys: opened[0].keys,
     second: async () => opened[opened.push(await openPostgres(server.url, { poolSize: 4 })) - 1].index,
     url: server.url,
     close: async () => {
@@ -569,6 +581,36 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
     });
   });
 
+
+  describe('API keys', () => {
+    test('a key verifies as its principal until revoked; names are unique among live keys', async () => {
+      const keys = opened.keys;
+      const { key, record } = await keys.add('ci-bot', ['read', 'ingest'], ['p1']);
+      expect(key).toMatch(/^vgk_[0-9a-f]{32}_/);
+      expect(record).toEqual({ id: expect.any(String), name: 'ci-bot', roles: ['read', 'ingest'], projects: ['p1'], createdAt: expect.any(String) });
+      expect(JSON.stringify(await keys.list())).not.toContain('secret');
+      const principal = await keys.verify(key);
+      expect(principal).toMatchObject({ id: 'ci-bot', via: 'key' });
+      expect([...principal!.roles]).toEqual(['read', 'ingest']);
+      expect([...principal!.projects]).toEqual(['p1']);
+      // A wrong secret for a known id, an unknown id, a malformed key: all the same.
+      expect(await keys.verify(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
+      expect(await keys.verify(`vgk_${'0'.repeat(32)}_${key.slice(-43)}`)).toBeUndefined();
+      expect(await keys.verify('vgk_nonsense')).toBeUndefined();
+      await expect(keys.add('ci-bot', ['read'], [])).rejects.toThrow(/exists/);
+      await expect(keys.add('bad name!', ['read'], [])).rejects.toThrow(/key name/);
+      expect(await keys.revoke('ci-bot')).toBe(true);
+      expect(await keys.verify(key)).toBeUndefined();
+      expect(await keys.revoke('ci-bot')).toBe(false);
+      const again = await keys.add('ci-bot', ['read'], []);
+      expect(await keys.verify(again.key)).toMatchObject({ id: 'ci-bot' });
+      const listed = await keys.list();
+      expect(listed.map((k) => k.name)).toEqual([expect.stringMatching(/^ci-bot#revoked-/), 'ci-bot']);
+      expect(listed[0].revokedAt).toBeDefined();
+      expect(await keys.revoke('nobody')).toBe(false);
+    });
+  });
+
   if (backend === 'PostgreSQL') {
     describe('PostgreSQL only', () => {
       test('a person-name prefix search is served by an index, not a scan of studies', async () => {
@@ -594,6 +636,57 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
         expect((await pg.search(q)).rows.length).toBe(43); // 3 of the table, 40 made here
         const fuzzy = (await pg.explainSearch({ ...q, constraints: [parseConstraint(matchKeyByName('PatientName')!, 'doe', true)!] })).join('\n');
         expect(fuzzy).toMatch(/(Index Scan using|Index Only Scan using|Bitmap Index Scan on) person_name_words_pkey/);
+      });
+
+      test('nodes starting at once migrate once; a newer schema is refused', async () => {
+        const admin = new Client(opened.url!.replace(/\/[^/]+$/, '/postgres'));
+        await admin.connect();
+        await admin.query('CREATE DATABASE migrate_race');
+        await admin.end();
+        const url = opened.url!.replace(/\/[^/]+$/, '/migrate_race');
+        const nodes = await Promise.all([1, 2, 3].map(() => openPostgres(url, { poolSize: 2 })));
+        expect(await nodes[1].index.counts()).toEqual({ studies: 0, series: 0, instances: 0 });
+        const db = new PgDatabase(new Pool({ connectionString: url, max: 1 }));
+        try {
+          expect(await migrate(db)).toEqual([]); // current: nothing to apply
+          expect((await db.query('SELECT version FROM schema_version')).rows).toEqual([{ version: 1 }]);
+          await db.query('UPDATE schema_version SET version = 99');
+        } finally {
+          await db.close();
+        }
+        for (const n of nodes) await n.close();
+        await expect(openPostgres(url)).rejects.toThrow(/version 99, newer than this gateway knows \(1\)/);
+      });
+
+      test('an unreachable or stopped database is out of resources, and no password is told', async () => {
+        const password = 'sekret-pw-' + Date.now();
+        const err = await openPostgres('postgres://veilgate@127.0.0.1:1/veilgate', { password }).catch((e) => e);
+        expect(err).toBeInstanceOf(VeilgateError);
+        expect(err.kind).toBe('out-of-resources');
+        expect(String(err.message) + String(err.stack)).not.toContain(password);
+        // A server that goes away under a running node.
+        const other = await startPostgres();
+        const node = await openPostgres(other.url, { poolSize: 2 });
+        expect(await node.index.insert(record(0, 0, 0))).toBe('inserted');
+        await other.stop();
+        for (const call of [() => node.index.insert(record(0, 0, 1)), () => node.index.checkWritable(), () => node.jobs.claimNext('n', 1000), () => node.keys.verify(`vgk_${'a'.repeat(32)}_${'b'.repeat(43)}`)]) {
+          const e = await call().catch((x) => x);
+          expect(e).toMatchObject({ kind: 'out-of-resources' });
+        }
+        await node.close();
+      });
+
+      test('INDEX_URL: parsed, never with a password, printed redacted', () => {
+        expect(parsePostgresUrl('postgres://vg@db.example:6432/veil')).toEqual({ host: 'db.example', port: 6432, user: 'vg', database: 'veil', ssl: false });
+        expect(parsePostgresUrl('postgresql://vg@[::1]/veil?sslmode=verify-full')).toEqual({ host: '::1', port: 5432, user: 'vg', database: 'veil', ssl: true });
+        const withPassword = 'postgres://vg:hunter2@db/veil';
+        expect(() => parsePostgresUrl(withPassword)).toThrow(/must not hold the password/);
+        expect(() => parsePostgresUrl(withPassword)).not.toThrow(/hunter2/);
+        expect(redactedIndexUrl(withPassword)).toBe('postgres://vg:***@db/veil');
+        expect(() => parsePostgresUrl('postgres://db/veil')).toThrow(/names no user/);
+        expect(() => parsePostgresUrl('postgres://vg@db/')).toThrow(/names no database/);
+        expect(() => parsePostgresUrl('postgres://vg@db/veil?sslmode=prefer')).toThrow(/unknown option/);
+        expect(() => parsePostgresUrl('mysql://vg@db/veil')).toThrow(/not a postgres/);
       });
 
       test('every value is a parameter, never part of the statement', async () => {
