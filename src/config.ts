@@ -41,6 +41,8 @@ export interface Config {
   jobRules: JobRule[];
   /** A series is judged by the rules once no instance has arrived for this long. */
   jobRulesQuietSeconds: number;
+  /** A node that has not renewed its hold on a running job for this long is taken for dead: the job is queued again. */
+  jobLeaseSeconds: number;
   /** Bounds on every size a client can declare, timeouts, and the concurrency of heavy work. */
   limits: Limits;
   /** Authentication (AUTH), roles, projects, trusted proxies. */
@@ -121,6 +123,7 @@ export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 
   jobConcurrency: 1,
   jobRules: [],
   jobRulesQuietSeconds: 10,
+  jobLeaseSeconds: 30,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false, pixelRecipes: [], ocr: DEFAULT_OCR },
   dimse: {
     enabled: true,
@@ -148,6 +151,7 @@ const ENV: Record<string, keyof Config> = {
   INLINE_BINARY_MAX_BYTES: 'inlineBinaryMaxBytes',
   JOB_CONCURRENCY: 'jobConcurrency',
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
+  JOB_LEASE_SECONDS: 'jobLeaseSeconds',
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends'>> & {

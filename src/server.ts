@@ -100,7 +100,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use('/dicom-web', dicomWebRouter(ctx));
-  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits);
+  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits, Math.max(1, config.jobLeaseSeconds) * 1000);
   runner.start();
   const rules = new IngestRules(config.jobRules, core.index, core.jobs, runner, config.jobRulesQuietSeconds * 1000);
   core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);

@@ -22,6 +22,8 @@ function view(job: JobRecord, req: Request, ctx: DicomWebContext) {
     params: job.params,
     state: job.state,
     progress: job.progress,
+    /** The node running it (several gateways on one queue). */
+    node: job.node,
     error: job.error,
     created: job.createdAt,
     started: job.startedAt,

@@ -15,7 +15,7 @@ export interface BackendsConfig {
   storeUrl?: string;
   /** The database password (config file or PGPASSWORD), never in the URL. */
   indexPassword?: string;
-  /** Object-store credentials (config file or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+  /** Object-store credentials from the config file; unset: the AWS SDK's own chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a session token, a profile, an instance role). */
   storeCredentials?: { accessKeyId: string; secretAccessKey: string };
   /** Connections in the PostgreSQL pool of this node. */
   indexPoolSize: number;
@@ -42,8 +42,7 @@ export function loadBackendsConfig(file: BackendsFileConfig | undefined, env: No
     indexUrl: env.INDEX_URL || f.indexUrl,
     storeUrl: env.STORE_URL || f.storeUrl,
     indexPassword: env.PGPASSWORD || f.indexPassword,
-    storeCredentials:
-      env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } : f.storeCredentials,
+    storeCredentials: f.storeCredentials,
     indexPoolSize: Number(env.INDEX_POOL_SIZE || f.indexPoolSize || 10),
     nodeId: env.NODE_ID || f.nodeId,
     siteSecretFile: env.SITE_SECRET_FILE || f.siteSecretFile,

@@ -27,3 +27,10 @@ export interface BlobStore {
   /** Release what the store holds for this process (temporary space). */
   close?(): void;
 }
+
+const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
+
+/** Throws unless `key` is a blob key: path components of UID characters, never "." or "..". */
+export function checkBlobKey(key: string): void {
+  if (!KEY.test(key) || key.split('/').some((p) => p === '.' || p === '..')) throw new Error('invalid blob key');
+}

@@ -14,11 +14,10 @@ import path from 'node:path';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { BlobStore, ByteSpan } from './blob-store';
+import { BlobStore, ByteSpan, checkBlobKey } from './blob-store';
 import { CoalescedFlush } from './coalesced-flush';
 import { writeAllChunks } from './write-fully';
 
-const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
 
 /** This host, as temporary folders name it (a file-name-safe form of the host name). */
 const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_').slice(0, 64) || 'host';
@@ -41,7 +40,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   private pathOf(key: string): string {
-    if (!KEY.test(key) || key.split('/').some((p) => p === '.' || p === '..')) throw new Error(`invalid blob key`);
+    checkBlobKey(key);
     return path.join(this.root, key);
   }
 

@@ -15,12 +15,11 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { BlobStore, ByteSpan } from './blob-store';
+import { BlobStore, ByteSpan, checkBlobKey } from './blob-store';
 import type { S3Location } from './s3-url';
 import { isAbort, isMissingKey, storeFailure } from './s3-errors';
 
 /** The same rule as FsBlobStore.pathOf (the contract tests hold both stores to it). */
-const KEY = /^[0-9A-Za-z._-]+(\/[0-9A-Za-z._-]+)*$/;
 
 /** Spans closer than this are fetched by one GET: a round trip costs more than 64 KiB of transfer. */
 const MERGE_GAP = 64 * 1024;
@@ -92,7 +91,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   private objectKey(key: string): string {
-    if (!KEY.test(key) || key.split('/').some((p) => p === '.' || p === '..')) throw new Error(`invalid blob key`);
+    checkBlobKey(key);
     return this.filesPrefix + key;
   }
 

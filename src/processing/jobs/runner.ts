@@ -19,8 +19,9 @@ import { JobDeps, runJob } from './run-job';
 import type { ReadIndex } from '../../index/index';
 
 const MAX_ATTEMPTS = 2;
-/** A node that has not renewed for this long is taken for dead. */
+/** A node that has not renewed for this long is taken for dead (the default of jobLeaseSeconds). */
 export const LEASE_MS = 30_000;
+/** Leases are renewed (and cancels through other nodes seen) this often. */
 const RENEW_MS = 2_000;
 /** Queued jobs are looked for this often (another node may have queued them). */
 const POLL_MS = 1_000;
@@ -46,6 +47,7 @@ export class JobRunner {
     private readonly node: string,
     private readonly concurrency: number,
     private readonly limits: Pick<Limits, 'maxJobOutputVoxels' | 'maxQueuedJobsPerClient'>,
+    private readonly leaseMs = LEASE_MS,
   ) {}
 
   start(): void {
@@ -58,9 +60,9 @@ export class JobRunner {
     );
     let ticks = 0;
     this.timer = setInterval(() => {
-      if (++ticks % Math.round(RENEW_MS / POLL_MS) === 0) void this.renew();
+      if (++ticks % Math.max(1, Math.round(Math.min(RENEW_MS, this.leaseMs / 3) / POLL_MS)) === 0) void this.renew();
       // Another node's jobs whose node died: taken back here as well as anywhere.
-      if (ticks % Math.round(LEASE_MS / POLL_MS / 3) === 0) void this.store.recoverExpired(MAX_ATTEMPTS).catch(() => undefined);
+      if (ticks % Math.max(1, Math.round(this.leaseMs / POLL_MS / 3)) === 0) void this.store.recoverExpired(MAX_ATTEMPTS).catch(() => undefined);
       this.pump();
     }, POLL_MS);
     this.timer.unref();
@@ -99,7 +101,7 @@ export class JobRunner {
     const ids = [...this.running.keys()].filter((id) => !this.cancelled.has(id));
     if (!ids.length) return;
     try {
-      for (const id of await this.store.renew(this.node, ids, LEASE_MS)) this.stopLocal(id);
+      for (const id of await this.store.renew(this.node, ids, this.leaseMs)) this.stopLocal(id);
     } catch (e) {
       log.warn('job-lease-renew-failed', { error: messageOf(e) });
     }
@@ -129,7 +131,7 @@ export class JobRunner {
         do {
           this.pumpAgain = false;
           while (!this.stopped && this.running.size < this.concurrency) {
-            const job = await this.store.claimNext(this.node, LEASE_MS);
+            const job = await this.store.claimNext(this.node, this.leaseMs);
             if (!job) break;
             if (this.stopped) break; // claimed as we stopped: its lease is ours, recovered at our restart
             this.running.set(job.id, undefined);
