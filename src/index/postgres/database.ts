@@ -7,6 +7,17 @@ import { isRetryable, mapPgError } from './errors';
 
 export type Param = string | number | boolean | null | readonly (string | number)[];
 
+/**
+ * A statement's text, or a named one: pg prepares a named statement once per connection and
+ * reuses it, which spares the parsing and planning of the statements ingest runs for every
+ * instance. Only for fixed text (a name stands for one text).
+ */
+export type Statement = string | { name: string; text: string };
+
+export function named(name: string, text: string): Statement {
+  return { name, text };
+}
+
 export interface Rows<R> {
   rows: R[];
   rowCount: number;
@@ -14,7 +25,7 @@ export interface Rows<R> {
 
 /** Something statements run on: the pool (each statement its own transaction) or a transaction. */
 export interface Queryable {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly Param[]): Promise<Rows<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(statement: Statement, values?: readonly Param[]): Promise<Rows<R>>;
 }
 
 /** A transaction's connection; `abandon()` rolls it back at its end instead of committing. */
@@ -27,9 +38,9 @@ export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 /** Deadlocks between nodes (two ingests locking the same studies in other orders) are rare and brief. */
 const RETRIES = 5;
 
-async function run<R extends QueryResultRow>(on: Pool | PoolClient, text: string, values?: readonly Param[]): Promise<Rows<R>> {
+async function run<R extends QueryResultRow>(on: Pool | PoolClient, statement: Statement, values?: readonly Param[]): Promise<Rows<R>> {
   try {
-    const r = await on.query<R>(text, values as unknown[] | undefined);
+    const r = typeof statement === 'string' ? await on.query<R>(statement, values as unknown[] | undefined) : await on.query<R>({ ...statement, values: values as unknown[] | undefined });
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   } catch (e) {
     throw mapPgError(e);
@@ -41,8 +52,8 @@ export class PgDatabase implements Queryable {
 
   constructor(readonly pool: Pool) {}
 
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly Param[]): Promise<Rows<R>> {
-    return run<R>(this.pool, text, values);
+  query<R extends QueryResultRow = QueryResultRow>(statement: Statement, values?: readonly Param[]): Promise<Rows<R>> {
+    return run<R>(this.pool, statement, values);
   }
 
   /** Runs `fn` in one transaction, again from the start after a deadlock or serialization failure. */

@@ -14,7 +14,7 @@ import { VeilgateError } from '../../errors';
 import { studyOpenTo } from '../../auth/projects';
 import type { InstanceRecord } from '../index';
 import { WORDS_ATTR } from './columns';
-import type { Tx } from './database';
+import { named, Tx } from './database';
 import { asciiKey, personNameWords } from './patterns';
 
 export type InsertOutcome = 'inserted' | 'duplicate';
@@ -23,10 +23,10 @@ export type InsertOutcome = 'inserted' | 'duplicate';
 async function ensureStudy(tx: Tx, r: InstanceRecord): Promise<boolean> {
   const s = r.study;
   const created = await tx.query(
-    `INSERT INTO studies (study_uid, patient_name, patient_name_key, patient_id, patient_birth_date, patient_sex, study_date,
+    named('vg_insert_study', `INSERT INTO studies (study_uid, patient_name, patient_name_key, patient_id, patient_birth_date, patient_sex, study_date,
        study_time, accession_number, study_id, referring_physician_name, referring_physician_name_key, study_description, attrs)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ON CONFLICT (study_uid) DO NOTHING RETURNING id`,
+     ON CONFLICT (study_uid) DO NOTHING RETURNING id`),
     [r.studyUID, s.patientName, asciiKey(s.patientName), s.patientID, s.patientBirthDate, s.patientSex, s.studyDate,
       s.studyTime, s.accessionNumber, s.studyID, s.referringPhysicianName, asciiKey(s.referringPhysicianName), s.studyDescription, s.attributesJson],
   );
@@ -37,8 +37,8 @@ async function ensureStudy(tx: Tx, r: InstanceRecord): Promise<boolean> {
   ];
   if (words.length) {
     await tx.query(
-      `INSERT INTO person_name_words (attr, word, study_uid)
-       SELECT unnest($1::smallint[]), unnest($2::text[]), $3 ON CONFLICT DO NOTHING`,
+      named('vg_insert_words', `INSERT INTO person_name_words (attr, word, study_uid)
+       SELECT unnest($1::smallint[]), unnest($2::text[]), $3 ON CONFLICT DO NOTHING`),
       [words.map((w) => w[0]), words.map((w) => w[1]), r.studyUID],
     );
   }
@@ -50,11 +50,11 @@ async function ensureStudy(tx: Tx, r: InstanceRecord): Promise<boolean> {
  * is open to its source. Called with the study row locked, so the projects read are settled.
  */
 async function joinProjects(tx: Tx, r: InstanceRecord): Promise<void> {
-  const held = (await tx.query<{ project: string }>('SELECT project FROM study_projects WHERE study_uid = $1', [r.studyUID])).rows.map((x) => x.project);
+  const held = (await tx.query<{ project: string }>(named('vg_study_projects', 'SELECT project FROM study_projects WHERE study_uid = $1'), [r.studyUID])).rows.map((x) => x.project);
   if (held.length) {
     if (!studyOpenTo(held, r.joiner)) throw new VeilgateError('forbidden', 'the source may not add instances to this study');
   } else if (r.projects.length) {
-    await tx.query('INSERT INTO study_projects (study_uid, project) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [r.studyUID, r.projects]);
+    await tx.query(named('vg_insert_projects', 'INSERT INTO study_projects (study_uid, project) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING'), [r.studyUID, r.projects]);
   }
 }
 
@@ -62,24 +62,24 @@ async function joinProjects(tx: Tx, r: InstanceRecord): Promise<void> {
 async function ensureSeries(tx: Tx, r: InstanceRecord): Promise<void> {
   const se = r.series;
   const created = await tx.query(
-    `INSERT INTO series (series_uid, study_uid, modality, modality_key, series_number, series_description, performed_start_date,
+    named('vg_insert_series', `INSERT INTO series (series_uid, study_uid, modality, modality_key, series_number, series_description, performed_start_date,
        performed_start_time, scheduled_step_id, requested_procedure_id, attrs)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     ON CONFLICT (series_uid) DO NOTHING RETURNING id`,
+     ON CONFLICT (series_uid) DO NOTHING RETURNING id`),
     [r.seriesUID, r.studyUID, se.modality, asciiKey(se.modality), se.seriesNumber, se.seriesDescription, se.performedStartDate,
       se.performedStartTime, se.scheduledStepID, se.requestedProcedureID, se.attributesJson],
   );
   if (!created.rowCount) {
-    const existing = await tx.query<{ study_uid: string }>('SELECT study_uid FROM series WHERE series_uid = $1', [r.seriesUID]);
+    const existing = await tx.query<{ study_uid: string }>(named('vg_series_study', 'SELECT study_uid FROM series WHERE series_uid = $1'), [r.seriesUID]);
     if (existing.rows[0]?.study_uid !== r.studyUID) throw new VeilgateError('refused', 'the series of this instance is already stored under another study');
     return;
   }
   // The study's distinct modalities in the order its series first brought them (as SQLite lists them).
   await tx.query(
-    `UPDATE studies SET num_series = num_series + 1, modalities = coalesce((
+    named('vg_study_series', `UPDATE studies SET num_series = num_series + 1, modalities = coalesce((
        SELECT string_agg(modality, ',' ORDER BY first) FROM (
          SELECT modality, min(id) AS first FROM series WHERE study_uid = $1 AND modality IS NOT NULL GROUP BY modality) m), '')
-     WHERE study_uid = $1`,
+     WHERE study_uid = $1`),
     [r.studyUID],
   );
 }
@@ -91,29 +91,29 @@ async function ensureSeries(tx: Tx, r: InstanceRecord): Promise<void> {
  * and series work.
  */
 export async function insertRecord(tx: Tx, r: InstanceRecord): Promise<InsertOutcome> {
-  if ((await tx.query('SELECT 1 FROM instances WHERE sop_instance_uid = $1', [r.sopInstanceUID])).rowCount) return 'duplicate';
+  if ((await tx.query(named('vg_instance_exists', 'SELECT 1 FROM instances WHERE sop_instance_uid = $1'), [r.sopInstanceUID])).rowCount) return 'duplicate';
   await ensureStudy(tx, r);
-  await tx.query('SELECT 1 FROM studies WHERE study_uid = $1 FOR NO KEY UPDATE', [r.studyUID]);
+  await tx.query(named('vg_lock_study', 'SELECT 1 FROM studies WHERE study_uid = $1 FOR NO KEY UPDATE'), [r.studyUID]);
   await joinProjects(tx, r);
   await ensureSeries(tx, r);
   const instance = await tx.query(
-    `INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, instance_number, transfer_syntax_uid,
+    named('vg_insert_instance', `INSERT INTO instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, instance_number, transfer_syntax_uid,
        blob_key, size, frames, bulk, metadata, attrs, content_sha256)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING id`,
+     ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING id`),
     [r.sopInstanceUID, r.seriesUID, r.studyUID, r.sopClassUID, r.instanceNumber, r.transferSyntaxUID, r.blobKey,
       r.size, r.frames ? JSON.stringify(r.frames) : null, JSON.stringify(r.bulk), r.metadataJson,
       r.instanceAttributesJson, r.contentSha256 ?? null],
   );
   if (!instance.rowCount) return 'duplicate';
   if (r.identifierFingerprints?.length) {
-    await tx.query('INSERT INTO study_identifier_fingerprints (study_uid, fingerprint) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING', [
+    await tx.query(named('vg_insert_fingerprints', 'INSERT INTO study_identifier_fingerprints (study_uid, fingerprint) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING'), [
       r.studyUID,
       r.identifierFingerprints,
     ]);
   }
   // A new stamp for the series and the study: their metadata changed (metadataStamp).
-  await tx.query(`UPDATE series SET num_instances = num_instances + 1, metadata_version = nextval('metadata_clock') WHERE series_uid = $1`, [r.seriesUID]);
-  await tx.query(`UPDATE studies SET num_instances = num_instances + 1, metadata_version = nextval('metadata_clock') WHERE study_uid = $1`, [r.studyUID]);
+  await tx.query(named('vg_series_instance', `UPDATE series SET num_instances = num_instances + 1, metadata_version = nextval('metadata_clock') WHERE series_uid = $1`), [r.seriesUID]);
+  await tx.query(named('vg_study_instance', `UPDATE studies SET num_instances = num_instances + 1, metadata_version = nextval('metadata_clock') WHERE study_uid = $1`), [r.studyUID]);
   return 'inserted';
 }
