@@ -579,6 +579,16 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
       expect((row.json['00080061'].Value as string[]).sort()).toEqual(['CT', 'MR']);
       expect((await index.instances({ study: fresh(n).studyUID })).length).toBe(40);
     });
+
+    test('two nodes storing the same batches in opposite orders: each instance stored once, no error', async () => {
+      const second = await opened.second();
+      // Five studies in each batch: one node locks them first to last, the other last to first,
+      // so transactions may deadlock; the one PostgreSQL aborts runs again and finds duplicates.
+      const batch = Array.from({ length: 5 }, (_, s) => [0, 1].map((i) => fresh(20 + s, 0, i))).flat();
+      const [one, other] = await Promise.all([index.insertMany(batch), second.insertMany([...batch].reverse())]);
+      const otherInOrder = [...other].reverse();
+      batch.forEach((_, n) => expect([one[n], otherInOrder[n]].sort()).toEqual(['duplicate', 'inserted']));
+    });
   });
 
 

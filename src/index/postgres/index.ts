@@ -9,7 +9,7 @@ import { Level, LEVEL_ORDER } from '../../query/attributes';
 import { buildResult, ResultSource } from '../../query/results';
 import type { PgDatabase } from './database';
 import { isRetryable } from './errors';
-import { insertRecord, InsertOutcome } from './insert-record';
+import { insertRecord, InsertOutcome, lockStudies } from './insert-record';
 import { compileSearch, SqlParams } from './search';
 
 interface InstanceRow {
@@ -78,6 +78,7 @@ export class PostgresIndex implements Index {
 
   async insert(record: InstanceRecord): Promise<InsertOutcome> {
     return this.db.transaction(async (tx) => {
+      await lockStudies(tx, [record.studyUID]);
       const outcome = await insertRecord(tx, record);
       if (outcome === 'duplicate') tx.abandon(); // nothing of a duplicate is kept
       return outcome;
@@ -86,12 +87,14 @@ export class PostgresIndex implements Index {
 
   /**
    * Many records in one transaction, each as insert() would put it, in its own savepoint: one
-   * that is refused comes back as its error and the others stay. A deadlock with another node
-   * is not a refusal: the whole transaction runs again.
+   * that is refused comes back as its error and the others stay. Its studies are locked first
+   * (lockStudies); a deadlock with another node all the same is not a refusal: the whole
+   * transaction runs again.
    */
   async insertMany(records: readonly InstanceRecord[]): Promise<(InsertOutcome | Error)[]> {
     return this.db.transaction(async (tx) => {
       const outcomes: (InsertOutcome | Error)[] = [];
+      await lockStudies(tx, records.map((r) => r.studyUID));
       for (const r of records) {
         await tx.query('SAVEPOINT record');
         try {

@@ -3,12 +3,12 @@
  * inserts it (duplicates, projects and joiner, a series under another study, counters,
  * modalities, fingerprints, metadata stamps).
  *
- * Several nodes may add instances of the same new study or series at once. Rows are created with
- * INSERT ... ON CONFLICT DO NOTHING (which waits for a concurrent creator to commit or roll back)
- * and read back, and the study row is locked (FOR NO KEY UPDATE) before its projects are judged
- * and its counters and modality list are changed, so inserts into one study take turns from there
- * on, as SQLite's single writer would have them. Foreign-key checks take KEY SHARE locks, which
- * that lock does not block.
+ * Several nodes may add instances of the same new study or series at once. Inserts into one
+ * study take turns, as SQLite's single writer would have them: the transaction holds the study's
+ * advisory lock (lockStudies) from its start, and the study row's lock (FOR NO KEY UPDATE, which
+ * foreign-key checks' KEY SHARE locks do not wait for) before its projects are judged and its
+ * counters and modality list change. Rows are still created with INSERT ... ON CONFLICT DO
+ * NOTHING and read back: a series may be created under another study at the same moment.
  */
 import { VeilgateError } from '../../errors';
 import { studyOpenTo } from '../../auth/projects';
@@ -18,6 +18,24 @@ import { named, Tx } from './database';
 import { asciiKey, personNameWords } from './patterns';
 
 export type InsertOutcome = 'inserted' | 'duplicate';
+
+/** The advisory-lock key space (pg_advisory_xact_lock(space, key)) of "instances are being added to this study". */
+const STUDY_LOCK_SPACE = 0x76677374; // 'vgst'
+
+/**
+ * Take the study locks of a transaction's records before any of them goes in, all at once and in
+ * UID order: nodes storing batches that share studies then wait for one another at the start
+ * instead of deadlocking halfway (each holding one study and wanting the other's). A hash
+ * collision only makes two studies take turns.
+ */
+export async function lockStudies(tx: Tx, studies: readonly string[]): Promise<void> {
+  const unique = [...new Set(studies)].sort();
+  if (!unique.length) return;
+  await tx.query(
+    named('vg_lock_studies', 'SELECT pg_advisory_xact_lock($1, hashtext(u)) FROM (SELECT u FROM unnest($2::text[]) u ORDER BY u) ordered'),
+    [STUDY_LOCK_SPACE, unique],
+  );
+}
 
 /** Creates the study unless it exists; true when this transaction created it. */
 async function ensureStudy(tx: Tx, r: InstanceRecord): Promise<boolean> {
@@ -85,7 +103,7 @@ async function ensureSeries(tx: Tx, r: InstanceRecord): Promise<void> {
 }
 
 /**
- * Inserts the record. 'duplicate' when its SOP Instance UID is stored already: the caller must
+ * Inserts the record, its study locked already (lockStudies). 'duplicate' when its SOP Instance UID is stored already: the caller must
  * then discard whatever this call changed (roll back its transaction or savepoint), as a
  * concurrent insert of the same instance may be found only at the instance row, after the study
  * and series work.
