@@ -90,7 +90,8 @@ CREATE TABLE instances (
   stored_at timestamptz NOT NULL DEFAULT now(),
   content_sha256 text COLLATE "C"
 );
-CREATE INDEX instances_series ON instances (series_uid, instance_number);
+-- (series_uid, id): a series's instances, and its first one (a search's includefield metadata).
+CREATE INDEX instances_series ON instances (series_uid, id);
 CREATE INDEX instances_study ON instances (study_uid, id);
 CREATE INDEX instances_blob ON instances (blob_key);
 CREATE INDEX instances_sop_class ON instances (sop_class_uid, id);

@@ -147,7 +147,6 @@ export class PostgresJobStore implements JobStore {
       set('state', changes.state);
       // A finished job is held by no node any more.
       sets.push('node = NULL', 'lease_expires_at = NULL');
-      if (changes.finishedAt === undefined) sets.push('finished_at = now()');
     }
     // Nothing to change still answers whether the node holds the job.
     if (!sets.length) sets.push('id = id');
@@ -166,9 +165,10 @@ export class PostgresJobStore implements JobStore {
 
   async recoverExpired(maxAttempts: number, restartedNode?: string): Promise<{ requeued: number; failed: number }> {
     // Rows another statement holds (a renewal in flight) are passed over: their node is alive.
+    // A running job without a lease has no holder that could renew it: recovered as well.
     const r = await this.db.query<{ requeued: number; failed: number }>(
       `WITH lost AS (
-         SELECT id FROM jobs WHERE state = 'running' AND (lease_expires_at < now() OR node = $2) FOR UPDATE SKIP LOCKED
+         SELECT id FROM jobs WHERE state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now() OR node = $2) FOR UPDATE SKIP LOCKED
        ), changed AS (
          UPDATE jobs j SET
            state = CASE WHEN j.attempts >= $1 THEN 'failed' ELSE 'queued' END,
