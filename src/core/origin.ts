@@ -15,15 +15,19 @@ export type IngestOrigin =
   /** A NIfTI volume posted to /api, published as a derived series. */
   | { kind: 'nifti-post'; address: string };
 
-/** The origin in one line, for logs ("stow 127.0.0.1", "dimse PACS1 10.0.0.5", "job 4f…"). */
+/** The origin in one line, for logs and the audit trail ("http 127.0.0.1", "dimse PACS1", "job 4f…"). */
 export function originLabel(o: IngestOrigin): string {
   switch (o.kind) {
+    case 'stow':
+      return `http ${o.address}`.trim();
     case 'dimse':
-      return `dimse ${o.aeTitle} ${o.address}`;
+      return `dimse ${o.aeTitle}`;
+    case 'import':
+      return 'import';
     case 'job':
       return `job ${o.jobId}`;
-    default:
-      return `${o.kind} ${o.address}`.trim();
+    case 'nifti-post':
+      return `api ${o.address}`.trim();
   }
 }
 

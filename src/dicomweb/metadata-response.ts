@@ -59,7 +59,7 @@ export async function sendMetadata(ctx: DicomWebContext, req: Request, res: Resp
   if (scope.instance) {
     const docs = await view.metadata(scope);
     if (docs.length === 0) throw new VeilgateError('not-found', `no such ${level}`);
-    sendJson(req, res, resolveStoredUris(`[${docs.join(',')}]`, base));
+    await sendJson(req, res, resolveStoredUris(`[${docs.join(',')}]`, base));
     return;
   }
   const stamp = await view.metadataStamp(scope);

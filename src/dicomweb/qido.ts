@@ -49,6 +49,6 @@ export function qidoHandler(ctx: DicomWebContext, level: Level) {
             : instancePath(m.studyUID, m.seriesUID!, m.sopInstanceUID!);
       return { ...m.json, '00081190': { vr: 'UR', Value: [base + url] } };
     });
-    sendJson(req, res, JSON.stringify(body));
+    await sendJson(req, res, JSON.stringify(body));
   };
 }

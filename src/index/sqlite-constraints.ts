@@ -5,6 +5,7 @@
  * same matches.
  */
 import type { Constraint } from '../query/constraints';
+import { likePattern } from '../query/patterns';
 
 export interface SqlFragment {
   sql: string;
@@ -16,10 +17,6 @@ export function globPattern(value: string): string {
   return value.replace(/\[/g, '[[]');
 }
 
-/** LIKE pattern (with ESCAPE '\') for a DICOM wildcard value. */
-export function likePattern(value: string): string {
-  return value.replace(/[\\%_]/g, (c) => '\\' + c).replace(/\*/g, '%').replace(/\?/g, '_');
-}
 
 export function compileConstraint(c: Constraint, col: string): SqlFragment {
   switch (c.kind) {

@@ -37,32 +37,14 @@ import type { Query } from '../query/query';
 import type { Level } from '../query/attributes';
 import type { Constraint } from '../query/constraints';
 import { literalStart } from '../query/constraints';
-import { compileConstraint, globPattern, likePattern } from './sqlite-constraints';
+import { compileConstraint, globPattern } from './sqlite-constraints';
+import { asciiUpper, likePattern, personNameWords, prefixEnd } from '../query/patterns';
 
 /** person_name_words.attr of each person-name match key. */
 export const PN_WORD_ATTR = { PatientName: 0, ReferringPhysicianName: 1 } as const;
 
 /** Matches (rows of the search level) a driving condition may have before the id walk is cheaper than sorting them. */
 export const PROBE_CAP = 10_000;
-
-/** SQLite's upper() (no ICU): ASCII letters only, as its LIKE folds case. */
-export function asciiUpper(value: string): string {
-  return value.replace(/[a-z]+/g, (m) => m.toUpperCase());
-}
-
-/**
- * The rows fuzzy matching reads for a person name: the uppercased name with its component and
- * group separators as spaces, from its start and from after every space. A fuzzy value matches
- * when one of these begins with it (the same as the word-start LIKE of sqlite-constraints.ts).
- * Migration 004 computes the same rows in SQL for studies stored before it.
- */
-export function personNameWords(name: string | null): string[] {
-  if (name === null) return [];
-  const r = asciiUpper(name).replace(/[\^=]/g, ' ');
-  const out = new Set([r]);
-  for (let i = r.indexOf(' '); i >= 0; i = r.indexOf(' ', i + 1)) out.add(r.slice(i + 1));
-  return [...out];
-}
 
 type Prepare = (sql: string) => { run(...params: unknown[]): unknown };
 
@@ -171,20 +153,6 @@ const LEVEL_ALIAS: Record<Level, Alias> = { study: 's', series: 'se', instance: 
 const TABLE: Record<Alias, string> = { s: 'studies', se: 'series', i: 'instances' };
 
 const aliasOf = (column: string) => column.slice(0, column.indexOf('.')) as Alias;
-
-/**
- * The least string greater than every string that starts with `prefix` (in SQLite's BINARY
- * order, which is code point order for UTF-8), or undefined when there is none.
- */
-export function prefixEnd(prefix: string): string | undefined {
-  const cps = [...prefix].map((c) => c.codePointAt(0)!);
-  while (cps.length) {
-    let last = cps.pop()! + 1;
-    if (last >= 0xd800 && last <= 0xdfff) last = 0xe000;
-    if (last <= 0x10ffff) return String.fromCodePoint(...cps, last);
-  }
-  return undefined;
-}
 
 /** `c >= ? AND c < ?` for strings starting with `prefix`. */
 function prefixRange(c: string, prefix: string): { sql: string; params: Param[] } {

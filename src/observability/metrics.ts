@@ -56,13 +56,14 @@ export class GatewayMetrics {
       help: 'Processing jobs by state',
       labelNames: ['state'],
       registers: [this.registry],
-      collect() {
-        for (const [state, n] of Object.entries(jobs.countByState())) this.set({ state }, n);
+      // prom-client awaits an async collect: the counts come from the (possibly shared) job store.
+      async collect() {
+        for (const [state, n] of Object.entries(await jobs.countByState())) this.set({ state }, n);
       },
     });
   }
 
-  /** One instance through ingest; `source` is the kind of source (http, dimse, import, job, api), never an address. */
+  /** One instance through ingest; `source` is the kind of its origin (stow, dimse, import, job, nifti-post), never an address. */
   ingested(outcome: string, source: string): void {
     this.ingests.inc({ outcome, source });
   }

@@ -15,7 +15,7 @@ import { studyOpenTo } from '../../auth/projects';
 import type { InstanceRecord } from '../index';
 import { WORDS_ATTR } from './columns';
 import { named, Tx } from './database';
-import { asciiKey, personNameWords } from './patterns';
+import { asciiKey, personNameWords } from '../../query/patterns';
 
 export type InsertOutcome = 'inserted' | 'duplicate';
 

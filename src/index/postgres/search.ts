@@ -22,7 +22,7 @@ import { Constraint, hasWildcard, literalStart } from '../../query/constraints';
 import type { Query } from '../../query/query';
 import { Alias, LEVEL_ALIAS, TABLE, keyColumn } from './columns';
 import type { Param } from './database';
-import { asciiUpper, likePattern, prefixEnd } from './patterns';
+import { asciiUpper, likePattern, prefixEnd } from '../../query/patterns';
 
 /** Parameters of one statement, numbered as they are added. */
 export class SqlParams {

@@ -1,7 +1,8 @@
 /**
  * JobStore on the index's SQLite database. Several processes may share it (the server and
  * `veilgate job` beside it): every claim is one UPDATE guarded by the job's state, so two
- * processes never take the same job, and leases run on this machine's clock, which they share.
+ * processes never take the same job (SQLite runs one writing statement at a time, which also keeps
+ * max(seq) + 1 unique), and leases run on this machine's clock, which they share.
  */
 import Database from 'better-sqlite3';
 import { JobChanges, JobRecord, JobState, JobStore, NewJob } from './job-store';
@@ -93,14 +94,14 @@ export class SqliteJobStore implements JobStore {
   }
 
   async claimNext(node: string, leaseMs: number): Promise<JobRecord | undefined> {
-    // Another process may take the oldest between the read and the update: then try the next.
-    for (let tries = 0; tries < 5; tries++) {
-      const row = this.db.prepare(`SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1`).get() as { id: string } | undefined;
-      if (!row) return undefined;
-      const job = await this.claim(row.id, node, leaseMs);
-      if (job) return job;
-    }
-    return undefined;
+    // One statement, so one write lock: another process cannot take the same job in between.
+    const row = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'running', progress = 0, attempts = attempts + 1, started_at = ?, node = ?, lease_until = ?
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1) RETURNING *`,
+      )
+      .get(new Date().toISOString(), node, Date.now() + leaseMs) as Row | undefined;
+    return row && toRecord(row);
   }
 
   async claim(id: string, node: string, leaseMs: number): Promise<JobRecord | undefined> {

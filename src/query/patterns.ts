@@ -1,8 +1,8 @@
 /**
- * Matching forms PostgreSQL compares: uppercased keys, LIKE patterns, prefix ranges and the
- * word starts of person names. They reproduce SQLite's matching (the reference), whose LIKE and
- * upper() fold ASCII letters only and whose BINARY order is code point order, as COLLATE "C" is
- * for UTF-8 text.
+ * The matching forms every index backend compares (src/index/sqlite-search.ts and
+ * src/index/postgres/search.ts): uppercased keys, LIKE patterns, prefix ranges and the word starts
+ * of person names. Case is folded for ASCII letters only (as SQLite's LIKE and upper() do, the
+ * reference), and order is code point order (SQLite's BINARY, PostgreSQL's COLLATE "C").
  */
 
 /** ASCII letters uppercased, every other character kept (SQLite's upper() without ICU). */
