@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Index, InstanceRecord, QueryResult, Scope, StoredInstance } from './index';
 import { Query } from '../query/query';
+import { INSTANCE_COLUMNS, InstanceRow, toStored } from './instance-row';
 import { Level, LEVEL_ORDER } from '../query/attributes';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
@@ -13,37 +14,6 @@ import { WalSync } from './wal-sync';
 import { SAFETY_NET_PAGES, WalCheckpointer } from './wal-checkpointer';
 
 import { studyOpenTo } from '../auth/projects';
-
-interface InstanceRow {
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  sop_class_uid: string;
-  transfer_syntax_uid: string;
-  blob_key: string;
-  size: number;
-  frames: string | null;
-  bulk: string;
-  content_sha256: string | null;
-}
-
-const INSTANCE_COLUMNS =
-  'i.study_uid, i.series_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.size, i.frames, i.bulk, i.content_sha256';
-
-function toStored(r: InstanceRow): StoredInstance {
-  return {
-    studyUID: r.study_uid,
-    seriesUID: r.series_uid,
-    sopInstanceUID: r.sop_instance_uid,
-    sopClassUID: r.sop_class_uid,
-    transferSyntaxUID: r.transfer_syntax_uid,
-    blobKey: r.blob_key,
-    size: r.size,
-    frames: r.frames ? JSON.parse(r.frames) : undefined,
-    bulk: JSON.parse(r.bulk),
-    contentSha256: r.content_sha256 ?? undefined,
-  };
-}
 
 /**
  * Only studies of these projects (undefined: every study). One primary-key lookup per row: an IN

@@ -11,36 +11,7 @@ import type { PgDatabase } from './database';
 import { isRetryable } from './errors';
 import { insertRecord, InsertOutcome, lockStudies } from './insert-record';
 import { compileSearch, SqlParams } from './search';
-
-interface InstanceRow {
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  sop_class_uid: string;
-  transfer_syntax_uid: string;
-  blob_key: string;
-  size: string;
-  frames: string | null;
-  bulk: string;
-  content_sha256: string | null;
-}
-
-const INSTANCE_COLUMNS = 'i.study_uid, i.series_uid, i.sop_instance_uid, i.sop_class_uid, i.transfer_syntax_uid, i.blob_key, i.size, i.frames, i.bulk, i.content_sha256';
-
-function toStored(r: InstanceRow): StoredInstance {
-  return {
-    studyUID: r.study_uid,
-    seriesUID: r.series_uid,
-    sopInstanceUID: r.sop_instance_uid,
-    sopClassUID: r.sop_class_uid,
-    transferSyntaxUID: r.transfer_syntax_uid,
-    blobKey: r.blob_key,
-    size: Number(r.size), // bigint arrives as a string
-    frames: r.frames ? JSON.parse(r.frames) : undefined,
-    bulk: JSON.parse(r.bulk),
-    contentSha256: r.content_sha256 ?? undefined,
-  };
-}
+import { INSTANCE_COLUMNS, InstanceRow, toStored } from '../instance-row';
 
 /** Only studies of these projects (undefined: every study); `column` is the row's study UID. */
 function projectFilter(column: string, projects: readonly string[] | undefined, p: SqlParams): string | undefined {

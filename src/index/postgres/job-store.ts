@@ -10,46 +10,12 @@
  */
 import type { JobChanges, JobRecord, JobState, JobStore, NewJob } from '../../processing/jobs/job-store';
 import type { Param, PgDatabase } from './database';
-
-interface Row {
-  id: string;
-  op: string;
-  study_uid: string;
-  series_uid: string;
-  params: string;
-  client: string | null;
-  state: JobState;
-  progress: number;
-  attempts: number;
-  error: string | null;
-  result: string | null;
-  node: string | null;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
+import { JobRow, toJobRecord } from '../../processing/jobs/job-row';
 
 const COLUMNS = 'id, op, study_uid, series_uid, params, client, state, progress, attempts, error, result, node, created_at, started_at, finished_at';
 
-function toRecord(r: Row): JobRecord {
-  return {
-    id: r.id,
-    op: r.op,
-    study: r.study_uid,
-    series: r.series_uid,
-    params: JSON.parse(r.params),
-    client: r.client ?? undefined,
-    state: r.state,
-    progress: r.progress,
-    attempts: r.attempts,
-    error: r.error ?? undefined,
-    result: r.result ? JSON.parse(r.result) : undefined,
-    createdAt: r.created_at.toISOString(),
-    startedAt: r.started_at?.toISOString(),
-    finishedAt: r.finished_at?.toISOString(),
-    node: r.node ?? undefined,
-  };
-}
+type Row = JobRow;
+const toRecord = toJobRecord;
 
 /** The claim itself: running for `node` under a lease from now, one attempt more. */
 const CLAIM_SET = `state = 'running', node = $1, lease_expires_at = now() + $2 * interval '1 millisecond',

@@ -5,27 +5,16 @@
  * under a transaction-level advisory lock, so one node migrates and the others, once it commits,
  * find the schema current. A schema newer than this gateway knows is refused, never guessed at.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { projectRoot } from '../../paths';
 import type { PgDatabase } from './database';
+import { Migration, newerSchemaError, readMigrations } from '../migration-files';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration } from '../migration-files';
 
 /** pg_advisory_xact_lock key of Veilgate's migrations (any constant; the same on every node). */
 const MIGRATION_LOCK = 0x7665696c; // 'veil'
 
-export function postgresMigrations(dir = path.join(projectRoot(), 'db', 'postgres')): Migration[] {
-  return fs
-    .readdirSync(dir)
-    .map((f) => /^(\d{3})-([\w-]+)\.sql$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: Number(m[1]), name: m[2], sql: fs.readFileSync(path.join(dir, m[0]), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
+export function postgresMigrations(dir?: string): Migration[] {
+  return readMigrations('postgres', dir);
 }
 
 /** Bring the database to the newest version; returns the versions applied (none when current). */
@@ -38,7 +27,7 @@ export async function migrate(db: PgDatabase, migrations: Migration[] = postgres
     const row = await tx.query<{ version: number }>('SELECT version FROM schema_version WHERE id = 1');
     const current = row.rows[0]?.version ?? 0;
     if (current > newest) {
-      throw new Error(`the index schema is version ${current}, newer than this gateway knows (${newest}): run the newer gateway, or restore a backup`);
+      throw newerSchemaError(current, newest);
     }
     const applied: number[] = [];
     for (const m of migrations) {

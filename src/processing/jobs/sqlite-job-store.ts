@@ -6,44 +6,10 @@
  */
 import Database from 'better-sqlite3';
 import { JobChanges, JobRecord, JobState, JobStore, NewJob } from './job-store';
+import { JobRow, toJobRecord } from './job-row';
 
-interface Row {
-  id: string;
-  op: string;
-  study_uid: string;
-  series_uid: string;
-  params: string;
-  client: string | null;
-  state: JobRecord['state'];
-  progress: number;
-  attempts: number;
-  error: string | null;
-  result: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  node: string | null;
-}
-
-function toRecord(r: Row): JobRecord {
-  return {
-    id: r.id,
-    op: r.op,
-    study: r.study_uid,
-    series: r.series_uid,
-    params: JSON.parse(r.params),
-    client: r.client ?? undefined,
-    state: r.state,
-    progress: r.progress,
-    attempts: r.attempts,
-    error: r.error ?? undefined,
-    result: r.result ? JSON.parse(r.result) : undefined,
-    createdAt: r.created_at,
-    startedAt: r.started_at ?? undefined,
-    finishedAt: r.finished_at ?? undefined,
-    node: r.node ?? undefined,
-  };
-}
+type Row = JobRow;
+const toRecord = toJobRecord;
 
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
