@@ -30,7 +30,12 @@ export type Constraint =
    * (fuzzy matching), not only from the start of the name; the rest of the name may follow.
    */
   | { kind: 'person-name'; key: MatchKey; pattern: string; wordStart: boolean }
-  /** ModalitiesInStudy: one of the study's modalities matches one of these values (ASCII case ignored, wildcards allowed). */
+  /**
+   * ModalitiesInStudy: one of these values matches one of the study's modalities, ASCII case
+   * ignored. A plain value or a literal prefix ("C*") is decided per series; any other wildcard is
+   * matched against the study's comma-joined list, so "C??" also matches a study of C and X: the
+   * SQLite reference's behaviour, which every backend keeps alike (test/contract).
+   */
   | { kind: 'any-modality'; key: MatchKey; values: string[] };
 
 const bad = (msg: string) => new VeilgateError('bad-request', msg);
