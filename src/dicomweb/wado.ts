@@ -21,6 +21,7 @@ import archiver from 'archiver';
 import { canDecode, pixelDescription } from '../imaging/decode';
 import { DicomJson } from '../dicom/json';
 import { canTranscode } from '../imaging/transcode';
+import { asBuffer } from '../workers/transfer';
 
 function scopeOf(req: Request): { level: Level; scope: Scope } {
   const scope: Scope = { study: requireUid(req.params.study, 'study') };
@@ -188,10 +189,6 @@ export function metadataHandler(ctx: DicomWebContext) {
   };
 }
 
-/** A worker's result as a Buffer, without copying it. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 /** Byte ranges as the store's inclusive spans. */
 export function spans(ranges: ByteRange[]) {

@@ -26,6 +26,7 @@ import { rawString } from '../dicom/values';
 import { Principal } from '../auth/principal';
 import { ingestProjects, joinerOf } from '../auth/projects';
 import type { ProjectRule } from '../auth/config';
+import { asBuffer } from '../workers/transfer';
 
 export type PrepareInput =
   /** A DICOM file (PS3.10), as STOW-RS and folder import receive it. */
@@ -95,9 +96,6 @@ function blobKeyOf(id: InstanceIdentity): string {
   return `${id.studyUID}/${id.seriesUID}/${id.sopInstanceUID}.${randomBytes(4).toString('hex')}.dcm`;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 function parseInput(input: PrepareInput, ctx: PrepareContext): { dataset: Dataset; meta: Dataset; transferSyntaxUID: string; warnings: string[] } {
   // A deflated data set inflates to what is stored: the same size limit applies to both.

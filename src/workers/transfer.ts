@@ -16,3 +16,8 @@ export function movable(views: Uint8Array[]): ArrayBuffer[] {
 export function owned(bytes: Uint8Array): Uint8Array {
   return ownsBuffer(bytes) ? bytes : new Uint8Array(bytes);
 }
+
+/** Bytes (a worker's result, a moved input) as a Buffer over the same memory, never a copy. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
