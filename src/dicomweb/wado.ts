@@ -15,6 +15,7 @@ import { DicomWebContext, readView } from './context';
 import { MediaRange, matchesType, parseAccept } from './media-types';
 import { MultipartWriter, ResponseClosed } from './multipart-writer';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { log } from '../log';
 import { requireUid } from './params';
 import archiver from 'archiver';
@@ -115,8 +116,14 @@ export function retrieveHandler(ctx: DicomWebContext) {
       return ctx.admission.run('zip', () => sendZip(ctx, res, instances, scope.instance ?? scope.series ?? scope.study));
     }
     if (audit) audit.beginTransferring(httpCaller(req), await tallyOf(ctx.index, instances));
+    // One instance asked for as application/dicom (first among what the client takes): the Part 10
+    // file itself, single part, as Microsoft's DICOM server answers and clients use.
+    const preferred = accept.find((r) => ['application/dicom', 'multipart/related', 'multipart/*', '*/*'].includes(r.type));
+    if (preferred?.type === 'application/dicom' && scopeOf(req).scope.instance && instances.length === 1) {
+      return sendSinglePart(ctx, res, instances[0], preferred);
+    }
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
-    if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip');
+    if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip (one instance also as application/dicom)');
     // Every instance's syntax is settled before the first byte goes out, so a 406 is still possible.
     const plan = instances.map((inst) => ({ inst, target: outgoingSyntax(offered, inst.transferSyntaxUID) }));
     const refused = plan.find((p) => !p.target);
@@ -155,6 +162,33 @@ export function retrieveHandler(ctx: DicomWebContext) {
     };
     await (transcoded.length ? ctx.admission.run('transcode', send) : send());
   };
+}
+
+/**
+ * An instance as one application/dicom body: the stored file streamed when its syntax is the one
+ * asked for (transfer-syntax=*, or absent and stored Explicit VR Little Endian, PS3.18 8.7.3.5.2),
+ * else transcoded on a worker thread when it can be, else 406.
+ */
+async function sendSinglePart(ctx: DicomWebContext, res: Response, inst: StoredInstance, range: MediaRange): Promise<void> {
+  const asked = range.params['transfer-syntax'] ?? TS.ExplicitVRLittleEndian;
+  const target = asked === '*' || asked === inst.transferSyntaxUID ? inst.transferSyntaxUID : canTranscode(inst.transferSyntaxUID, asked) ? asked : undefined;
+  if (!target) {
+    const stored = inst.transferSyntaxUID;
+    throw new VeilgateError('not-acceptable', `the instance is stored as ${transferSyntax(stored)?.name ?? stored} (${stored}) and cannot be sent as ${asked}; accept transfer-syntax=* or ${stored}`);
+  }
+  if (target === inst.transferSyntaxUID) {
+    res.status(200).setHeader('Content-Type', `application/dicom; transfer-syntax=${target}`);
+    res.setHeader('Content-Length', String(inst.size));
+    await pipeline(ctx.store.stream(inst.blobKey), res);
+    return;
+  }
+  await ctx.admission.run('transcode', async () => {
+    const file = await ctx.store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
+    const body = asBuffer(await ctx.workers.run('transcode', { file, stored: inst.transferSyntaxUID, target, frames: inst.frames }));
+    res.status(200).setHeader('Content-Type', `application/dicom; transfer-syntax=${target}`);
+    res.setHeader('Content-Length', String(body.length));
+    res.end(body);
+  });
 }
 
 /** Bytes an instance's pixel data takes once decoded (from its metadata). */
