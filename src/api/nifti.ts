@@ -112,6 +112,7 @@ export function postNiftiHandler(ctx: DicomWebContext) {
     }
     const retrieveURL = baseUrl(ctx, req) + seriesPath(study, seriesUID);
     res.status(201).type('application/json').setHeader('Location', retrieveURL);
-    res.send(JSON.stringify({ SeriesInstanceUID: seriesUID, RetrieveURL: retrieveURL, NumberOfInstances: made.instances.length }));
+    // The same keys as a job's result series (/api keys are camelCase, src/api/openapi.ts).
+    res.send(JSON.stringify({ seriesInstanceUID: seriesUID, kind: 'image', instances: made.instances.length, retrieveURL }));
   };
 }

@@ -1,4 +1,4 @@
-/** The gateway's own API beside DICOMweb: NIfTI conversion (and processing jobs later). */
+/** The gateway's own API beside DICOMweb: NIfTI conversion, processing jobs, its OpenAPI description. */
 import express, { Request, Response } from 'express';
 import { DicomWebContext } from '../dicomweb/context';
 import { errorHandler } from '../dicomweb/router';
@@ -6,11 +6,14 @@ import { getNiftiHandler, getSidecarHandler, postNiftiHandler } from './nifti';
 import { jobsRouter } from './jobs';
 import { JobRunner } from '../processing/jobs/runner';
 import { requireRole } from '../auth/middleware';
+import { OPENAPI } from './openapi';
 
 const SERIES = '/studies/:study/series/:series';
 
 export function apiRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
   const r = express.Router();
+  // For any caller with a role: it names the routes, nothing stored.
+  r.get('/openapi.json', requireRole('ingest', 'read', 'process', 'admin'), (_req: Request, res: Response) => void res.json(OPENAPI));
   r.use('/jobs', jobsRouter(ctx, runner));
   // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
   const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));

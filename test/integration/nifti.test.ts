@@ -132,11 +132,11 @@ describe('series ⇄ NIfTI', () => {
         body: fs.readFileSync(path.join(dir, 'source.nii')),
       });
       expect([name, post.status, post.status === 201 ? '' : await post.text()]).toEqual([name, 201, '']);
-      const created = (await post.json()) as { SeriesInstanceUID: string; NumberOfInstances: number };
+      const created = (await post.json()) as { seriesInstanceUID: string; instances: number; kind: string; retrieveURL: string };
       // The derived series is in QIDO with its source's study, as DERIVED\SECONDARY.
-      const inStudy = (await (await fetch(`${gw.url}/studies/${study}/series?SeriesInstanceUID=${created.SeriesInstanceUID}&includefield=00080008`)).json()) as Json[];
+      const inStudy = (await (await fetch(`${gw.url}/studies/${study}/series?SeriesInstanceUID=${created.seriesInstanceUID}&includefield=00080008`)).json()) as Json[];
       expect(inStudy).toHaveLength(1);
-      await getVolume(study, created.SeriesInstanceUID, 0, path.join(dir, 'again.nii'));
+      await getVolume(study, created.seriesInstanceUID, 0, path.join(dir, 'again.nii'));
       const cmp = spawnSync(PYTHON, [path.join(__dirname, '../support/nifti_compare.py')], {
         // Philips precise values are reals far beyond 16 bits: they come back within one quantum.
         input: JSON.stringify([{ case: name, ours: [path.join(dir, 'again.nii')], reference: [path.join(dir, 'source.nii')], quantised: name === 'Philips enhanced MR' }]),
@@ -144,11 +144,11 @@ describe('series ⇄ NIfTI', () => {
       });
       expect(JSON.parse(cmp.stdout)[0].problems).toEqual([]);
       // Every created instance passes dciodvfy without errors.
-      const instances = (await (await fetch(`${gw.url}/studies/${study}/series/${created.SeriesInstanceUID}/instances`)).json()) as Json[];
-      expect(instances).toHaveLength(created.NumberOfInstances);
+      const instances = (await (await fetch(`${gw.url}/studies/${study}/series/${created.seriesInstanceUID}/instances`)).json()) as Json[];
+      expect(instances).toHaveLength(created.instances);
       const sample = instances.filter((_, i) => i % Math.ceil(instances.length / 4) === 0);
       for (const inst of sample) {
-        const url = `${gw.url}/studies/${study}/series/${created.SeriesInstanceUID}/instances/${inst['00080018'].Value![0]}`;
+        const url = `${gw.url}/studies/${study}/series/${created.seriesInstanceUID}/instances/${inst['00080018'].Value![0]}`;
         const res = await fetch(url, { headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
         const body = Buffer.from(await res.arrayBuffer());
         const start = body.indexOf(Buffer.from('DICM')) - 128;
