@@ -5,15 +5,14 @@ import { errorHandler } from '../dicomweb/router';
 import { getNiftiHandler, getSidecarHandler, postNiftiHandler } from './nifti';
 import { jobsRouter } from './jobs';
 import { JobRunner } from '../processing/jobs/runner';
-import { requireRole } from '../auth/middleware';
+import { publicRoute, requireRole } from '../auth/middleware';
 import { OPENAPI } from './openapi';
 
 const SERIES = '/studies/:study/series/:series';
 
 export function apiRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
   const r = express.Router();
-  // For any caller with a role: it names the routes, nothing stored.
-  r.get('/openapi.json', requireRole('ingest', 'read', 'process', 'admin'), (_req: Request, res: Response) => void res.json(OPENAPI));
+  r.get('/openapi.json', publicRoute('describes the API routes; says nothing about stored data'), (_req: Request, res: Response) => void res.json(OPENAPI));
   r.use('/jobs', jobsRouter(ctx, runner));
   // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
   const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));

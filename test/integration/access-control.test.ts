@@ -14,39 +14,13 @@ import path from 'node:path';
 import { startAuthWorld, AuthWorld, KeyName, StoredStudy } from '../support/auth-world';
 import { multipartBody, deidentified } from '../support/gateway';
 import { syntheticInstance, randomUid } from '../../src/synthetic/instances';
-import type { GuardMark } from '../../src/auth/middleware';
+import { RegisteredRoute, registeredRoutes } from '../support/routes';
 import { projectSecret, mapUid, patientPseudonym, dateOffsetDays } from '../../src/deid/keyed';
 import { auditEvents, invalidAuditMessages, readAuditMessages } from '../support/audit-files';
 
 jest.setTimeout(180_000);
 
 type Json = Record<string, { Value?: unknown[] }>;
-
-interface RegisteredRoute {
-  method: string;
-  path: string;
-  guard?: GuardMark;
-}
-
-/** Every route of the app, with the guard that applies to it (its own, or its router's). */
-function registeredRoutes(app: unknown): RegisteredRoute[] {
-  const out: RegisteredRoute[] = [];
-  const walk = (stack: unknown[], prefix: string, inherited: GuardMark | undefined) => {
-    let guard = inherited;
-    for (const layer of stack as { route?: { path: unknown; methods: Record<string, boolean>; stack: { handle: GuardMark }[] }; handle: GuardMark & { stack?: unknown[] }; rawPath?: unknown }[]) {
-      if (layer.route) {
-        const own = layer.route.stack.map((l) => l.handle).find((h) => h.requiredRoles || h.publicBecause);
-        for (const method of Object.keys(layer.route.methods)) out.push({ method: method.toUpperCase(), path: prefix + String(layer.route.path), guard: own ?? guard });
-      } else if (layer.handle.stack) {
-        walk(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : String(layer.rawPath)), guard);
-      } else if (layer.handle.requiredRoles || layer.handle.publicBecause) {
-        guard = layer.handle; // a router-level guard covers every route after it
-      }
-    }
-  };
-  walk((app as { router: { stack: unknown[] } }).router.stack, '', undefined);
-  return out;
-}
 
 /** How to call one route for a study: the path and request, and what success looks like. */
 interface Call {
@@ -131,6 +105,7 @@ describe('access control over HTTP (AUTH=keys)', () => {
         otherProject: 'absent',
       },
       'GET /api/jobs/': { path: '/api/jobs', ok: 200, otherProject: 'hidden' },
+      'GET /api/openapi.json': { path: '/api/openapi.json', ok: 200 },
       'GET /api/jobs/:id': { path: `/api/jobs/${jobA}`, ok: 200, otherProject: 'absent' },
       'DELETE /api/jobs/:id': { path: `/api/jobs/${jobA}`, init: { method: 'DELETE' }, ok: 200, otherProject: 'absent' },
       'GET /api/studies/:study/series/:series/nifti': { path: `/api/studies/${s.study}/series/${s.series}/nifti`, ok: 200, otherProject: 'absent' },
