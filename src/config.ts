@@ -43,6 +43,8 @@ export interface Config {
   jobRulesQuietSeconds: number;
   /** A node that has not renewed its hold on a running job for this long is taken for dead: the job is queued again. */
   jobLeaseSeconds: number;
+  /** Days a rejected (IOCM) instance is kept, hidden, before its row and file are deleted (maintenance/rejected-purge.ts). */
+  rejectedGraceDays: number;
   /** Bounds on every size a client can declare, timeouts, and the concurrency of heavy work. */
   limits: Limits;
   /** Authentication (AUTH), roles, projects, trusted proxies. */
@@ -124,6 +126,7 @@ export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 
   jobRules: [],
   jobRulesQuietSeconds: 10,
   jobLeaseSeconds: 30,
+  rejectedGraceDays: 7,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false, pixelRecipes: [], ocr: DEFAULT_OCR },
   dimse: {
     enabled: true,
@@ -152,6 +155,7 @@ const ENV: Record<string, keyof Config> = {
   JOB_CONCURRENCY: 'jobConcurrency',
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
   JOB_LEASE_SECONDS: 'jobLeaseSeconds',
+  REJECTED_GRACE_DAYS: 'rejectedGraceDays',
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends'>> & {

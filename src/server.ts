@@ -18,6 +18,7 @@ import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
 import { SHARED_GRACE_MS, sweepOrphans } from './maintenance/orphan-sweep';
+import { DAY_MS, RejectedPurge } from './maintenance/rejected-purge';
 import { DimseListener, startDimse } from './dimse/listener';
 import { Authenticator, publicRoute, requireRole } from './auth/middleware';
 import { isLoopback } from './auth/config';
@@ -99,7 +100,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.get('/metrics', requireRole('admin'), async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  app.use('/dicom-web', dicomWebRouter(ctx));
+  // Rejected instances are deleted when their grace period ends (and soon after each rejection).
+  const rejectedPurge = new RejectedPurge(core.index, core.store, { graceMs: config.rejectedGraceDays * DAY_MS });
+  app.use('/dicom-web', dicomWebRouter(ctx, { onRejected: () => rejectedPurge.nudge() }));
   const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits, Math.max(1, config.jobLeaseSeconds) * 1000);
   runner.start();
   const rules = new IngestRules(config.jobRules, core.index, core.jobs, runner, config.jobRulesQuietSeconds * 1000);
@@ -146,6 +149,8 @@ export async function startGateway(config: Config): Promise<Gateway> {
     (r) => (r.quarantined ? log.warn('orphans-quarantined', { ...r }) : log.info('orphan-sweep', { ...r })),
     (e) => log.error('orphan-sweep-failed', { error: String((e as Error).message ?? e) }),
   );
+  // After the sweep: a rejected blob whose row the purge has just deleted is deleted, not quarantined.
+  void sweep.then(() => closing || rejectedPurge.start());
   return {
     ...core,
     config,
@@ -159,6 +164,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
     close: async () => {
       closing = true;
       await sweep;
+      await rejectedPurge.stop();
       rules.stop();
       await runner.stop();
       await dimse?.close();

@@ -81,6 +81,8 @@ export const LocalEventType = {
   ProjectViolation: local('VG-PV', 'Project violation'),
   ZipDownload: local('VG-ZD', 'Zip download'),
   LinkageExport: local('VG-LE', 'Linkage export'),
+  Deleted: local('VG-DL', 'Deleted on request'),
+  Rejected: local('VG-RJ', 'Rejected (IOCM rejection note)'),
 } as const;
 
 /** PS3.15 A.5.1.2.1 Audit Source Type Code: 4 = application server process tier. */

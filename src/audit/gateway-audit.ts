@@ -17,6 +17,7 @@ import {
   beginTransferring,
   dataExport,
   dicomInstancesTransferred,
+  instancesRemoved,
   query,
   securityAlert,
   userAuthentication,
@@ -129,6 +130,20 @@ export class GatewayAudit {
         }),
       );
     }
+  }
+
+  /** Instances taken away: deleted on request, or rejected (IOCM). Named by pseudonymous UIDs and SOP classes only. */
+  removed(kind: 'deleted' | 'rejected', caller: Caller | undefined, patient: string, instances: readonly Pick<StoredInstance, 'studyUID' | 'sopClassUID'>[], options: { wholeStudy: boolean; reason?: string }): void {
+    const byStudy = new Map<string, Map<string, number>>();
+    for (const i of instances) {
+      let classes = byStudy.get(i.studyUID);
+      if (!classes) byStudy.set(i.studyUID, (classes = new Map()));
+      classes.set(i.sopClassUID, (classes.get(i.sopClassUID) ?? 0) + 1);
+    }
+    const studies = [...byStudy].map(([study, classes]) => ({ study, sopClasses: [...classes].map(([sopClassUid, count]) => ({ sopClassUid, count })) }));
+    this.trail.record(() =>
+      instancesRemoved(this.ctx, { kind, wholeStudy: options.wholeStudy, requestor: caller && { ...participant(caller, true), isRequestor: true }, patient, studies, reason: options.reason }),
+    );
   }
 
   /** A query, by its attribute keywords only. */

@@ -56,7 +56,9 @@ export type EventName =
   | 'BeginTransferringDICOMInstances'
   | 'Query'
   | 'SecurityAlert'
-  | 'Export';
+  | 'Export'
+  | 'DICOMInstancesAccessed'
+  | 'DICOMStudyDeleted';
 
 /** A built message: only the builders here make one (record() checks). */
 export interface AuditMessage {
@@ -692,5 +694,52 @@ export function dataExport(ctx: AuditContext, input: DataExportInput): AuditMess
     types: [kind],
     participants,
     objects: [...studyObjects(input.studies, 0), ...patients],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A.5.3.6 DICOM Instances Accessed (EventActionCode D), A.5.3.8 DICOM Study Deleted
+
+export interface InstancesRemovedInput extends CommonInput {
+  /** deleted: a DELETE took them (rows and files). rejected: an IOCM rejection hid them (kept until the grace period ends). */
+  kind: 'deleted' | 'rejected';
+  /**
+   * Every instance of the study went: DICOM Study Deleted (A.5.3.8), as A.5.3.6 requires,
+   * instead of DICOM Instances Accessed.
+   */
+  wholeStudy: boolean;
+  /** The person or process that asked (the requestor); none when the gateway's own task acted. */
+  requestor?: Participant;
+  /** One patient per message, by pseudonym. */
+  patient: string;
+  /** The study (one for Study Deleted), with its SOP classes and counts. */
+  studies: StudyInput[];
+  /** Gateway-authored text: the rejection code's meaning and code ("Rejected for Quality Reasons (113001, DCM)"). */
+  reason?: string;
+  outcome?: OutcomeName;
+}
+
+const REMOVAL_TYPE = { deleted: LocalEventType.Deleted, rejected: LocalEventType.Rejected } as const;
+
+export function instancesRemoved(ctx: AuditContext, input: InstancesRemovedInput): AuditMessage {
+  const type = REMOVAL_TYPE[input.kind];
+  if (!type) throw new AuditInputError('kind must be deleted or rejected');
+  if (typeof input.wholeStudy !== 'boolean') throw new AuditInputError('wholeStudy must be true or false');
+  const studies = studyObjects(input.studies, 1);
+  if (input.wholeStudy && studies.length !== 1) throw new AuditInputError('a Study Deleted message names exactly one study');
+  // The removing person and/or process (1..2): the client that asked, and the gateway that did it.
+  const participants: ActiveParticipantModel[] = [];
+  if (input.requestor) participants.push({ participant: participantChecked({ ...input.requestor, isRequestor: true }, 'requestor'), roles: [] });
+  participants.push(gateway(ctx, !input.requestor, [RoleId.Application]));
+  return finish(ctx, {
+    eventName: input.wholeStudy ? 'DICOMStudyDeleted' : 'DICOMInstancesAccessed',
+    event: input.wholeStudy ? EventId.DicomStudyDeleted : EventId.DicomInstancesAccessed,
+    action: 'D',
+    time: timeOf(input),
+    outcome: outcomeOf(input.outcome, 'success'),
+    types: [type],
+    outcomeDescription: outcomeDescription(input.reason),
+    participants,
+    objects: [...studies, patientObject(input.patient)],
   });
 }

@@ -13,7 +13,9 @@ export type IngestOrigin =
   /** A processing job's result. */
   | { kind: 'job'; jobId: string }
   /** A NIfTI volume posted to /api, published as a derived series. */
-  | { kind: 'nifti-post'; address: string };
+  | { kind: 'nifti-post'; address: string }
+  /** The rejection note (KOS) the gateway made for an IOCM rejection asked over HTTP. */
+  | { kind: 'rejection'; address: string };
 
 /** The origin in one line, for logs and the audit trail ("http 127.0.0.1", "dimse PACS1", "job 4f…"). */
 export function originLabel(o: IngestOrigin): string {
@@ -28,6 +30,8 @@ export function originLabel(o: IngestOrigin): string {
       return `job ${o.jobId}`;
     case 'nifti-post':
       return `api ${o.address}`.trim();
+    case 'rejection':
+      return `reject ${o.address}`.trim();
   }
 }
 

@@ -10,16 +10,23 @@ import { bulkdataHandler, framesHandler, metadataHandler, retrieveHandler } from
 import { capabilitiesHandler } from './capabilities';
 import { renderedHandler } from './rendered';
 import { requireRole } from '../auth/middleware';
+import { deleteHandler, rejectHandler } from './remove';
 
 const STUDY = '/studies/:study';
 const SERIES = `${STUDY}/series/:series`;
 const INSTANCE = `${SERIES}/instances/:instance`;
 
-export function dicomWebRouter(ctx: DicomWebContext): express.Router {
+export interface DicomWebHooks {
+  /** Told after each rejection (the grace-period task runs soon: maintenance/rejected-purge.ts). */
+  onRejected?: () => void;
+}
+
+export function dicomWebRouter(ctx: DicomWebContext, hooks: DicomWebHooks = {}): express.Router {
   const r = express.Router();
   // Every route states its role: a reader cannot store, a sender cannot query (auth/middleware.ts).
   const read = requireRole('read');
   const send = requireRole('ingest');
+  const admin = requireRole('admin');
   r.get('/', read, capabilitiesHandler(ctx));
   r.options('/', read, capabilitiesHandler(ctx));
   r.post('/studies', send, stowHandler(ctx));
@@ -44,6 +51,12 @@ export function dicomWebRouter(ctx: DicomWebContext): express.Router {
     r.get(`${base}/rendered`, read, renderedHandler(ctx, false));
     r.get(`${base}/thumbnail`, read, renderedHandler(ctx, true));
   }
+
+  // Delete and reject (remove.ts): the admin role only.
+  r.delete(STUDY, admin, deleteHandler(ctx));
+  r.delete(SERIES, admin, deleteHandler(ctx));
+  r.delete(INSTANCE, admin, deleteHandler(ctx));
+  r.post(`${SERIES}/reject/:code`, admin, rejectHandler(ctx, hooks.onRejected));
 
   r.use((req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error('not found'), { status: 404 })));
   r.use(errorHandler);

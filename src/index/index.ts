@@ -118,12 +118,60 @@ export interface ReadIndex {
   exists(level: Level, scope: Scope, projects?: readonly string[]): Promise<boolean>;
 }
 
+/** What a deletion or a rejection took out of the searchable tables. */
+export interface RemovedInstances {
+  /**
+   * The instances removed, as they were stored. After a deletion the caller deletes their blobs
+   * (after the commit: a crash between leaves only unreferenced blobs, which the orphan sweep
+   * quarantines); after a rejection the blobs stay until purgeRejected() hands them out.
+   */
+  instances: StoredInstance[];
+  /** The study's pseudonymous Patient ID (for the audit trail). */
+  patientID: string;
+  /** Whether the study itself went too (no instance of it left). */
+  studyRemoved: boolean;
+}
+
+/** A rejection (IOCM): exactly the instances a rejection note lists, of one series. */
+export interface Rejection {
+  study: string;
+  series: string;
+  /** The SOP Instance UIDs the note references; others of the series (arrived since) stay. */
+  instances: readonly string[];
+  /** The rejection code (PS3.16 CID 7011), e.g. 113001 / DCM. */
+  code: string;
+  scheme: string;
+  /** When, ms since the epoch (default now): the grace period runs from here. */
+  at?: number;
+}
+
 export interface Index extends ReadIndex {
   /** Insert an instance (and its series and study when new) in one transaction. */
   insert(record: InstanceRecord): Promise<'inserted' | 'duplicate'>;
   /** Insert many, each as insert() would, in one transaction; a refused record's outcome is its error. */
   insertMany(records: readonly InstanceRecord[]): Promise<('inserted' | 'duplicate' | Error)[]>;
+  /**
+   * An instance by its UID: an indexed one, or one rejected and awaiting deletion (its UID stays
+   * taken until purgeRejected(): a re-send neither revives it nor overwrites its file).
+   */
   findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined>;
+  /**
+   * Delete a scope's instances (and the series and study they leave empty, with the study's
+   * words, projects and fingerprints) in one transaction: a search never sees half a deletion;
+   * counters, ModalitiesInStudy and metadata stamps of what remains are right at its commit.
+   * Undefined when the scope holds no instance visible to `projects` (nothing changes).
+   */
+  remove(scope: Scope, projects?: readonly string[]): Promise<RemovedInstances | undefined>;
+  /**
+   * As remove() for the listed instances of a series, their rows kept in the rejected table
+   * with the reason and the time (their blobs stay). Undefined when none is visible to `projects`.
+   */
+  reject(rejection: Rejection, projects?: readonly string[]): Promise<RemovedInstances | undefined>;
+  /**
+   * Forget up to `limit` instances rejected at or before `before` (ms since the epoch), in one
+   * transaction, and return their blob keys for the caller to delete (after the commit).
+   */
+  purgeRejected(before: number, limit?: number): Promise<string[]>;
   /** The projects a study belongs to (none: no such study). */
   studyProjects(study: string): Promise<string[]>;
   /** The (pseudonymous) Patient ID of each study, for the audit trail's transfer messages. */
@@ -133,7 +181,7 @@ export interface Index extends ReadIndex {
   identifierFingerprints(study: string): Promise<Set<string>>;
   /** Throws when the index cannot take a write (a full disk, a read-only file): the readiness check. */
   checkWritable(): Promise<void>;
-  /** Whether an indexed instance refers to this blob. */
+  /** Whether an indexed instance, or a rejected one awaiting deletion, refers to this blob. */
   hasBlob(key: string): Promise<boolean>;
   /**
    * The fingerprint of the site secret the index was first opened with, recorded now when none

@@ -2,14 +2,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Index, InstanceRecord, QueryResult, Scope, StoredInstance } from './index';
+import { Index, InstanceRecord, QueryResult, Rejection, RemovedInstances, Scope, StoredInstance } from './index';
 import { Query } from '../query/query';
 import { INSTANCE_COLUMNS, InstanceRow, toStored } from './instance-row';
 import { Level, LEVEL_ORDER } from '../query/attributes';
 import { buildResult } from '../query/results';
 import { VeilgateError } from '../errors';
 import { migrate } from './sqlite-migrations';
-import { insertPersonNameWords, planSearch } from './sqlite-search';
+import { insertPersonNameWords, PN_WORD_ATTR, planSearch } from './sqlite-search';
+import { personNameWords } from '../query/patterns';
 import { WalSync } from './wal-sync';
 import { SAFETY_NET_PAGES, WalCheckpointer } from './wal-checkpointer';
 
@@ -78,6 +79,91 @@ export class SqliteIndex implements Index {
     migrate(this.db);
     this.checkpointer = new WalCheckpointer(file);
     this.insertTx = this.db.transaction((r: InstanceRecord) => this.insertRecord(r));
+    this.removeTx = this.db.transaction((scope: Scope, projects: readonly string[] | undefined, rejection: Rejection | undefined) => this.removeRows(scope, projects, rejection));
+  }
+
+  private readonly removeTx: (scope: Scope, projects: readonly string[] | undefined, rejection: Rejection | undefined) => RemovedInstances | undefined;
+
+  /**
+   * Takes a scope's instances (a rejection's listed ones) out of the searchable tables, then the
+   * series and the study they leave empty; recounts what remains. In the caller's transaction.
+   */
+  private removeRows(scope: Scope, projects: readonly string[] | undefined, rejection: Rejection | undefined): RemovedInstances | undefined {
+    const w = scopeWhere(scope, projects);
+    let rows = this.db
+      .prepare(`SELECT ${INSTANCE_COLUMNS}, i.id FROM instances i JOIN series se ON se.series_uid = i.series_uid WHERE ${w.sql} ${ORDER}`)
+      .all(...w.params) as (InstanceRow & { id: number })[];
+    if (rejection) {
+      const listed = new Set(rejection.instances);
+      rows = rows.filter((r) => listed.has(r.sop_instance_uid));
+    }
+    if (!rows.length) return undefined;
+    const study = this.stmt('SELECT id, patient_id, patient_name, referring_physician_name FROM studies WHERE study_uid = ?').get(scope.study) as
+      | { id: number; patient_id: string | null; patient_name: string | null; referring_physician_name: string | null }
+      | undefined;
+    if (rejection) {
+      const keep = this.stmt(
+        `INSERT OR REPLACE INTO rejected_instances (sop_instance_uid, series_uid, study_uid, sop_class_uid, transfer_syntax_uid, blob_key, size,
+           frames, bulk, content_sha256, reason_code, reason_scheme, rejected_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const at = rejection.at ?? Date.now();
+      for (const r of rows) {
+        keep.run(r.sop_instance_uid, r.series_uid, r.study_uid, r.sop_class_uid, r.transfer_syntax_uid, r.blob_key, r.size, r.frames, r.bulk, r.content_sha256, rejection.code, rejection.scheme, at);
+      }
+    }
+    // Each deletion moves the series' and study's metadata stamps on (the trigger of db/sqlite/004).
+    const drop = this.stmt('DELETE FROM instances WHERE id = ?');
+    for (const r of rows) drop.run(r.id);
+    for (const series of new Set(rows.map((r) => r.series_uid))) {
+      const left = this.stmt('SELECT count(*) FROM instances WHERE series_uid = ?').pluck().get(series) as number;
+      if (left) this.stmt('UPDATE series SET num_instances = ? WHERE series_uid = ?').run(left, series);
+      else this.stmt('DELETE FROM series WHERE series_uid = ?').run(series);
+    }
+    const seriesLeft = this.stmt('SELECT count(*) FROM series WHERE study_uid = ?').pluck().get(scope.study) as number;
+    if (seriesLeft) {
+      this.stmt(
+        `UPDATE studies SET num_series = ?, num_instances = (SELECT count(*) FROM instances WHERE study_uid = ?),
+           modalities = coalesce((SELECT group_concat(DISTINCT modality) FROM series WHERE study_uid = ? AND modality IS NOT NULL), '')
+         WHERE study_uid = ?`,
+      ).run(seriesLeft, scope.study, scope.study, scope.study);
+    } else if (study) {
+      // The study goes with its words (by their keys: the table is keyed by attribute and word), projects and fingerprints.
+      const word = this.stmt('DELETE FROM person_name_words WHERE attr = ? AND word = ? AND study_id = ?');
+      for (const w of personNameWords(study.patient_name)) word.run(PN_WORD_ATTR.PatientName, w, study.id);
+      for (const w of personNameWords(study.referring_physician_name)) word.run(PN_WORD_ATTR.ReferringPhysicianName, w, study.id);
+      this.stmt('DELETE FROM study_projects WHERE study_uid = ?').run(scope.study);
+      this.stmt('DELETE FROM study_identifier_fingerprints WHERE study_uid = ?').run(scope.study);
+      this.stmt('DELETE FROM studies WHERE study_uid = ?').run(scope.study);
+    }
+    return { instances: rows.map(toStored), patientID: study?.patient_id ?? '', studyRemoved: !seriesLeft };
+  }
+
+  async remove(scope: Scope, projects?: readonly string[]): Promise<RemovedInstances | undefined> {
+    const removed = this.removeTx(scope, projects, undefined);
+    return removed && this.committed(removed);
+  }
+
+  async reject(rejection: Rejection, projects?: readonly string[]): Promise<RemovedInstances | undefined> {
+    const removed = this.removeTx({ study: rejection.study, series: rejection.series }, projects, rejection);
+    return removed && this.committed(removed);
+  }
+
+  /** On disk before the caller deletes a blob: a crash must never leave a row whose file is gone. */
+  private async committed<T>(value: T): Promise<T> {
+    this.checkpointer.wrote();
+    await this.wal.durable();
+    return value;
+  }
+
+  async purgeRejected(before: number, limit = 500): Promise<string[]> {
+    const keys = this.db.transaction(() => {
+      const rows = this.stmt('SELECT sop_instance_uid, blob_key FROM rejected_instances WHERE rejected_at <= ? ORDER BY rejected_at LIMIT ?').raw().all(before, limit) as [string, string][];
+      const drop = this.stmt('DELETE FROM rejected_instances WHERE sop_instance_uid = ?');
+      for (const [uid] of rows) drop.run(uid);
+      return rows.map((r) => r[1]);
+    })();
+    return keys.length ? this.committed(keys) : keys;
   }
 
   /** The database, for the job and key stores that share its file (core/backends.ts). */
@@ -86,7 +172,8 @@ export class SqliteIndex implements Index {
   }
 
   private insertRecord(r: InstanceRecord): 'inserted' | 'duplicate' {
-    if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID)) return 'duplicate';
+    // A rejected instance awaiting deletion keeps its UID: a re-send is a duplicate, never stored over it.
+    if (this.stmt('SELECT 1 FROM instances WHERE sop_instance_uid = ? UNION ALL SELECT 1 FROM rejected_instances WHERE sop_instance_uid = ?').get(r.sopInstanceUID, r.sopInstanceUID)) return 'duplicate';
     // A study belongs to the projects its first instance got; later ones may join only if it is
     // open to their source (checked again here, inside the transaction).
     const held = (this.stmt('SELECT project FROM study_projects WHERE study_uid = ?').raw().all(r.studyUID) as [string][]).map((x) => x[0]);
@@ -169,9 +256,8 @@ export class SqliteIndex implements Index {
   }
 
   async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
-    const row = this.stmt(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) as
-      | InstanceRow
-      | undefined;
+    const row = (this.stmt(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID) ??
+      this.stmt(`SELECT ${INSTANCE_COLUMNS} FROM rejected_instances i WHERE i.sop_instance_uid = ?`).get(sopInstanceUID)) as InstanceRow | undefined;
     return row && toStored(row);
   }
 
@@ -303,7 +389,10 @@ export class SqliteIndex implements Index {
   }
 
   async hasBlob(key: string): Promise<boolean> {
-    return this.stmt('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined;
+    return (
+      this.stmt('SELECT 1 FROM instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined ||
+      this.stmt('SELECT 1 FROM rejected_instances WHERE blob_key = ? LIMIT 1').get(key) !== undefined
+    );
   }
 
   async siteSecretFingerprint(fingerprint: string): Promise<string> {

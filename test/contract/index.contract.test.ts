@@ -20,7 +20,7 @@ import { VeilgateError } from '../../src/errors';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import type { KeyStore } from '../../src/auth/keys';
 import { SqliteKeyStore } from '../../src/auth/sqlite-key-store';
-import { migrate } from '../../src/index/postgres/migrations';
+import { migrate, postgresMigrations } from '../../src/index/postgres/migrations';
 import { PgDatabase } from '../../src/index/postgres/database';
 import { parsePostgresUrl, redactedIndexUrl } from '../../src/index/postgres/url';
 import { Pool } from 'pg';
@@ -592,6 +592,152 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
   });
 
 
+  describe('delete and reject', () => {
+    /** A study of its own: series 0 (CT, instances 0 and 1), series 1 (MR, instance 2), patient "Gone^Name<n>". */
+    const made = (n: number, se: number, i: number, over: Partial<InstanceRecord> = {}): InstanceRecord => {
+      const base = record(0, 0, 0);
+      const study = `1.2.826.0.1.3680043.7.${n}`;
+      return {
+        ...base,
+        studyUID: study,
+        seriesUID: `${study}.${se}`,
+        sopInstanceUID: `${study}.${se}.${i}`,
+        blobKey: `blobs/${study}.${se}.${i}`,
+        study: { ...base.study, patientName: `Gone^Name${n}`, patientID: `G${n}` },
+        series: { ...base.series, seriesNumber: se, modality: se ? 'MR' : 'CT' },
+        instanceNumber: i,
+        projects: ['p7'],
+        ...over,
+      };
+    };
+    const twoSeries = async (n: number) => {
+      const records = [made(n, 0, 0), made(n, 0, 1), made(n, 1, 2)];
+      expect(await index.insertMany(records)).toEqual(['inserted', 'inserted', 'inserted']);
+      return records;
+    };
+    const studyRow = async (study: string) =>
+      (await index.search({ level: 'study', scope: { study }, constraints: [], includeFields: [], limit: 10, offset: 0 })).rows[0];
+    const byName = async (name: string, fuzzy = false) => labelsOf(await index.search(query({ name: '', level: 'study', fuzzy, params: { PatientName: name }, expect: [] })));
+    const labelsOf = (r: QueryResult) => r.rows.map((row) => row.studyUID);
+
+    test('an instance, then a series, then the study: counters, modalities, stamps and words follow', async () => {
+      const [a, b, c] = await twoSeries(40);
+      const study = { study: a.studyUID };
+      const stamp0 = (await index.metadataStamp(study))!;
+      const seriesStamp0 = (await index.metadataStamp({ study: a.studyUID, series: a.seriesUID }))!;
+      const gone = await index.remove({ study: a.studyUID, series: a.seriesUID, instance: a.sopInstanceUID });
+      expect(gone).toEqual({ instances: [await expectStored(a)], patientID: 'G40', studyRemoved: false });
+      expect((await studyRow(a.studyUID)).json['00201208']).toEqual({ vr: 'IS', Value: [2] });
+      const stamp1 = (await index.metadataStamp(study))!;
+      expect(stamp1).not.toBe(stamp0);
+      expect(await index.metadataStamp({ study: a.studyUID, series: a.seriesUID })).not.toBe(seriesStamp0);
+      expect(await index.findInstance(a.sopInstanceUID)).toBeUndefined();
+      expect(await index.hasBlob(a.blobKey)).toBe(false);
+
+      // Deleting one series of a two-series study: a QIDO shows one series and the right counts.
+      const series = await index.remove({ study: b.studyUID, series: b.seriesUID });
+      expect(series?.instances.map((i) => i.sopInstanceUID)).toEqual([b.sopInstanceUID]);
+      const row = await studyRow(a.studyUID);
+      expect(row.json['00201206']).toEqual({ vr: 'IS', Value: [1] });
+      expect(row.json['00201208']).toEqual({ vr: 'IS', Value: [1] });
+      expect(row.json['00080061']).toEqual({ vr: 'CS', Value: ['MR'] });
+      const seriesRows = (await index.search({ level: 'series', scope: study, constraints: [], includeFields: [], limit: 10, offset: 0 })).rows;
+      expect(seriesRows.map((r) => r.seriesUID)).toEqual([c.seriesUID]);
+      expect(await index.exists('series', { study: a.studyUID, series: a.seriesUID })).toBe(false);
+      expect(await index.metadataStamp({ study: a.studyUID, series: a.seriesUID })).toBeUndefined();
+      const stamp2 = (await index.metadataStamp(study))!;
+      expect([stamp0, stamp1]).not.toContain(stamp2);
+      expect(await byName('Gone^Name40')).toEqual([a.studyUID]);
+
+      // The study: every row of it goes, words and projects too; a second time finds nothing.
+      const whole = await index.remove(study);
+      expect(whole).toMatchObject({ patientID: 'G40', studyRemoved: true });
+      expect(whole?.instances.map((i) => i.sopInstanceUID)).toEqual([c.sopInstanceUID]);
+      expect(await index.exists('study', study)).toBe(false);
+      expect(await index.metadataStamp(study)).toBeUndefined();
+      expect(await index.instances(study)).toEqual([]);
+      expect(await byName('Gone^Name40')).toEqual([]);
+      expect(await byName('name40', true)).toEqual([]);
+      expect(await index.studyProjects(a.studyUID)).toEqual([]);
+      expect([...(await index.identifierFingerprints(a.studyUID))]).toEqual([]);
+      expect(await index.remove(study)).toBeUndefined();
+      expect(await index.remove({ study: a.studyUID, series: c.seriesUID })).toBeUndefined();
+
+      // Stored again: a new study, with a stamp never seen before.
+      expect(await index.insert(made(40, 0, 0))).toBe('inserted');
+      expect([stamp0, stamp1, stamp2]).not.toContain(await index.metadataStamp(study));
+      expect(await byName('name40', true)).toEqual([a.studyUID]);
+      expect(await index.remove(study)).toMatchObject({ studyRemoved: true });
+    });
+
+    const expectStored = async (r: InstanceRecord) => ({
+      studyUID: r.studyUID,
+      seriesUID: r.seriesUID,
+      sopInstanceUID: r.sopInstanceUID,
+      sopClassUID: r.sopClassUID,
+      transferSyntaxUID: r.transferSyntaxUID,
+      blobKey: r.blobKey,
+      size: r.size,
+      frames: r.frames,
+      bulk: r.bulk,
+      contentSha256: r.contentSha256,
+    });
+
+    test('the last instance of a study takes the study with it; another project cannot delete it', async () => {
+      const [a] = await twoSeries(41);
+      const before = await index.counts();
+      expect(await index.remove({ study: a.studyUID }, ['p1'])).toBeUndefined();
+      expect(await index.remove({ study: a.studyUID }, [])).toBeUndefined();
+      expect(await index.counts()).toEqual(before);
+      const gone = await index.remove({ study: a.studyUID }, ['p7']);
+      expect(gone?.instances.length).toBe(3);
+      expect(await index.counts()).toEqual({ studies: before.studies - 1, series: before.series - 2, instances: before.instances - 3 });
+      // An instance UID under the wrong series is not that scope.
+      const [b] = await twoSeries(42);
+      expect(await index.remove({ study: b.studyUID, series: `${b.studyUID}.1`, instance: b.sopInstanceUID })).toBeUndefined();
+      expect(await index.remove({ study: b.studyUID, series: `${b.studyUID}.1`, instance: `${b.studyUID}.1.2` })).toMatchObject({ studyRemoved: false });
+      expect(await index.remove({ study: b.studyUID, series: b.seriesUID })).toMatchObject({ studyRemoved: true });
+    });
+
+    test('a rejection hides its instances from every read at once, keeps them until the grace period ends', async () => {
+      const [a, b, c] = await twoSeries(43);
+      const late = made(43, 0, 5); // arrived after the note was made: not listed, stays
+      await index.insert(late);
+      const at = 1_700_000_000_000;
+      const rejected = await index.reject({ study: a.studyUID, series: a.seriesUID, instances: [a.sopInstanceUID, b.sopInstanceUID, '1.2.3.999'], code: '113001', scheme: 'DCM', at });
+      expect(rejected?.instances.map((i) => i.sopInstanceUID)).toEqual([a.sopInstanceUID, b.sopInstanceUID]);
+      expect(rejected).toMatchObject({ patientID: 'G43', studyRemoved: false });
+      const series = { study: a.studyUID, series: a.seriesUID };
+      expect((await index.instances(series)).map((i) => i.sopInstanceUID)).toEqual([late.sopInstanceUID]);
+      expect((await index.metadata(series)).length).toBe(1);
+      expect(await index.exists('instance', { ...series, instance: a.sopInstanceUID })).toBe(false);
+      const found = await index.search({ level: 'instance', scope: { study: a.studyUID }, constraints: [], includeFields: [], limit: 10, offset: 0 });
+      expect(found.rows.map((r) => r.sopInstanceUID).sort()).toEqual([late.sopInstanceUID, c.sopInstanceUID].sort());
+      expect((await studyRow(a.studyUID)).json['00201208']).toEqual({ vr: 'IS', Value: [2] });
+      // Known still (a re-send is a duplicate, never stored over it), its blob still referenced.
+      expect(await index.findInstance(a.sopInstanceUID)).toEqual(await expectStored(a));
+      expect(await index.hasBlob(a.blobKey)).toBe(true);
+      expect(await index.insert(a)).toBe('duplicate');
+      // Again: nothing left to reject.
+      expect(await index.reject({ study: a.studyUID, series: a.seriesUID, instances: [a.sopInstanceUID], code: '113001', scheme: 'DCM', at })).toBeUndefined();
+      // The grace period: nothing before it ends, then the blob keys to delete, once.
+      expect(await index.purgeRejected(at - 1)).toEqual([]);
+      expect((await index.purgeRejected(at)).sort()).toEqual([a.blobKey, b.blobKey].sort());
+      expect(await index.purgeRejected(at)).toEqual([]);
+      expect(await index.findInstance(a.sopInstanceUID)).toBeUndefined();
+      expect(await index.hasBlob(b.blobKey)).toBe(false);
+      // The whole series: it goes from the study's counts and modalities.
+      expect(await index.reject({ study: a.studyUID, series: c.seriesUID, instances: [c.sopInstanceUID], code: '113039', scheme: 'DCM', at: at + 1 })).toMatchObject({ studyRemoved: false });
+      const row = await studyRow(a.studyUID);
+      expect(row.json['00201206']).toEqual({ vr: 'IS', Value: [1] });
+      expect(row.json['00080061']).toEqual({ vr: 'CS', Value: ['CT'] });
+      expect(await index.purgeRejected(at + 1, 10)).toEqual([c.blobKey]);
+      // Another project's principal cannot reject it.
+      expect(await index.reject({ study: a.studyUID, series: a.seriesUID, instances: [late.sopInstanceUID], code: '113001', scheme: 'DCM' }, ['p1'])).toBeUndefined();
+      expect(await index.remove({ study: a.studyUID })).toMatchObject({ studyRemoved: true });
+    });
+  });
+
   describe('API keys', () => {
     test('a key verifies as its principal until revoked; names are unique among live keys', async () => {
       const keys = opened.keys;
@@ -659,13 +805,13 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
         const db = new PgDatabase(new Pool({ connectionString: url, max: 1 }));
         try {
           expect(await migrate(db)).toEqual([]); // current: nothing to apply
-          expect((await db.query('SELECT version FROM schema_version')).rows).toEqual([{ version: 1 }]);
+          expect((await db.query('SELECT version FROM schema_version')).rows).toEqual([{ version: postgresMigrations().at(-1)!.version }]);
           await db.query('UPDATE schema_version SET version = 99');
         } finally {
           await db.close();
         }
         for (const n of nodes) await n.close();
-        await expect(openPostgres(url)).rejects.toThrow(/version 99, newer than this gateway knows \(1\)/);
+        await expect(openPostgres(url)).rejects.toThrow(`version 99, newer than this gateway knows (${postgresMigrations().at(-1)!.version})`);
       });
 
       test('an unreachable or stopped database is out of resources, and no password is told', async () => {

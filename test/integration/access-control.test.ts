@@ -36,9 +36,20 @@ describe('access control over HTTP (AUTH=keys)', () => {
   let jobA: string;
   let niftiA: Buffer;
   let bundle: string;
+  /** Studies of project A that the destructive routes (DELETE, reject) remove: one each. */
+  const disposable: Record<string, { study: string; series: string; instance: string }> = {};
 
   beforeAll(async () => {
     w = await startAuthWorld();
+    for (const name of ['deleteStudy', 'deleteSeries', 'deleteInstance', 'reject']) {
+      const seen = new Set((((await (await w.request(w.keys.readA, '/dicom-web/studies?limit=1000')).json()) as Json[]).map((r) => String(r['0020000D'].Value![0]))));
+      const [studyUID, seriesUID, patientID] = [randomUid(), randomUid(), `MRN-D-${name}`];
+      const parts = [1, 2].map((i) => syntheticInstance({ studyUID, seriesUID, patientID, instanceNumber: i, rows: 8, columns: 8 }).bytes);
+      const { body, contentType } = multipartBody(parts);
+      expect((await w.request(w.keys.ingestA, '/dicom-web/studies', { method: 'POST', headers: { 'Content-Type': contentType }, body })).status).toBe(200);
+      const row = ((await (await w.request(w.keys.readA, '/dicom-web/instances?limit=1000')).json()) as Json[]).find((r) => !seen.has(String(r['0020000D'].Value![0])))!;
+      disposable[name] = { study: String(row['0020000D'].Value![0]), series: String(row['0020000E'].Value![0]), instance: String(row['00080018'].Value![0]) };
+    }
     const job = await w.request(w.keys.processA, '/api/jobs', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
@@ -107,6 +118,18 @@ describe('access control over HTTP (AUTH=keys)', () => {
       'GET /api/jobs/': { path: '/api/jobs', ok: 200, otherProject: 'hidden' },
       'GET /api/openapi.json': { path: '/api/openapi.json', ok: 200 },
       'GET /api/jobs/:id': { path: `/api/jobs/${jobA}`, ok: 200, otherProject: 'absent' },
+      'DELETE /dicom-web/studies/:study': { path: `/dicom-web/studies/${disposable.deleteStudy.study}`, init: { method: 'DELETE' }, ok: 204 },
+      'DELETE /dicom-web/studies/:study/series/:series': { path: `/dicom-web/studies/${disposable.deleteSeries.study}/series/${disposable.deleteSeries.series}`, init: { method: 'DELETE' }, ok: 204 },
+      'DELETE /dicom-web/studies/:study/series/:series/instances/:instance': {
+        path: `/dicom-web/studies/${disposable.deleteInstance.study}/series/${disposable.deleteInstance.series}/instances/${disposable.deleteInstance.instance}`,
+        init: { method: 'DELETE' },
+        ok: 204,
+      },
+      'POST /dicom-web/studies/:study/series/:series/reject/:code': {
+        path: `/dicom-web/studies/${disposable.reject.study}/series/${disposable.reject.series}/reject/113001%5EDCM`,
+        init: { method: 'POST' },
+        ok: 204,
+      },
       'DELETE /api/jobs/:id': { path: `/api/jobs/${jobA}`, init: { method: 'DELETE' }, ok: 200, otherProject: 'absent' },
       'GET /api/studies/:study/series/:series/nifti': { path: `/api/studies/${s.study}/series/${s.series}/nifti`, ok: 200, otherProject: 'absent' },
       'GET /api/studies/:study/series/:series/nifti.json': { path: `/api/studies/${s.study}/series/${s.series}/nifti.json`, ok: 200, otherProject: 'absent' },

@@ -3,7 +3,8 @@
  * Semantics are SqliteIndex's (the reference), proved by test/contract/index.contract.test.ts;
  * the schema is db/postgres/, the search compiler search.ts, the insert insert-record.ts.
  */
-import type { Index, InstanceRecord, QueryResult, Scope, StoredInstance } from '../index';
+import type { Index, InstanceRecord, QueryResult, Rejection, RemovedInstances, Scope, StoredInstance } from '../index';
+import { purgeRejectedRows, removeRows } from './remove';
 import type { Query } from '../../query/query';
 import { Level, LEVEL_ORDER } from '../../query/attributes';
 import { buildResult, ResultSource } from '../../query/results';
@@ -83,8 +84,25 @@ export class PostgresIndex implements Index {
   }
 
   async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
-    const r = await this.db.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.sop_instance_uid = $1`, [sopInstanceUID]);
+    // An indexed instance, or else one rejected and awaiting deletion (its UID stays taken).
+    const r = await this.db.query<InstanceRow>(
+      `SELECT * FROM (SELECT ${INSTANCE_COLUMNS}, 0 AS o FROM instances i WHERE i.sop_instance_uid = $1
+       UNION ALL SELECT ${INSTANCE_COLUMNS}, 1 AS o FROM rejected_instances i WHERE i.sop_instance_uid = $1) x ORDER BY o LIMIT 1`,
+      [sopInstanceUID],
+    );
     return r.rows[0] && toStored(r.rows[0]);
+  }
+
+  async remove(scope: Scope, projects?: readonly string[]): Promise<RemovedInstances | undefined> {
+    return this.db.transaction((tx) => removeRows(tx, scope, projects, undefined));
+  }
+
+  async reject(rejection: Rejection, projects?: readonly string[]): Promise<RemovedInstances | undefined> {
+    return this.db.transaction((tx) => removeRows(tx, { study: rejection.study, series: rejection.series }, projects, rejection));
+  }
+
+  async purgeRejected(before: number, limit = 500): Promise<string[]> {
+    return this.db.transaction((tx) => purgeRejectedRows(tx, before, limit));
   }
 
   async instances(scope: Scope, projects?: readonly string[]): Promise<StoredInstance[]> {
@@ -192,7 +210,8 @@ export class PostgresIndex implements Index {
   }
 
   async hasBlob(key: string): Promise<boolean> {
-    return (await this.db.query('SELECT 1 FROM instances WHERE blob_key = $1 LIMIT 1', [key])).rowCount > 0;
+    const r = await this.db.query('SELECT 1 FROM instances WHERE blob_key = $1 UNION ALL SELECT 1 FROM rejected_instances WHERE blob_key = $1 LIMIT 1', [key]);
+    return r.rowCount > 0;
   }
 
   async siteSecretFingerprint(fingerprint: string): Promise<string> {

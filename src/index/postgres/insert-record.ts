@@ -109,7 +109,9 @@ async function ensureSeries(tx: Tx, r: InstanceRecord): Promise<void> {
  * and series work.
  */
 export async function insertRecord(tx: Tx, r: InstanceRecord): Promise<InsertOutcome> {
-  if ((await tx.query(named('vg_instance_exists', 'SELECT 1 FROM instances WHERE sop_instance_uid = $1'), [r.sopInstanceUID])).rowCount) return 'duplicate';
+  // A rejected instance awaiting deletion keeps its UID: a re-send is a duplicate, never stored over it.
+  const exists = named('vg_instance_exists', 'SELECT 1 FROM instances WHERE sop_instance_uid = $1 UNION ALL SELECT 1 FROM rejected_instances WHERE sop_instance_uid = $1');
+  if ((await tx.query(exists, [r.sopInstanceUID])).rowCount) return 'duplicate';
   await ensureStudy(tx, r);
   await tx.query(named('vg_lock_study', 'SELECT 1 FROM studies WHERE study_uid = $1 FOR NO KEY UPDATE'), [r.studyUID]);
   await joinProjects(tx, r);
