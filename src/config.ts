@@ -12,6 +12,7 @@ import { Limits, loadLimits } from './limits';
 import { AuthConfig, loadAuthConfig } from './auth/config';
 import { AuditConfig, validateAuditConfig } from './audit/config';
 import { BackendsConfig, BackendsFileConfig, loadBackendsConfig } from './core/backends-config';
+import { EgressConfig, validateEgress } from './egress/config';
 
 export interface Config {
   host: string;
@@ -55,6 +56,8 @@ export interface Config {
   audit: AuditConfig;
   /** Index and store by URL, this node's name, the site secret (core/backends-config.ts). */
   backends: BackendsConfig;
+  /** Research egress: destinations, routing rules, the retry queue (config file only; egress/config.ts). */
+  egress: EgressConfig;
 }
 
 export interface TlsFiles {
@@ -112,7 +115,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit' | 'backends'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit' | 'backends' | 'egress'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -158,7 +161,8 @@ const ENV: Record<string, keyof Config> = {
   REJECTED_GRACE_DAYS: 'rejectedGraceDays',
 };
 
-type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends'>> & {
+type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends' | 'egress'>> & {
+  egress?: unknown;
   backends?: BackendsFileConfig;
   audit?: unknown;
   limits?: unknown;
@@ -274,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jobRules: validateRules(fileConfig.jobRules ?? []),
     limits: loadLimits(fileConfig.limits, env),
     audit: validateAuditConfig(fileConfig.audit),
+    egress: validateEgress(fileConfig.egress),
   };
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];

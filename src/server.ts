@@ -29,6 +29,7 @@ import { dimseAuditEvents } from './audit/dimse-audit';
 import { WorkerPool } from './workers/pool';
 import { Core, openCore } from './core/core';
 import type { JobStore } from './processing/jobs/job-store';
+import { Egress } from './egress/egress';
 
 export interface Gateway {
   config: Config;
@@ -103,11 +104,16 @@ export async function startGateway(config: Config): Promise<Gateway> {
   // Rejected instances are deleted when their grace period ends (and soon after each rejection).
   const rejectedPurge = new RejectedPurge(core.index, core.store, { graceMs: config.rejectedGraceDays * DAY_MS });
   app.use('/dicom-web', dicomWebRouter(ctx, { onRejected: () => rejectedPurge.nudge() }));
-  const runner = new JobRunner({ ...core, dataDir: config.dataDir }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits, Math.max(1, config.jobLeaseSeconds) * 1000);
+  const egress = new Egress(core, config);
+  const runner = new JobRunner({ ...core, dataDir: config.dataDir, onResultStored: (study, series) => egress.jobResultStored(study, series) }, core.jobs, core.nodeId, Math.max(1, config.jobConcurrency), config.limits, Math.max(1, config.jobLeaseSeconds) * 1000);
   runner.start();
   const rules = new IngestRules(config.jobRules, core.index, core.jobs, runner, config.jobRulesQuietSeconds * 1000);
-  core.ingestDeps.onExternalStored = (study, series) => rules.seriesGrew(study, series);
-  app.use('/api', apiRouter(ctx, runner));
+  core.ingestDeps.onExternalStored = (study, series) => {
+    rules.seriesGrew(study, series);
+    egress.seriesGrew(study, series);
+  };
+  egress.start();
+  app.use('/api', apiRouter(ctx, runner, egress));
   app.use('/viewer', viewerRouter(ctx, { authenticator }));
   // Anything else: 404 at once, without reading a body nobody asked for.
   app.use((_req: express.Request, res: express.Response) => {
@@ -166,6 +172,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       await sweep;
       await rejectedPurge.stop();
       rules.stop();
+      await egress.stop();
       await runner.stop();
       await dimse?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

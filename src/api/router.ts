@@ -6,14 +6,21 @@ import { getNiftiHandler, getSidecarHandler, postNiftiHandler } from './nifti';
 import { jobsRouter } from './jobs';
 import { JobRunner } from '../processing/jobs/runner';
 import { publicRoute, requireRole } from '../auth/middleware';
+import type { Egress } from '../egress/egress';
+import { transfersRouter } from './transfers';
+import { withTransfers } from './transfers-openapi';
 import { OPENAPI } from './openapi';
 
 const SERIES = '/studies/:study/series/:series';
 
-export function apiRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
+export function apiRouter(ctx: DicomWebContext, runner: JobRunner, egress?: Egress): express.Router {
   const r = express.Router();
-  r.get('/openapi.json', publicRoute('describes the API routes; says nothing about stored data'), (_req: Request, res: Response) => void res.json(OPENAPI));
+  // Transfers are served (and described) only where egress destinations are configured.
+  const transfers = egress !== undefined && egress.destinations().length > 0;
+  const described = transfers ? withTransfers(OPENAPI) : OPENAPI;
+  r.get('/openapi.json', publicRoute('describes the API routes; says nothing about stored data'), (_req: Request, res: Response) => void res.json(described));
   r.use('/jobs', jobsRouter(ctx, runner));
+  if (transfers) r.use('/transfers', transfersRouter(ctx, egress));
   // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
   const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));
   r.get(`${SERIES}/nifti`, requireRole('read'), admitted(getNiftiHandler(ctx)));

@@ -7,6 +7,8 @@ import type { Index } from '../index/index';
 import type { JobStore } from '../processing/jobs/job-store';
 import type { KeyStore } from '../auth/keys';
 import type { BlobStore } from '../store/blob-store';
+import type { TransferStore } from '../egress/transfer-store';
+import { SqliteTransferStore } from '../egress/sqlite-transfer-store';
 import { SqliteIndex } from '../index/sqlite-index';
 import { SqliteJobStore } from '../processing/jobs/sqlite-job-store';
 import { SqliteKeyStore } from '../auth/sqlite-key-store';
@@ -17,6 +19,8 @@ export interface Backends {
   index: Index;
   jobs: JobStore;
   keys: KeyStore;
+  /** The egress queue (transfers and their items), beside the job queue. */
+  transfers: TransferStore;
   store: BlobStore;
   /** This node's name in the shared job queue. */
   nodeId: string;
@@ -27,19 +31,26 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-type IndexParts = Pick<Backends, 'index' | 'jobs' | 'keys' | 'sharedIndex'> & { close(): Promise<void>; describe: string };
+type IndexParts = Pick<Backends, 'index' | 'jobs' | 'keys' | 'transfers' | 'sharedIndex'> & { close(): Promise<void>; describe: string };
 
 async function openIndex(url: string, dataDir: string, c: BackendsConfig): Promise<IndexParts> {
   const file = sqliteFileOf(url);
   if (file !== undefined) {
     const index = new SqliteIndex(dataDir, file);
-    return { index, jobs: new SqliteJobStore(index.database), keys: new SqliteKeyStore(index.database), sharedIndex: false, close: () => index.close(), describe: `sqlite:${file}` };
+    return { index, jobs: new SqliteJobStore(index.database), keys: new SqliteKeyStore(index.database), transfers: new SqliteTransferStore(index.database), sharedIndex: false, close: () => index.close(), describe: `sqlite:${file}` };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { openPostgres } = await import('../index/postgres/open');
     const { redactedIndexUrl } = await import('../index/postgres/url');
     const pg = await openPostgres(url, { password: c.indexPassword, poolSize: c.indexPoolSize });
-    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, sharedIndex: true, close: () => pg.close(), describe: redactedIndexUrl(url) };
+    // The egress queue's tables came with the index's migrations; it keeps a small pool of its own.
+    const { openPostgresTransfers } = await import('../egress/postgres-transfer-store');
+    const transfers = await openPostgresTransfers(url, c.indexPassword);
+    const close = async () => {
+      await transfers.close();
+      await pg.close();
+    };
+    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, transfers, sharedIndex: true, close, describe: redactedIndexUrl(url) };
   }
   throw new Error(`configuration: INDEX_URL must begin sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
 }
@@ -69,6 +80,7 @@ export async function openBackends(config: BackendsConfig, dataDir: string): Pro
     index: index.index,
     jobs: index.jobs,
     keys: index.keys,
+    transfers: index.transfers,
     store: store.store,
     nodeId: c.nodeId,
     sharedIndex: index.sharedIndex,

@@ -70,6 +70,7 @@ export async function openCore(config: Config): Promise<Core> {
     index: backends.index,
     jobs: backends.jobs,
     keys: backends.keys,
+    transfers: backends.transfers,
     store: backends.store,
     nodeId: backends.nodeId,
     sharedIndex: backends.sharedIndex,

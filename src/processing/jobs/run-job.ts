@@ -24,6 +24,8 @@ export interface JobDeps {
   ingestDeps: IngestDeps;
   /** Models live under <dataDir>/models. */
   dataDir: string;
+  /** Told of each derived series a job stored (egress routes with "from": "jobs" listen). */
+  onResultStored?: (study: string, series: string) => void;
 }
 
 /** The compiled worker: beside this file when running from dist/, else in dist/ (tests run the sources). */
@@ -104,5 +106,6 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
     seriesInstanceUID = stored.seriesUID;
     onProgress(80 + (20 * (i + 1)) / result.instances.length);
   }
+  if (seriesInstanceUID) deps.onResultStored?.(study, seriesInstanceUID);
   return { series: [{ seriesInstanceUID, kind: result.kind, instances: result.instances.length }] };
 }
