@@ -1,4 +1,4 @@
-/** The gateway's own API beside DICOMweb: NIfTI conversion, processing jobs, its OpenAPI description. */
+/** The gateway's own API beside DICOMweb: NIfTI conversion, processing jobs, transfers, its OpenAPI description. */
 import express, { Request, Response } from 'express';
 import { DicomWebContext } from '../dicomweb/context';
 import { errorHandler } from '../dicomweb/router';
@@ -15,12 +15,11 @@ const SERIES = '/studies/:study/series/:series';
 
 export function apiRouter(ctx: DicomWebContext, runner: JobRunner, egress?: Egress): express.Router {
   const r = express.Router();
-  // Transfers are served (and described) only where egress destinations are configured.
-  const transfers = egress !== undefined && egress.destinations().length > 0;
-  const described = transfers ? withTransfers(OPENAPI) : OPENAPI;
+  // Transfers are always served and described: without destinations, a transfer names none that exists (400).
+  const described = egress ? withTransfers(OPENAPI) : OPENAPI;
   r.get('/openapi.json', publicRoute('describes the API routes; says nothing about stored data'), (_req: Request, res: Response) => void res.json(described));
   r.use('/jobs', jobsRouter(ctx, runner));
-  if (transfers) r.use('/transfers', transfersRouter(ctx, egress));
+  if (egress) r.use('/transfers', transfersRouter(ctx, egress));
   // Conversions are heavy: admitted by the NIfTI concurrency limit (503 with Retry-After when saturated).
   const admitted = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => ctx.admission.run('nifti', () => handler(req, res));
   r.get(`${SERIES}/nifti`, requireRole('read'), admitted(getNiftiHandler(ctx)));

@@ -1,6 +1,5 @@
 /**
- * The OpenAPI description of /api/transfers, added to /api/openapi.json when egress destinations
- * are configured (the routes are mounted only then: see api/router.ts).
+ * The OpenAPI description of /api/transfers, added to /api/openapi.json (api/router.ts).
  */
 const uid = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

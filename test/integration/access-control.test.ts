@@ -15,6 +15,7 @@ import { startAuthWorld, AuthWorld, KeyName, StoredStudy } from '../support/auth
 import { multipartBody, deidentified } from '../support/gateway';
 import { syntheticInstance, randomUid } from '../../src/synthetic/instances';
 import { RegisteredRoute, registeredRoutes } from '../support/routes';
+import { validateEgress } from '../../src/egress/config';
 import { projectSecret, mapUid, patientPseudonym, dateOffsetDays } from '../../src/deid/keyed';
 import { auditEvents, invalidAuditMessages, readAuditMessages } from '../support/audit-files';
 
@@ -34,13 +35,15 @@ interface Call {
 describe('access control over HTTP (AUTH=keys)', () => {
   let w: AuthWorld;
   let jobA: string;
+  let transferA: string;
   let niftiA: Buffer;
   let bundle: string;
   /** Studies of project A that the destructive routes (DELETE, reject) remove: one each. */
   const disposable: Record<string, { study: string; series: string; instance: string }> = {};
 
   beforeAll(async () => {
-    w = await startAuthWorld();
+    // One destination, on a port nothing listens on: a transfer is queued and retried, never sent.
+    w = await startAuthWorld({ egress: validateEgress({ destinations: { archive: { type: 'dicomweb', url: 'http://127.0.0.1:9/dicom-web' } } }) });
     for (const name of ['deleteStudy', 'deleteSeries', 'deleteInstance', 'reject']) {
       const seen = new Set((((await (await w.request(w.keys.readA, '/dicom-web/studies?limit=1000')).json()) as Json[]).map((r) => String(r['0020000D'].Value![0]))));
       const [studyUID, seriesUID, patientID] = [randomUid(), randomUid(), `MRN-D-${name}`];
@@ -57,6 +60,9 @@ describe('access control over HTTP (AUTH=keys)', () => {
     });
     expect(job.status).toBe(202);
     jobA = ((await job.json()) as { id: string }).id;
+    const transfer = await w.request(w.keys.readA, '/api/transfers', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ destination: 'archive', study: w.A.study }) });
+    expect(transfer.status).toBe(202);
+    transferA = ((await transfer.json()) as { id: string }).id;
     const nifti = await w.request(w.keys.readA, `/api/studies/${w.A.study}/series/${w.A.series}/nifti`);
     expect(nifti.status).toBe(200);
     niftiA = Buffer.from(await nifti.arrayBuffer());
@@ -117,6 +123,16 @@ describe('access control over HTTP (AUTH=keys)', () => {
       },
       'GET /api/jobs/': { path: '/api/jobs', ok: 200, otherProject: 'hidden' },
       'GET /api/openapi.json': { path: '/api/openapi.json', ok: 200 },
+      'POST /api/transfers/': {
+        path: '/api/transfers',
+        init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ destination: 'archive', series: s.series, study: s.study }) },
+        ok: 202,
+        otherProject: 'absent',
+      },
+      'GET /api/transfers/': { path: '/api/transfers', ok: 200, otherProject: 'hidden' },
+      'GET /api/transfers/destinations': { path: '/api/transfers/destinations', ok: 200 },
+      'GET /api/transfers/:id': { path: `/api/transfers/${transferA}`, ok: 200, otherProject: 'absent' },
+      'DELETE /api/transfers/:id': { path: `/api/transfers/${transferA}`, init: { method: 'DELETE' }, ok: 200, otherProject: 'absent' },
       'GET /api/jobs/:id': { path: `/api/jobs/${jobA}`, ok: 200, otherProject: 'absent' },
       'DELETE /dicom-web/studies/:study': { path: `/dicom-web/studies/${disposable.deleteStudy.study}`, init: { method: 'DELETE' }, ok: 204 },
       'DELETE /dicom-web/studies/:study/series/:series': { path: `/dicom-web/studies/${disposable.deleteSeries.study}/series/${disposable.deleteSeries.series}`, init: { method: 'DELETE' }, ok: 204 },
