@@ -29,8 +29,15 @@ function view(job: JobRecord, req: Request, ctx: DicomWebContext) {
     started: job.startedAt,
     finished: job.finishedAt,
     seconds: job.startedAt && job.finishedAt ? (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000 : undefined,
-    result: job.result?.series.map((s) => ({ ...s, retrieveURL: base + seriesPath(job.study, s.seriesInstanceUID) })),
+    result: job.result?.series.map((s) => ({ ...s, retrieveURL: base + seriesPath(resultStudy(job), s.seriesInstanceUID) })),
+    transform: job.result?.transform,
   };
+}
+
+/** The study a job's results are in: a registration's lie in its fixed series' study. */
+function resultStudy(job: JobRecord): string {
+  const fixed = job.op === 'register' ? (job.params.fixed as { study?: string } | undefined) : undefined;
+  return fixed?.study ?? job.study;
 }
 
 function jobId(req: Request): string {

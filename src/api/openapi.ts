@@ -61,6 +61,47 @@ export const OPENAPI = {
       get: { summary: 'One job', responses: { '200': json('The job', ref('Job')), ...errors } },
       delete: { summary: 'Cancel a queued or running job (role process)', responses: { '200': json('The job as it is now', ref('Job')), ...errors } },
     },
+    '/ingest/summary': {
+      get: {
+        summary: 'Recent ingest on this node per kind of source: stored, duplicates, refused, warnings (counts only; no address, UID or project)',
+        responses: { '200': json('The tally since this node started and over the last hour', ref('IngestSummary')), ...errors },
+      },
+    },
+    '/rules': {
+      get: { summary: 'The configured job rules and routing rules (no secrets; destinations by name)', responses: { '200': json('The rules', ref('Rules')), ...errors } },
+    },
+    '/exports': {
+      get: { summary: 'The newest export bundles on studies the caller may see', responses: { '200': json('Exports, newest first', { type: 'array', items: ref('Export') }), ...errors } },
+      post: {
+        summary: 'Queue an export bundle of a QIDO-style query, a list of studies or a project (role read)',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('NewExport') } } },
+        responses: {
+          '202': { ...json('Queued; Location names the export', ref('Export')), headers: { Location: { schema: { type: 'string' } } } },
+          '413': text('The selection holds more series than qidoMaxLimit.'),
+          ...errors,
+        },
+      },
+    },
+    '/exports/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+      get: { summary: 'One export: state, progress in series, size and sha256 when done, expiry', responses: { '200': json('The export', ref('Export')), ...errors } },
+      delete: { summary: 'Cancel an export and delete its bundle', responses: { '204': { description: 'Deleted' }, ...errors } },
+    },
+    '/exports/{id}/bundle': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+      get: {
+        summary: 'The bundle file (zip or tar), with Range support',
+        parameters: [{ name: 'Range', in: 'header', schema: { type: 'string' }, description: 'bytes=first-last (one range)' }],
+        responses: {
+          '200': { description: 'The bundle', headers: { 'Accept-Ranges': { schema: { type: 'string' } } }, content: { 'application/zip': { schema: { type: 'string' } }, 'application/x-tar': { schema: { type: 'string' } } } },
+          '206': { description: 'The range asked for', headers: { 'Content-Range': { schema: { type: 'string' } } }, content: { 'application/zip': { schema: { type: 'string' } }, 'application/x-tar': { schema: { type: 'string' } } } },
+          '409': text('The export is not done yet (or failed, or was cancelled).'),
+          '410': text('The bundle has expired (exportTtlHours after it was done).'),
+          '416': text('The range is not satisfiable.'),
+          ...errors,
+        },
+      },
+    },
     '/studies/{study}/series/{series}/nifti': {
       parameters: seriesParams,
       get: {
@@ -107,7 +148,7 @@ export const OPENAPI = {
         required: ['op', 'input'],
         additionalProperties: false,
         properties: {
-          op: { enum: ['resample', 'normalize', 'denoise', 'segment', 'model'] },
+          op: { enum: ['resample', 'normalize', 'denoise', 'segment', 'model', 'register'] },
           input: { type: 'object', required: ['study', 'series'], additionalProperties: false, properties: { study: uid, series: uid } },
           params: { type: 'object', description: 'The operation\'s parameters (see README, Processing jobs)' },
         },
@@ -130,6 +171,139 @@ export const OPENAPI = {
           finished: { type: 'string', format: 'date-time' },
           seconds: { type: 'number' },
           result: { type: 'array', items: ref('ResultSeries') },
+          transform: { type: 'object', description: 'A registration\'s final elastix transform parameter map', additionalProperties: { type: 'array', items: { type: 'string' } } },
+        },
+      },
+      IngestCounts: {
+        type: 'object',
+        required: ['stored', 'duplicate', 'refused', 'warnings'],
+        additionalProperties: false,
+        properties: {
+          stored: { type: 'integer', minimum: 0 },
+          duplicate: { type: 'integer', minimum: 0, description: 'Re-sent instances already stored with the same content' },
+          refused: { type: 'integer', minimum: 0 },
+          warnings: { type: 'integer', minimum: 0, description: 'Instances stored (or duplicate) that raised at least one warning' },
+        },
+      },
+      IngestSummary: {
+        type: 'object',
+        required: ['since', 'windowMinutes', 'sources'],
+        additionalProperties: false,
+        properties: {
+          node: { type: 'string', description: 'The gateway node this tally is of (each node counts its own)' },
+          since: { type: 'string', format: 'date-time', description: 'When this node started counting' },
+          windowMinutes: { type: 'integer', description: 'The span of "recent"' },
+          sources: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['source', 'stored', 'duplicate', 'refused', 'warnings', 'lastAt', 'recent'],
+              additionalProperties: false,
+              properties: {
+                source: { type: 'string', description: 'The kind of origin: stow, dimse, import, job, nifti-post, rejection' },
+                stored: { type: 'integer', minimum: 0 },
+                duplicate: { type: 'integer', minimum: 0 },
+                refused: { type: 'integer', minimum: 0 },
+                warnings: { type: 'integer', minimum: 0 },
+                lastAt: { type: 'string', format: 'date-time' },
+                recent: ref('IngestCounts'),
+              },
+            },
+          },
+        },
+      },
+      Rules: {
+        type: 'object',
+        required: ['jobRules', 'routes'],
+        additionalProperties: false,
+        properties: {
+          jobRules: {
+            type: 'object',
+            properties: {
+              quietSeconds: { type: 'integer' },
+              rules: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    modality: { type: 'string' },
+                    minInstances: { type: 'integer' },
+                    jobs: { type: 'array', items: { type: 'object', properties: { op: { type: 'string' }, params: { type: 'object' } } } },
+                  },
+                },
+              },
+            },
+          },
+          routes: {
+            type: 'object',
+            properties: {
+              quietSeconds: { type: 'integer' },
+              rules: {
+                type: 'array',
+                description: 'Routing rules; a caller limited to projects sees those of its projects and those without one',
+                items: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    name: { type: 'string' },
+                    from: { enum: ['ingest', 'jobs'] },
+                    modality: { type: 'array', items: { type: 'string' } },
+                    sopClassUID: { type: 'array', items: uid },
+                    project: { type: 'string' },
+                    seriesDescription: { type: 'string', description: 'Matched with * and ?, ignoring case' },
+                    minInstances: { type: 'integer' },
+                    destinations: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      NewExport: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          query: { type: 'object', description: 'QIDO-RS parameters, such as { "Modality": "CT" }; the segmentations of the selected series come along' },
+          level: { enum: ['study', 'series'], default: 'series', description: 'The level the query searches at (study: whole studies)' },
+          studies: { type: 'array', items: uid, minItems: 1 },
+          project: { type: 'string' },
+          format: { enum: ['zip', 'tar'], default: 'zip' },
+          includeDicom: { type: 'boolean', default: false, description: 'Put the stored (de-identified) DICOM files in the bundle too' },
+        },
+      },
+      Export: {
+        type: 'object',
+        required: ['id', 'url', 'state', 'format', 'includeDicom', 'request', 'progress', 'created'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          url: { type: 'string', format: 'uri' },
+          state: { enum: ['queued', 'running', 'done', 'failed', 'cancelled', 'expired'] },
+          format: { enum: ['zip', 'tar'] },
+          includeDicom: { type: 'boolean' },
+          request: { type: 'object' },
+          progress: {
+            type: 'object',
+            required: ['seriesDone', 'seriesTotal'],
+            additionalProperties: false,
+            properties: { seriesDone: { type: 'integer', minimum: 0 }, seriesTotal: { type: 'integer', minimum: 0 } },
+          },
+          bytes: { type: 'integer', minimum: 0, description: 'The bundle\'s size, when done' },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'The bundle\'s SHA-256, when done' },
+          files: { type: 'integer', minimum: 0 },
+          skipped: {
+            type: 'array',
+            description: 'Series that gave no file (not convertible, or no longer stored), with the reason',
+            items: { type: 'object', additionalProperties: false, required: ['study', 'series', 'reason'], properties: { study: uid, series: uid, reason: { type: 'string' } } },
+          },
+          error: { type: 'string' },
+          bundle: { type: 'string', format: 'uri', description: 'Where the bundle is downloaded, when done' },
+          created: { type: 'string', format: 'date-time' },
+          started: { type: 'string', format: 'date-time' },
+          finished: { type: 'string', format: 'date-time' },
+          expires: { type: 'string', format: 'date-time' },
         },
       },
       ResultSeries: {

@@ -3,6 +3,7 @@
  * queued) and what each produces: an image volume (published as a derived series) or a
  * label volume (published as a DICOM Segmentation).
  */
+import type { RegistrationTransform } from './register';
 import { VeilgateError } from '../errors';
 import { LabelVolume, Volume } from './volume';
 import { Grid, gridAtSpacing, gridOfSize, resample } from './resample';
@@ -10,7 +11,7 @@ import { gaussian, median } from './filters';
 import { clip, minMax, zscore } from './normalize';
 import { HU_PRESETS, close, connectedComponents, largestComponent, open, otsu, regionGrow, threshold } from './segment';
 
-export const OPERATIONS = ['resample', 'normalize', 'denoise', 'segment', 'model'] as const;
+export const OPERATIONS = ['resample', 'normalize', 'denoise', 'segment', 'model', 'register'] as const;
 export type OperationName = (typeof OPERATIONS)[number];
 
 /** What a segment is, for the SEG's category and type codes (SNOMED CT). */
@@ -62,7 +63,9 @@ export type OperationSpec =
   | { op: 'segment'; method: 'threshold'; low: number; high: number; preset?: string; post: SegmentStep[]; structure: string }
   | { op: 'segment'; method: 'otsu'; post: SegmentStep[]; structure: string }
   | { op: 'segment'; method: 'region-grow'; seeds: Triple[]; tolerance: number; post: SegmentStep[]; structure: string }
-  | { op: 'model'; model: string };
+  | { op: 'model'; model: string }
+  /** The job's series (moving) registered onto `fixed` with elastix; the result lies on the fixed grid. */
+  | { op: 'register'; transform: RegistrationTransform; fixed: { study: string; series: string } };
 
 function num(p: Record<string, unknown>, key: string, opts: { min?: number } = {}): number {
   const v = p[key];
@@ -138,6 +141,13 @@ export function validateOperation(op: string, raw: unknown): OperationSpec {
       if (!Number.isInteger(radius) || radius > 5) throw bad('radius must be an integer from 1 to 5');
       return { op: name, method, radius };
     }
+    case 'register': {
+      const transform = oneOf(p, 'transform', ['rigid', 'affine', 'bspline'] as const, 'rigid');
+      const fixed = p.fixed as { study?: unknown; series?: unknown } | undefined;
+      const ok = (u: unknown): u is string => typeof u === 'string' && u.length <= 64 && UID.test(u);
+      if (typeof fixed !== 'object' || fixed === null || !ok(fixed.study) || !ok(fixed.series)) throw bad('fixed must be { study, series } UIDs');
+      return { op: name, transform, fixed: { study: fixed.study, series: fixed.series } };
+    }
     case 'model': {
       if (typeof p.model !== 'string' || !MODEL_NAME.test(p.model)) throw bad('model must name a model folder under models/ (letters, digits, . _ -)');
       return { op: name, model: p.model };
@@ -206,6 +216,8 @@ function formatValue(v: unknown): string {
 
 /** "denoise: method=gaussian sigma=1": the series description a viewer lists, from the typed spec alone. */
 export function describeOperation(spec: OperationSpec): string {
+  // A registration's fixed series is where its result lies, not a word for its description.
+  if (spec.op === 'register') return `register: transform=${spec.transform}`;
   const shown = Object.entries(specParams(spec))
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${formatValue(v)}`)
@@ -237,6 +249,8 @@ export function runOperation(spec: OperationSpec, volume: Volume, referenceGrid?
       return { kind: 'image', volume: spec.method === 'median' ? median(volume, spec.radius) : gaussian(volume, spec.sigma), description };
     case 'model':
       throw new VeilgateError('unprocessable', 'a model runs asynchronously: use runModel');
+    case 'register':
+      throw new VeilgateError('unprocessable', 'a registration runs asynchronously: use registerVolumes');
     case 'segment': {
       let mask: LabelVolume;
       let algorithmName: string;

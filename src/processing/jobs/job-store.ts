@@ -22,7 +22,11 @@ export interface JobRecord {
   attempts: number;
   error?: string;
   /** What the job made: the new series and instances. */
-  result?: { series: { seriesInstanceUID: string; kind: 'image' | 'segmentation'; instances: number }[] };
+  result?: {
+    series: { seriesInstanceUID: string; kind: 'image' | 'segmentation'; instances: number }[];
+    /** A registration's final elastix transform parameter map. */
+    transform?: Record<string, string[]>;
+  };
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;

@@ -9,6 +9,8 @@ export interface JobWorkerData {
   /** The series as NIfTI (its first volume): read into real values on the worker thread. */
   nii: Uint8Array;
   referenceGrid?: Grid;
+  /** A registration's fixed series as NIfTI; the result is built on it (`source` is then the fixed series). */
+  fixedNii?: Uint8Array;
   dataDir: string;
   maxVoxels: number;
   /** What the result is built from: the source series as stored (de-identified). */
@@ -28,4 +30,6 @@ export interface JobWorkerResult {
   kind: 'image' | 'segmentation';
   /** The result's instances, PS3.10, ready for the ingest path. */
   instances: Uint8Array[];
+  /** A registration's final elastix transform parameter map. */
+  transform?: Record<string, string[]>;
 }

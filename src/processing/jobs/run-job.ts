@@ -73,39 +73,43 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
     const ref = readNifti(await seriesNiftiBytes(deps, reference.study, reference.series));
     referenceGrid = { dims: [ref.dims[0], ref.dims[1], ref.dims[2]], affine: ref.affine };
   }
-  const metadata = (await deps.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
-  const stack = sliceStack(metadata);
-  const first = instances[0];
+  // A registration's result lies on its fixed series' grid, in the fixed series' study and frame of reference.
+  const fixed = job.op === 'register' ? (job.params.fixed as { study: string; series: string }) : undefined;
+  const fixedNii = fixed ? await seriesNiftiBytes(deps, fixed.study, fixed.series) : undefined;
+  const publishOn = fixed ?? { study, series };
+  const source = await resultSource(deps, publishOn.study, publishOn.series);
   onProgress(15);
   // The computation and building its DICOM result both run on the job's own thread.
   const result = await compute(
-    {
-      op: job.op,
-      params: job.params,
-      nii,
-      referenceGrid,
-      dataDir: deps.dataDir,
-      maxVoxels: deps.ingestDeps.limits.maxJobOutputVoxels,
-      source: {
-        seriesUID: series,
-        seriesNumber: Number(metadata[0]?.['00200011']?.Value?.[0] ?? 0) || 0,
-        stack,
-        stackMetadata: (stack && metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID)) ?? metadata[0],
-        firstInstance: await deps.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }]),
-        instances: instances.map((i) => ({ sopClassUID: i.sopClassUID, sopInstanceUID: i.sopInstanceUID })),
-      },
-    },
+    { op: job.op, params: job.params, nii, referenceGrid, fixedNii, dataDir: deps.dataDir, maxVoxels: deps.ingestDeps.limits.maxJobOutputVoxels, source },
     onWorker,
     (p) => onProgress(15 + p * 0.65),
   );
   onProgress(80);
   let seriesInstanceUID = '';
   for (const [i, bytes] of result.instances.entries()) {
-    const stored = await ingest({ kind: 'derived-part10', bytes }, { origin: { kind: 'job', jobId: job.id }, derivedFrom: study }, deps.ingestDeps);
+    const stored = await ingest({ kind: 'derived-part10', bytes }, { origin: { kind: 'job', jobId: job.id }, derivedFrom: publishOn.study }, deps.ingestDeps);
     if (!stored.ok) throw stored.error;
     seriesInstanceUID = stored.seriesUID;
     onProgress(80 + (20 * (i + 1)) / result.instances.length);
   }
-  if (seriesInstanceUID) deps.onResultStored?.(study, seriesInstanceUID);
-  return { series: [{ seriesInstanceUID, kind: result.kind, instances: result.instances.length }] };
+  if (seriesInstanceUID) deps.onResultStored?.(publishOn.study, seriesInstanceUID);
+  return { series: [{ seriesInstanceUID, kind: result.kind, instances: result.instances.length }], ...(result.transform ? { transform: result.transform } : {}) };
+}
+
+/** What a job's result is built from: a stored series, its slices, its first instance. */
+async function resultSource(deps: JobDeps, study: string, series: string): Promise<JobWorkerData['source']> {
+  const instances = await deps.index.instances({ study, series });
+  if (!instances.length) throw new VeilgateError('not-found', 'the series is not stored');
+  const metadata = (await deps.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
+  const stack = sliceStack(metadata);
+  const first = instances[0];
+  return {
+    seriesUID: series,
+    seriesNumber: Number(metadata[0]?.['00200011']?.Value?.[0] ?? 0) || 0,
+    stack,
+    stackMetadata: (stack && metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID)) ?? metadata[0],
+    firstInstance: await deps.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }]),
+    instances: instances.map((i) => ({ sopClassUID: i.sopClassUID, sopInstanceUID: i.sopInstanceUID })),
+  };
 }

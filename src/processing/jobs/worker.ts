@@ -4,7 +4,8 @@
  * waits on the maths, nor on packing 300 frames of a SEG.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { OperationResult, modelSegments, runOperation, specOf } from '../operations';
+import { OperationResult, checkGridSize, describeOperation, modelSegments, runOperation, specOf } from '../operations';
+import { describeTransform, registerVolumes } from '../register';
 import { loadModelConfig, runModel } from '../model';
 import { cleanClientText } from '../../deid/clean-text';
 import { volumeToDicomSeries } from '../../convert/volume-to-dicom';
@@ -18,10 +19,23 @@ import { fromNifti, toNifti } from '../volume';
 import { readNifti } from '../../convert/nifti';
 import type { JobWorkerData, JobWorkerResult } from './job-worker-protocol';
 
-async function compute(data: JobWorkerData, progress: (p: number) => void): Promise<OperationResult> {
+/** A registration's result also carries the transform found, and the text its DerivationDescription gets. */
+type ComputedResult = OperationResult & { transform?: Record<string, string[]>; derivation?: string };
+
+async function compute(data: JobWorkerData, progress: (p: number) => void): Promise<ComputedResult> {
   const { op, params, referenceGrid, dataDir, maxVoxels } = data;
   const input = fromNifti(readNifti(data.nii));
   const spec = specOf(op, params);
+  if (spec.op === 'register') {
+    if (!data.fixedNii) throw new VeilgateError('unprocessable', 'the fixed series could not be read');
+    const fixed = fromNifti(readNifti(data.fixedNii));
+    checkGridSize(fixed.dims, maxVoxels);
+    progress(10);
+    const registered = await registerVolumes(fixed, input, spec.transform);
+    const description = describeOperation(spec);
+    // DerivationDescription carries the transform found (ST, 1024 characters at most).
+    return { kind: 'image', volume: registered.volume, description, transform: registered.transform, derivation: `${description}, elastix ${describeTransform(registered.transform)}` };
+  }
   if (spec.op !== 'model') return runOperation(spec, input, referenceGrid, progress, maxVoxels);
   const config = loadModelConfig(dataDir, spec.model);
   const labels = await runModel(dataDir, spec.model, input, progress);
@@ -29,7 +43,7 @@ async function compute(data: JobWorkerData, progress: (p: number) => void): Prom
 }
 
 /** The result as DICOM instances in the source's study, built from the typed spec's description alone. */
-function publish(data: JobWorkerData, result: OperationResult): JobWorkerResult {
+function publish(data: JobWorkerData, result: ComputedResult): JobWorkerResult {
   const { source } = data;
   // Built from the typed spec alone, and cleaned like every text that ends up in a stored object.
   const description = cleanClientText(result.description);
@@ -42,9 +56,10 @@ function publish(data: JobWorkerData, result: OperationResult): JobWorkerResult 
       sourceSeriesUID: source.seriesUID,
       sourceInstances: source.instances,
       seriesDescription: description,
-      derivationDescription: `Veilgate processing: ${description}`,
+      // Built from the typed spec and elastix's numbers alone: no client text to clean.
+      derivationDescription: `Veilgate processing: ${result.derivation ?? description}`.slice(0, 1024),
     });
-    return { kind: 'image', instances: datasets.map(encodeDerived) };
+    return { kind: 'image', instances: datasets.map(encodeDerived), transform: result.transform };
   }
   if (!source.stack) throw new VeilgateError('unprocessable', 'a segmentation is made on a series of single-frame slices; this series has none');
   const seg = labelsToSegmentation({
