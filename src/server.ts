@@ -14,6 +14,8 @@ import { dicomWebRouter, errorHandler } from './dicomweb/router';
 import { cors } from './dicomweb/cors';
 import { apiRouter } from './api/router';
 import { viewerRouter } from './viewer/router';
+import { consoleRouter } from './console/router';
+import { IngestTally } from './api/ingest-summary';
 import { JobRunner } from './processing/jobs/runner';
 import { IngestRules } from './processing/jobs/rules';
 import { log } from './log';
@@ -81,7 +83,12 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.set('query parser', 'simple');
   const ctx = { ...core, config };
   const metrics = new GatewayMetrics(core.admission, core.jobs, core.workers);
-  core.ingestDeps.onOutcome = (outcome, source) => metrics.ingested(outcome, source);
+  // The console's recent-ingest tally counts beside the metrics: kinds of source only.
+  const ingestTally = new IngestTally();
+  core.ingestDeps.onOutcome = (outcome, source, warnings) => {
+    metrics.ingested(outcome, source);
+    ingestTally.add(outcome, source, warnings);
+  };
   const authenticator = new Authenticator(config.auth, core.keys, { authenticated: (outcome, id, address) => core.audit.authenticated(outcome, id, address) });
   app.locals.audit = core.audit;
   app.locals.authenticator = authenticator;
@@ -94,7 +101,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
   app.use(['/dicom-web', '/api'], cors(config.corsOrigins));
   app.get('/health', publicRoute('load balancers and probes; says nothing about stored data'), healthHandler({ index: core.index, dataDir: config.dataDir, minFreeDiskBytes: config.limits.minFreeDiskBytes }));
   app.get('/', publicRoute('names the DICOMweb root and the viewer'), (_req, res) => {
-    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/\n');
+    res.type('text/plain').send('Veilgate DICOMweb gateway: DICOMweb root at /dicom-web, viewer at /viewer/, console at /console/\n');
   });
   // Every request leaves here with its principal (or none); each route then states its role.
   app.use(authenticator.middleware());
@@ -113,8 +120,9 @@ export async function startGateway(config: Config): Promise<Gateway> {
     egress.seriesGrew(study, series);
   };
   egress.start();
-  app.use('/api', apiRouter(ctx, runner, egress));
+  app.use('/api', apiRouter(ctx, runner, egress, { ingestTally, node: core.nodeId }));
   app.use('/viewer', viewerRouter(ctx, { authenticator }));
+  app.use('/console', consoleRouter());
   // Anything else: 404 at once, without reading a body nobody asked for.
   app.use((_req: express.Request, res: express.Response) => {
     res.setHeader('Connection', 'close');

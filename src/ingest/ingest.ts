@@ -63,8 +63,8 @@ export interface IngestDeps {
   audit?: GatewayAudit;
   /** The worker threads that parse and de-identify; without them (the CLI's tests, benchmarks) that runs here. */
   workers?: WorkerPool;
-  /** Told of every ingest's outcome and the kind of its source (metrics listen). */
-  onOutcome?: (outcome: 'stored' | 'duplicate' | 'rejected', source: string) => void;
+  /** Told of every ingest's outcome, the kind of its source and how many warnings it raised (metrics and the console's tally listen). */
+  onOutcome?: (outcome: 'stored' | 'duplicate' | 'rejected', source: string, warnings: number) => void;
 }
 
 /** The CPU half (parse, de-identify, encode) on a worker thread, or here when there is no pool. */
@@ -201,7 +201,7 @@ export async function ingest(input: IngestInput, options: IngestOptions, deps: I
   const seen: Seen = { sent: {} };
   try {
     const result = await ingestOnce(input, options, deps, seen);
-    deps.onOutcome?.(result.outcome, options.origin.kind);
+    deps.onOutcome?.(result.outcome, options.origin.kind, result.warnings.length);
     log.info('ingest', {
       source: originLabel(options.origin),
       outcome: result.outcome,
@@ -218,7 +218,7 @@ export async function ingest(input: IngestInput, options: IngestOptions, deps: I
         ? e
         : new VeilgateError(isOutOfResources(e) ? 'out-of-resources' : 'processing-failure', messageOf(e));
     if (!(e instanceof VeilgateError)) log.error('ingest-error', { source: originLabel(options.origin), error: (e as Error)?.name ?? 'error', code: (e as NodeJS.ErrnoException)?.code });
-    deps.onOutcome?.('rejected', options.origin.kind);
+    deps.onOutcome?.('rejected', options.origin.kind, 0);
     log.info('ingest', { source: originLabel(options.origin), outcome: 'rejected', reason: error.kind });
     // A refusal for access names no UID: not even the mapping of the sender's own.
     return error.kind === 'forbidden' ? { ok: false, error, sent: {} } : { ok: false, error, ...seen };

@@ -160,6 +160,12 @@ describe('access control over HTTP (AUTH=keys)', () => {
       'GET /viewer/,/index.html': { path: '/viewer/', ok: 200 },
       'GET /viewer/manifest.json': { path: '/viewer/manifest.json', ok: 200 },
       [`GET /viewer${String(/^\/[\w.\-]+\.(?:js|css)$/)}`]: { path: `/viewer/${bundle}`, ok: 200 },
+      'GET /console/,/index.html': { path: '/console/', ok: 200 },
+      'GET /console/console.js': { path: '/console/console.js', ok: 200 },
+      'GET /console/console.css': { path: '/console/console.css', ok: 200 },
+      'GET /console/favicon.svg': { path: '/console/favicon.svg', ok: 200 },
+      'GET /api/ingest/summary': { path: '/api/ingest/summary', ok: 200 },
+      'GET /api/rules/': { path: '/api/rules', ok: 200, otherProject: 'hidden' },
     };
     return calls[`${route.method} ${route.path}`];
   }
