@@ -58,6 +58,10 @@ export interface Config {
   backends: BackendsConfig;
   /** Research egress: destinations, routing rules, the retry queue (config file only; egress/config.ts). */
   egress: EgressConfig;
+  /** Hours an export bundle is kept once done (EXPORT_TTL_HOURS, default 24; fractions allowed). */
+  exportTtlHours: number;
+  /** Export bundles built at once on this node (EXPORT_CONCURRENCY, default 1). */
+  exportConcurrency: number;
 }
 
 export interface TlsFiles {
@@ -115,7 +119,7 @@ export interface DeidConfig {
 
 const GiB = 1024 ** 3;
 
-export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit' | 'backends' | 'egress'> = {
+export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 'auth' | 'tls' | 'audit' | 'backends' | 'egress' | 'exportTtlHours'> = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: './data',
@@ -130,6 +134,7 @@ export const defaults: Omit<Config, 'publicUrl' | 'publicUrlFixed' | 'limits' | 
   jobRulesQuietSeconds: 10,
   jobLeaseSeconds: 30,
   rejectedGraceDays: 7,
+  exportConcurrency: 1,
   deid: { options: DEFAULT_DEID_OPTIONS, acceptBurnedIn: false, linkage: false, pixelRecipes: [], ocr: DEFAULT_OCR },
   dimse: {
     enabled: true,
@@ -159,6 +164,7 @@ const ENV: Record<string, keyof Config> = {
   JOB_RULES_QUIET_SECONDS: 'jobRulesQuietSeconds',
   JOB_LEASE_SECONDS: 'jobLeaseSeconds',
   REJECTED_GRACE_DAYS: 'rejectedGraceDays',
+  EXPORT_CONCURRENCY: 'exportConcurrency',
 };
 
 type FileConfig = Partial<Omit<Config, 'deid' | 'dimse' | 'limits' | 'auth' | 'audit' | 'backends' | 'egress'>> & {
@@ -260,6 +266,13 @@ function deidConfig(file: FileConfig['deid'], env: NodeJS.ProcessEnv): DeidConfi
   return out;
 }
 
+/** Hours, fractions allowed (a test's bundle may expire in seconds); more than zero. */
+function exportTtlHours(v: unknown): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error('configuration: exportTtlHours (EXPORT_TTL_HOURS) must be a number of hours above 0');
+  return n;
+}
+
 function readConfigFile(env: NodeJS.ProcessEnv): FileConfig {
   const file = env.CONFIG_FILE ?? (fs.existsSync('veilgate.config.json') ? 'veilgate.config.json' : undefined);
   if (!file) return {};
@@ -296,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new Error('configuration: corsOrigins must be a list of origins');
   }
   const config = merged as unknown as Config;
+  config.exportTtlHours = exportTtlHours(overrides.exportTtlHours ?? (env.EXPORT_TTL_HOURS || fileConfig.exportTtlHours) ?? 24);
   config.auth = overrides.auth ?? loadAuthConfig(fileConfig.auth, env, String(config.host));
   if ((env.TLS_CERT || env.TLS_KEY) && !overrides.tls) config.tls = { cert: env.TLS_CERT ?? '', key: env.TLS_KEY ?? '' };
   if (config.tls) checkTlsFiles(config.tls, 'tls');

@@ -32,6 +32,8 @@ import { WorkerPool } from './workers/pool';
 import { Core, openCore } from './core/core';
 import type { JobStore } from './processing/jobs/job-store';
 import { Egress } from './egress/egress';
+import { ExportManager } from './export/exports';
+import { exportsRouter } from './api/exports';
 
 export interface Gateway {
   config: Config;
@@ -120,6 +122,10 @@ export async function startGateway(config: Config): Promise<Gateway> {
     egress.seriesGrew(study, series);
   };
   egress.start();
+  // Export bundles: a bounded queue of this node's own, bundles under DATA_DIR/exports (export/exports.ts).
+  const exportManager = new ExportManager(core, config);
+  exportManager.start();
+  app.use('/api/exports', exportsRouter(ctx, exportManager));
   app.use('/api', apiRouter(ctx, runner, egress, { ingestTally, node: core.nodeId }));
   app.use('/viewer', viewerRouter(ctx, { authenticator }));
   app.use('/console', consoleRouter());
@@ -181,6 +187,7 @@ export async function startGateway(config: Config): Promise<Gateway> {
       await rejectedPurge.stop();
       rules.stop();
       await egress.stop();
+      await exportManager.stop();
       await runner.stop();
       await dimse?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -36,6 +36,7 @@ describe('access control over HTTP (AUTH=keys)', () => {
   let w: AuthWorld;
   let jobA: string;
   let transferA: string;
+  let exportA: string;
   let niftiA: Buffer;
   let bundle: string;
   /** Studies of project A that the destructive routes (DELETE, reject) remove: one each. */
@@ -63,6 +64,10 @@ describe('access control over HTTP (AUTH=keys)', () => {
     const transfer = await w.request(w.keys.readA, '/api/transfers', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ destination: 'archive', study: w.A.study }) });
     expect(transfer.status).toBe(202);
     transferA = ((await transfer.json()) as { id: string }).id;
+    const exported = await w.request(w.keys.readA, '/api/exports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ studies: [w.A.study] }) });
+    expect(exported.status).toBe(202);
+    exportA = ((await exported.json()) as { id: string }).id;
+    for (let t = 0; t < 300 && ((await (await w.request(w.keys.readA, `/api/exports/${exportA}`)).json()) as { state: string }).state !== 'done'; t++) await new Promise((r) => setTimeout(r, 100));
     const nifti = await w.request(w.keys.readA, `/api/studies/${w.A.study}/series/${w.A.series}/nifti`);
     expect(nifti.status).toBe(200);
     niftiA = Buffer.from(await nifti.arrayBuffer());
@@ -134,6 +139,16 @@ describe('access control over HTTP (AUTH=keys)', () => {
       'GET /api/transfers/:id': { path: `/api/transfers/${transferA}`, ok: 200, otherProject: 'absent' },
       'DELETE /api/transfers/:id': { path: `/api/transfers/${transferA}`, init: { method: 'DELETE' }, ok: 200, otherProject: 'absent' },
       'GET /api/jobs/:id': { path: `/api/jobs/${jobA}`, ok: 200, otherProject: 'absent' },
+      'POST /api/exports/': {
+        path: '/api/exports',
+        init: { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ studies: [s.study] }) },
+        ok: 202,
+        otherProject: 'absent',
+      },
+      'GET /api/exports/': { path: '/api/exports', ok: 200, otherProject: 'hidden' },
+      'GET /api/exports/:id': { path: `/api/exports/${exportA}`, ok: 200, otherProject: 'absent' },
+      'GET /api/exports/:id/bundle': { path: `/api/exports/${exportA}/bundle`, ok: 200, otherProject: 'absent' },
+      'DELETE /api/exports/:id': { path: `/api/exports/${exportA}`, init: { method: 'DELETE' }, ok: 204, otherProject: 'absent' },
       'DELETE /dicom-web/studies/:study': { path: `/dicom-web/studies/${disposable.deleteStudy.study}`, init: { method: 'DELETE' }, ok: 204 },
       'DELETE /dicom-web/studies/:study/series/:series': { path: `/dicom-web/studies/${disposable.deleteSeries.study}/series/${disposable.deleteSeries.series}`, init: { method: 'DELETE' }, ok: 204 },
       'DELETE /dicom-web/studies/:study/series/:series/instances/:instance': {
