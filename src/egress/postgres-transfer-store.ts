@@ -21,41 +21,8 @@ import {
   TransferItem,
   TransferRecord,
   TransferStore,
-  transferState,
 } from './transfer-store';
-
-interface TransferRow {
-  id: string;
-  destination: string;
-  origin: string;
-  client: string | null;
-  request: string;
-  created_at: Date;
-  cancelled_at: Date | null;
-  total: number;
-  queued: number;
-  sending: number;
-  sent: number;
-  failed: number;
-  cancelled: number;
-  retrying: number;
-  tried: number;
-  updated: Date | null;
-}
-
-interface ItemRow {
-  id: string;
-  transfer_id: string;
-  destination: string;
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  state: ItemState;
-  attempts: number;
-  next_at: Date;
-  error: string | null;
-  updated_at: Date | null;
-}
+import { ITEM_COLUMNS, ItemRow, TransferRow, toItem, toTransfer } from './transfer-rows';
 
 const SUMMARY = `SELECT t.id, t.destination, t.origin, t.client, t.request, t.created_at, t.cancelled_at,
   count(i.id)::int AS total,
@@ -65,40 +32,6 @@ const SUMMARY = `SELECT t.id, t.destination, t.origin, t.client, t.request, t.cr
   count(*) FILTER (WHERE i.state = 'queued' AND i.attempts > 0)::int AS retrying,
   count(*) FILTER (WHERE i.attempts > 0)::int AS tried, max(i.updated_at) AS updated
   FROM transfers t LEFT JOIN transfer_items i ON i.transfer_id = t.id`;
-
-const ITEM_COLUMNS = 'id, transfer_id, destination, study_uid, series_uid, sop_instance_uid, state, attempts, next_at, error, updated_at';
-
-function toTransfer(r: TransferRow): TransferRecord {
-  const counts = { total: r.total, queued: r.queued, sending: r.sending, sent: r.sent, failed: r.failed, cancelled: r.cancelled, retrying: r.retrying };
-  return {
-    id: r.id,
-    destination: r.destination,
-    origin: r.origin,
-    client: r.client ?? undefined,
-    request: JSON.parse(r.request) as Record<string, unknown>,
-    createdAt: r.created_at.toISOString(),
-    cancelledAt: r.cancelled_at?.toISOString(),
-    updatedAt: r.updated?.toISOString(),
-    counts,
-    state: transferState(counts, r.cancelled_at !== null, r.tried > 0),
-  };
-}
-
-function toItem(r: ItemRow): TransferItem {
-  return {
-    id: Number(r.id),
-    transferId: r.transfer_id,
-    destination: r.destination,
-    study: r.study_uid,
-    series: r.series_uid,
-    instance: r.sop_instance_uid,
-    state: r.state,
-    attempts: r.attempts,
-    error: r.error ?? undefined,
-    nextAttemptAt: r.state === 'queued' && r.attempts > 0 ? r.next_at.toISOString() : undefined,
-    updatedAt: r.updated_at?.toISOString(),
-  };
-}
 
 /** The advisory lock key of a destination's claims (any 32-bit hash; shared by every node). */
 const LOCK = `hashtext('veilgate-egress:' || $1)`;

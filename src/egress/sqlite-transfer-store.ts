@@ -17,41 +17,8 @@ import {
   TransferItem,
   TransferRecord,
   TransferStore,
-  transferState,
 } from './transfer-store';
-
-interface TransferRow {
-  id: string;
-  destination: string;
-  origin: string;
-  client: string | null;
-  request: string;
-  created_at: string;
-  cancelled_at: string | null;
-  total: number;
-  queued: number | null;
-  sending: number | null;
-  sent: number | null;
-  failed: number | null;
-  cancelled: number | null;
-  retrying: number | null;
-  tried: number | null;
-  updated: string | null;
-}
-
-interface ItemRow {
-  id: number;
-  transfer_id: string;
-  destination: string;
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  state: ItemState;
-  attempts: number;
-  next_at: number;
-  error: string | null;
-  updated_at: string | null;
-}
+import { ITEM_COLUMNS, ItemRow, TransferRow, toItem, toTransfer } from './transfer-rows';
 
 const SUMMARY = `SELECT t.id, t.destination, t.origin, t.client, t.request, t.created_at, t.cancelled_at,
   count(i.id) AS total,
@@ -59,48 +26,6 @@ const SUMMARY = `SELECT t.id, t.destination, t.origin, t.client, t.request, t.cr
   sum(i.state = 'failed') AS failed, sum(i.state = 'cancelled') AS cancelled,
   sum(i.state = 'queued' AND i.attempts > 0) AS retrying, sum(i.attempts > 0) AS tried, max(i.updated_at) AS updated
   FROM transfers t LEFT JOIN transfer_items i ON i.transfer_id = t.id`;
-
-function toTransfer(r: TransferRow): TransferRecord {
-  const counts = {
-    total: r.total,
-    queued: r.queued ?? 0,
-    sending: r.sending ?? 0,
-    sent: r.sent ?? 0,
-    failed: r.failed ?? 0,
-    cancelled: r.cancelled ?? 0,
-    retrying: r.retrying ?? 0,
-  };
-  return {
-    id: r.id,
-    destination: r.destination,
-    origin: r.origin,
-    client: r.client ?? undefined,
-    request: JSON.parse(r.request) as Record<string, unknown>,
-    createdAt: r.created_at,
-    cancelledAt: r.cancelled_at ?? undefined,
-    updatedAt: r.updated ?? undefined,
-    counts,
-    state: transferState(counts, r.cancelled_at !== null, (r.tried ?? 0) > 0),
-  };
-}
-
-export function toItem(r: ItemRow): TransferItem {
-  return {
-    id: Number(r.id),
-    transferId: r.transfer_id,
-    destination: r.destination,
-    study: r.study_uid,
-    series: r.series_uid,
-    instance: r.sop_instance_uid,
-    state: r.state,
-    attempts: r.attempts,
-    error: r.error ?? undefined,
-    nextAttemptAt: r.state === 'queued' && r.attempts > 0 ? new Date(Number(r.next_at)).toISOString() : undefined,
-    updatedAt: r.updated_at ?? undefined,
-  };
-}
-
-const ITEM_COLUMNS = 'id, transfer_id, destination, study_uid, series_uid, sop_instance_uid, state, attempts, next_at, error, updated_at';
 
 export class SqliteTransferStore implements TransferStore {
   constructor(private readonly db: Database.Database) {}
