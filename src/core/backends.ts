@@ -43,14 +43,9 @@ async function openIndex(url: string, dataDir: string, c: BackendsConfig): Promi
     const { openPostgres } = await import('../index/postgres/open');
     const { redactedIndexUrl } = await import('../index/postgres/url');
     const pg = await openPostgres(url, { password: c.indexPassword, poolSize: c.indexPoolSize });
-    // The egress queue's tables came with the index's migrations; it keeps a small pool of its own.
-    const { openPostgresTransfers } = await import('../egress/postgres-transfer-store');
-    const transfers = await openPostgresTransfers(url, c.indexPassword);
-    const close = async () => {
-      await transfers.close();
-      await pg.close();
-    };
-    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, transfers, sharedIndex: true, close, describe: redactedIndexUrl(url) };
+    // The egress queue's tables came with the index's migrations; it shares the index's pool.
+    const { PostgresTransferStore } = await import('../egress/postgres-transfer-store');
+    return { index: pg.index, jobs: pg.jobs, keys: pg.keys, transfers: new PostgresTransferStore(pg.database), sharedIndex: true, close: () => pg.close(), describe: redactedIndexUrl(url) };
   }
   throw new Error(`configuration: INDEX_URL must begin sqlite: or postgres:// (got "${url.split(':')[0]}:…")`);
 }

@@ -9,7 +9,6 @@
  * node makes is conditional on its still holding the item.
  */
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
 import type { Param, PgDatabase } from '../index/postgres/database';
 import {
   ClaimedBatch,
@@ -40,10 +39,7 @@ const LOCK = `hashtext('veilgate-egress:' || $1)`;
 const INSERT_CHUNK = 1000;
 
 export class PostgresTransferStore implements TransferStore {
-  constructor(
-    private readonly db: PgDatabase,
-    private readonly ownPool?: Pool,
-  ) {}
+  constructor(private readonly db: PgDatabase) {}
 
   private async read(id: string): Promise<TransferRecord | undefined> {
     const r = await this.db.query<TransferRow>(`${SUMMARY} WHERE t.id = $1 GROUP BY t.id`, [id]);
@@ -204,32 +200,6 @@ export class PostgresTransferStore implements TransferStore {
     return out;
   }
 
-  async close(): Promise<void> {
-    await this.ownPool?.end();
-  }
-}
-
-/**
- * The transfer store of a node on a PostgreSQL index: a small pool of its own beside the index's
- * (the schema is migrated by the index, which opens first).
- */
-export async function openPostgresTransfers(url: string, password: string | undefined): Promise<PostgresTransferStore> {
-  const { parsePostgresUrl } = await import('../index/postgres/url');
-  const { PgDatabase } = await import('../index/postgres/database');
-  const target = parsePostgresUrl(url);
-  const pool = new Pool({
-    host: target.host,
-    port: target.port,
-    user: target.user,
-    database: target.database,
-    password: password ?? process.env.PGPASSWORD,
-    ssl: target.ssl ? { rejectUnauthorized: true } : undefined,
-    max: 4,
-    statement_timeout: 30_000,
-    connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
-    application_name: 'veilgate-egress',
-  });
-  pool.on('error', () => undefined); // a dropped idle connection: the next query reconnects
-  return new PostgresTransferStore(new PgDatabase(pool), pool);
+  /** The pool is the index's, closed with it. */
+  async close(): Promise<void> {}
 }

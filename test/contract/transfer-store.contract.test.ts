@@ -12,7 +12,7 @@ import path from 'node:path';
 import { SqliteIndex } from '../../src/index/sqlite-index';
 import { openPostgres } from '../../src/index/postgres/open';
 import { SqliteTransferStore } from '../../src/egress/sqlite-transfer-store';
-import { openPostgresTransfers } from '../../src/egress/postgres-transfer-store';
+import { PostgresTransferStore } from '../../src/egress/postgres-transfer-store';
 import type { NewItem, TransferStore } from '../../src/egress/transfer-store';
 import { backoffMs, inWindow, matchesPattern, parseWindow, validateEgress } from '../../src/egress/config';
 import { setLogLevel } from '../../src/log';
@@ -44,16 +44,15 @@ async function sqliteCluster(): Promise<Cluster> {
 
 async function postgresCluster(): Promise<Cluster> {
   const server = await startPostgres();
-  const index = await openPostgres(server.url, { poolSize: 2 }); // migrates
-  const a = await openPostgresTransfers(server.url, undefined);
-  const b = await openPostgresTransfers(server.url, undefined);
+  // Two nodes: each its own pool on the same database (the first one migrates).
+  const first = await openPostgres(server.url, { poolSize: 2 });
+  const second = await openPostgres(server.url, { poolSize: 2 });
   return {
-    a,
-    b,
+    a: new PostgresTransferStore(first.database),
+    b: new PostgresTransferStore(second.database),
     close: async () => {
-      await a.close();
-      await b.close();
-      await index.close();
+      await first.close();
+      await second.close();
       await server.stop();
     },
   };

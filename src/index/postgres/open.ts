@@ -22,6 +22,8 @@ export interface PostgresBackend {
   index: PostgresIndex;
   jobs: PostgresJobStore;
   keys: PostgresKeyStore;
+  /** The pool the stores share, for other stores in the same database (the egress queue). */
+  database: PgDatabase;
   close(): Promise<void>;
 }
 
@@ -55,5 +57,5 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     await db.close();
     throw e;
   }
-  return { index: new PostgresIndex(db), jobs: new PostgresJobStore(db), keys: new PostgresKeyStore(db), close: () => db.close() };
+  return { index: new PostgresIndex(db), jobs: new PostgresJobStore(db), keys: new PostgresKeyStore(db), database: db, close: () => db.close() };
 }
