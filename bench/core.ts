@@ -10,7 +10,7 @@
  *                    study: 1,000,000); 0 or no more than BENCH_STUDIES skips it
  *   BENCH_QIDO_REQUESTS requests per query (default 200); BENCH_INGEST_SAMPLE instances per ingest
  *                    sample (default 500)
- * The index is filled through ingest() itself (parse, validate, de-identify, buildRecord: the rows
+ * The index is filled through ingest() itself (bench/ingest-at-scale.ts: parse, validate, de-identify, buildRecord: the rows
  * are ingest's own) with two differences, for speed: index inserts are gathered into transactions
  * of BULK_BATCH (Index.insertMany) and the files are not written (QIDO never reads them). At every
  * tenth of the way the fill stops and the real path (files, one transaction per instance) ingests
@@ -26,53 +26,27 @@ import { loadConfig } from '../src/config';
 import { startGateway } from '../src/server';
 import { setLogSink } from '../src/log';
 import { ingest, IngestDeps } from '../src/ingest/ingest';
-import type { Index, InstanceRecord } from '../src/index/index';
+import type { Index } from '../src/index/index';
 import type { Level } from '../src/query/attributes';
 import { parseQido } from '../src/dicomweb/qido-params';
 import { metadataCache } from '../src/dicomweb/metadata-response';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
 import { mb, ms, percentile, multipartBody, runIfMain } from './util';
+import { envInt } from './env';
+import { getOk, JSON_GZIP, p50p95, timeGets } from './http-timing';
+import { BULK_BATCH, printIngestRates, ScaleFill } from './ingest-at-scale';
+import { instanceQueries, pseudonymPrefix, studyQueries, timeQueries } from './qido-queries';
 
 const STOW_INSTANCES = 500;
 const STOW_BATCH = 50;
 const METADATA_REQUESTS = 40;
 const RETRIEVE_REPEATS = 5;
 
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
-  if (!/^\d+$/.test(v)) throw new Error(`${name} must be a whole number`);
-  return Number(v);
-}
-
 const QIDO_STUDIES = envInt('BENCH_STUDIES', 100_000);
 const QIDO_INSTANCES = envInt('BENCH_INSTANCES', 10 * QIDO_STUDIES);
 const QIDO_REQUESTS = envInt('BENCH_QIDO_REQUESTS', 200);
 const INGEST_SAMPLE = envInt('BENCH_INGEST_SAMPLE', 500);
-const BULK_BATCH = 1000;
-const BUILD_CONCURRENCY = 4;
 const QIDO_GOAL_MS = { studies: 10, instances: 20 };
-
-async function getOk(url: string, headers: Record<string, string>): Promise<Response> {
-  const res = await fetch(url, { headers });
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
-  return res;
-}
-
-/** Time `n` sequential GETs that read the whole body; returns durations, the last body and its headers. */
-async function timeGets(url: string, headers: Record<string, string>, n: number): Promise<{ times: number[]; body: string; headers: Headers }> {
-  const times: number[] = [];
-  let body = '';
-  let last: Headers = new Headers();
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await getOk(url, headers);
-    body = await res.text();
-    times.push(performance.now() - t0);
-    last = res.headers;
-  }
-  return { times, body, headers: last };
-}
 
 /**
  * Time `n` sequential GETs to the last byte as the server sends it (node:http: no decompression,
@@ -101,120 +75,7 @@ async function timeWire(url: string, headers: Record<string, string>, n: number,
   return { times, bytes };
 }
 
-const JSON_GZIP = { Accept: 'application/dicom+json', 'Accept-Encoding': 'gzip' };
 const JSON_IDENTITY = { Accept: 'application/dicom+json', 'Accept-Encoding': 'identity' };
-
-const p50p95 = (times: number[]) => `p50 ${ms(percentile(times, 0.5))} ms, p95 ${ms(percentile(times, 0.95))} ms`;
-
-/** YYYYMMDD for a day offset from 2020-01-01, so dates spread over 2020-2024. */
-function studyDate(i: number): string {
-  const days = i % 1827; // 2020-01-01 .. 2024-12-31
-  return new Date(Date.UTC(2020, 0, 1 + days)).toISOString().slice(0, 10).replace(/-/g, '');
-}
-
-/**
- * The index as ingest() sees it while the bench fills it: inserts are gathered and written BULK_BATCH
- * at a time with insertMany (one transaction each); lookups see what is gathered. Everything else
- * is the index itself.
- */
-class BulkLoad {
-  private pending: InstanceRecord[] = [];
-  private pendingStudies = new Map<string, string[]>();
-  private flushing: Promise<void> = Promise.resolve();
-  readonly view: Index;
-
-  constructor(private readonly index: Index) {
-    const overrides: Partial<Index> = {
-      insert: async (r) => {
-        this.pending.push(r);
-        if (!this.pendingStudies.has(r.studyUID)) this.pendingStudies.set(r.studyUID, r.projects);
-        if (this.pending.length >= BULK_BATCH) await this.flush();
-        return 'inserted';
-      },
-      studyProjects: async (study) => this.pendingStudies.get(study) ?? this.index.studyProjects(study),
-      findInstance: async (sop) => this.index.findInstance(sop),
-    };
-    this.view = new Proxy(index, {
-      get: (target, prop) => {
-        if (prop in overrides) return overrides[prop as keyof Index];
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-  }
-
-  /** Write what is gathered (insertMany runs its transaction at once; the flush to disk follows). */
-  flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingStudies = new Map();
-    const written = batch.length ? this.index.insertMany(batch) : Promise.resolve([]);
-    this.flushing = this.flushing.then(async () => {
-      const outcomes = await written;
-      const refused = outcomes.find((o) => o !== 'inserted');
-      if (refused) throw new Error(`bulk insert: ${refused instanceof Error ? refused.message : refused}`);
-    });
-    return this.flushing;
-  }
-}
-
-interface StudySeed {
-  studyUID: string;
-  seriesUID: string;
-  series2UID: string;
-  i: number;
-  /** Instances stored so far. */
-  stored: number;
-}
-
-function seedInstance(s: StudySeed, k: number): Buffer {
-  const second = k >= 5;
-  return syntheticInstance({
-    studyUID: s.studyUID,
-    seriesUID: second ? s.series2UID : s.seriesUID,
-    seriesNumber: second ? 2 : 1,
-    instanceNumber: (k % 5) + 1,
-    rows: 8,
-    columns: 8,
-    patientName: `Name${s.i}^Given`,
-    patientID: `PID${s.i}`,
-    studyDate: studyDate(s.i),
-    accessionNumber: `ACC${s.i}`,
-  }).bytes;
-}
-
-/** Ingest `count` instances from `next` through `deps`, BUILD_CONCURRENCY at a time. */
-async function fill(deps: IngestDeps, next: () => Buffer | undefined, count: number, onStored?: (r: { studyUID: string; seriesUID: string; sopInstanceUID: string; patientID: string }) => void): Promise<number> {
-  let taken = 0;
-  let stored = 0;
-  const worker = async () => {
-    while (taken < count) {
-      const bytes = next();
-      if (!bytes) return;
-      taken++;
-      const result = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: 'bench' } }, deps);
-      if (!result.ok) throw new Error(`bench ingest refused: ${result.error.message}`);
-      stored++;
-      onStored?.(result);
-    }
-  };
-  await Promise.all(Array.from({ length: BUILD_CONCURRENCY }, worker));
-  return stored;
-}
-
-/** The real ingest path (files, one transaction per instance), sequentially, on new small studies: instances/s. */
-async function sampleIngest(deps: IngestDeps, tag: string): Promise<number> {
-  const bytes: Buffer[] = [];
-  for (let j = 0; j < INGEST_SAMPLE; j++) {
-    bytes.push(syntheticInstance({ rows: 8, columns: 8, patientName: `Sample${tag}x${j}^Given`, patientID: `S${tag}x${j}`, studyDate: studyDate(j), accessionNumber: `SA${j}` }).bytes);
-  }
-  const t0 = performance.now();
-  for (const b of bytes) {
-    const result = await ingest({ kind: 'part10', bytes: b }, { origin: { kind: 'import', address: 'bench' } }, deps);
-    if (!result.ok) throw new Error(`bench ingest refused: ${result.error.message}`);
-  }
-  return INGEST_SAMPLE / ((performance.now() - t0) / 1000);
-}
 
 interface QidoShape {
   path: string;
@@ -226,17 +87,6 @@ function shape(pathAndQuery: string): QidoShape {
   const [p, qs = ''] = pathAndQuery.split('?');
   const level: Level = p.endsWith('/instances') ? 'instance' : p.endsWith('/series') ? 'series' : 'study';
   return { path: pathAndQuery, level, params: Object.fromEntries(new URLSearchParams(qs)) };
-}
-
-async function timeQueries(url: string, paths: string[], goalMs: number): Promise<boolean> {
-  let met = true;
-  for (const p of paths) {
-    const { times, body } = await timeGets(url + p, JSON_GZIP, QIDO_REQUESTS);
-    const p95 = percentile(times, 0.95);
-    met &&= p95 < goalMs;
-    console.log(`  qido ${p}: ${QIDO_REQUESTS} requests, ${p50p95(times)}, ${JSON.parse(body).length} results${p95 < goalMs ? '' : `  [over the ${goalMs} ms goal]`}`);
-  }
-  return met;
 }
 
 /** The same searches in-process through the index with a project filter (as an AccessView of one project makes them). */
@@ -359,128 +209,34 @@ export async function main(): Promise<void> {
 /** QIDO-RS at BENCH_STUDIES studies, then at BENCH_INSTANCES instances, and the ingest rate on the way. */
 async function qidoAtScale(index: Index, deps: IngestDeps, url: string): Promise<void> {
   const total = Math.max(QIDO_INSTANCES, QIDO_STUDIES);
-  const bulk = new BulkLoad(index);
-  // No files: QIDO never reads them (the real path's samples write theirs).
-  const noFiles = new Proxy(deps.store, { get: (t, p) => (p === 'put' || p === 'delete' ? async () => undefined : Reflect.get(t, p, t)) });
-  const bulkDeps: IngestDeps = { ...deps, index: bulk.view, store: noFiles };
-  const seeds: StudySeed[] = [];
-  const storedStudies: { studyUID: string; seriesUID: string; patientID: string }[] = [];
+  const scale = new ScaleFill({ index, deps, studies: QIDO_STUDIES, total, sampleSize: INGEST_SAMPLE });
   console.log(
     `qido at scale: ${QIDO_STUDIES} studies, then ${total} instances; filled through ingest() (de-identification on) with ` +
       `index inserts ${BULK_BATCH} per transaction and no files; at each tenth the real path ingests ${INGEST_SAMPLE} instances sequentially`,
   );
-
-  // The sequence of instances: first one per study, then the rest of each study in turn.
-  let next = 0;
-  let filling: StudySeed | undefined;
-  const perStudy = Math.max(1, Math.floor(total / QIDO_STUDIES));
-  const extra = total - QIDO_STUDIES * perStudy;
-  const instanceAt = (): Buffer | undefined => {
-    if (seeds.length < QIDO_STUDIES) {
-      const s: StudySeed = { studyUID: randomUid(), seriesUID: randomUid(), series2UID: randomUid(), i: seeds.length, stored: 1 };
-      seeds.push(s);
-      return seedInstance(s, 0);
-    }
-    while (next < seeds.length) {
-      filling = seeds[next];
-      const want = perStudy + (filling.i < extra ? 1 : 0);
-      if (filling.stored < want) return seedInstance(filling, filling.stored++);
-      next++;
-    }
-    return undefined;
-  };
-
-  const deciles: { at: number; fillRate?: number; ingestRate: number }[] = [];
-  const boundaries = Array.from({ length: 10 }, (_, d) => Math.round(((d + 1) * total) / 10));
-  let done = 0;
-  let segment = { count: 0, ms: 0 };
-  const sample = async (fillRate?: number) => {
-    // A pause first, for the index's checkpointer (it runs when writes pause): the WAL then starts
-    // small for every sample, which shows the index's size, not the point of the WAL's cycle.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    deciles.push({ at: done, fillRate, ingestRate: await sampleIngest(deps, String(deciles.length)) });
-  };
-  /** Fill up to `upTo` instances, stopping at each tenth of the total for an ingest sample. */
-  const grow = async (upTo: number) => {
-    while (done < upTo) {
-      const boundary = boundaries[deciles.length - 1] ?? total;
-      const t0 = performance.now();
-      const n = await fill(bulkDeps, instanceAt, Math.min(upTo, boundary) - done, (r) => {
-        if (storedStudies.length < 50) storedStudies.push({ studyUID: r.studyUID, seriesUID: r.seriesUID, patientID: r.patientID });
-      });
-      await bulk.flush();
-      if (n === 0) break;
-      done += n;
-      segment = { count: segment.count + n, ms: segment.ms + performance.now() - t0 };
-      if (done >= boundary) {
-        await sample(segment.count / (segment.ms / 1000));
-        segment = { count: 0, ms: 0 };
-      }
-    }
-  };
-  await sample(); // at 0
-  await grow(QIDO_STUDIES);
+  await scale.begin(); // at 0
+  await scale.grow(QIDO_STUDIES);
   const counts = await index.counts();
   console.log(`index: ${counts.studies} studies, ${counts.series} series, ${counts.instances} instances`);
 
-  const someone = storedStudies[7];
-  const prefix = someone.patientID.slice(0, 4).toLowerCase(); // "vg-x": about 1/32 of the pseudonyms
-  const studyQueries = [
-    '/studies?limit=25',
-    `/studies?PatientID=${someone.patientID}`,
-    '/studies?PatientName=name5*&limit=25',
-    `/studies?PatientName=${prefix}*&limit=25`,
-    `/studies?PatientName=${someone.patientID.slice(0, 6).toLowerCase()}*&limit=25`,
-    '/studies?StudyDate=20220101-20220131&limit=100',
-    `/studies?PatientName=${someone.patientID.slice(0, 5).toLowerCase()}&fuzzymatching=true&limit=25`,
-    '/studies?ModalitiesInStudy=CT&limit=25',
-    `/studies?limit=25&offset=${Math.floor(QIDO_STUDIES / 2)}`,
-  ];
+  const queries = studyQueries(scale.stored, QIDO_STUDIES);
   console.log(`qido at ${counts.studies} studies (goal p95 < ${QIDO_GOAL_MS.studies} ms):`);
-  let met = await timeQueries(url, studyQueries, QIDO_GOAL_MS.studies);
-  met = (await timeProjectSearches(index, studyQueries.slice(2, 6), ['default'], QIDO_GOAL_MS.studies)) && met;
+  let met = (await timeQueries(url, queries, QIDO_GOAL_MS.studies, QIDO_REQUESTS)).met;
+  met = (await timeProjectSearches(index, queries.slice(2, 6), ['default'], QIDO_GOAL_MS.studies)) && met;
   console.log(`  goal at ${counts.studies} studies: ${met ? 'met' : 'NOT met'}`);
 
   if (total > QIDO_STUDIES) {
-    await grow(total);
+    await scale.grow(total);
     const c = await index.counts();
     console.log(`index: ${c.studies} studies, ${c.series} series, ${c.instances} instances`);
-    const s = storedStudies[3];
-    const queries = [
-      ...studyQueries,
-      `/series?PatientName=${prefix}*&limit=25`,
-      '/series?StudyDate=20220101-20220131&limit=100',
-      '/series?Modality=CT&limit=25',
-      '/instances?limit=25',
-      `/instances?PatientID=${someone.patientID}`,
-      `/instances?PatientName=${prefix}*&limit=25`,
-      '/instances?StudyDate=20220101-20220131&limit=100',
-      `/studies/${s.studyUID}/series`,
-      `/studies/${s.studyUID}/series/${s.seriesUID}/instances`,
-    ];
+    const prefix = pseudonymPrefix(scale.stored);
     console.log(`qido at ${c.instances} instances (goal p95 < ${QIDO_GOAL_MS.instances} ms):`);
-    let metLarge = await timeQueries(url, queries, QIDO_GOAL_MS.instances);
+    let metLarge = (await timeQueries(url, instanceQueries(scale.stored, QIDO_STUDIES), QIDO_GOAL_MS.instances, QIDO_REQUESTS)).met;
     metLarge = (await timeProjectSearches(index, [`/instances?PatientName=${prefix}*&limit=25`, '/series?StudyDate=20220101-20220131&limit=100', '/instances?limit=25'], ['default'], QIDO_GOAL_MS.instances)) && metLarge;
     console.log(`  goal at ${c.instances} instances: ${metLarge ? 'met' : 'NOT met'}`);
   }
 
-  const rates = deciles.map((d) => d.ingestRate);
-  const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
-  const spread = Math.max(...rates.map((r) => Math.abs(r / mean - 1)));
-  // The trend (least squares of rate on index size), apart from the noise of a shared machine.
-  const xs = deciles.map((d) => d.at);
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const slope = xs.reduce((a, x, k) => a + (x - mx) * (rates[k] - mean), 0) / Math.max(1, xs.reduce((a, x) => a + (x - mx) ** 2, 0));
-  const fitted = (x: number) => mean + slope * (x - mx);
-  const trend = fitted(done) / fitted(0) - 1;
-  console.log(`ingest rate per decile (real path: files, one transaction each; ${INGEST_SAMPLE} instances sequentially at 0 and after each tenth):`);
-  for (const d of deciles) {
-    console.log(`  at ${String(d.at).padStart(8)} instances: ${d.ingestRate.toFixed(1)} instances/s${d.fillRate ? `  (bulk fill before it: ${d.fillRate.toFixed(0)} instances/s)` : ''}`);
-  }
-  console.log(
-    `  mean ${mean.toFixed(1)} instances/s; trend from 0 to ${done} instances ${trend >= 0 ? '+' : ''}${(trend * 100).toFixed(0)}% ` +
-      `(goal: flat within 20%: ${Math.abs(trend) <= 0.2 ? 'met' : 'NOT met'}); largest deviation of one sample from the mean ${(spread * 100).toFixed(0)}%`,
-  );
+  printIngestRates(`ingest rate per decile (real path: files, one transaction each; ${INGEST_SAMPLE} instances sequentially at 0 and after each tenth):`, scale.deciles, scale.done);
 }
 
 runIfMain(module, main);

@@ -7,6 +7,7 @@ import { main as processing } from './processing';
 import { main as viewer } from './viewer';
 import { main as stow } from './stow';
 import { main as backgroundLoad } from './background-load';
+import { main as scaleOut } from './scale-out';
 
 async function runAll(): Promise<void> {
   await stow();
@@ -17,6 +18,8 @@ async function runAll(): Promise<void> {
   await nifti();
   await processing();
   await viewer();
+  // Last: at its default scale (a million instances on two backends) it runs for hours.
+  await scaleOut();
 }
 
 runAll().catch((e) => {
