@@ -27,15 +27,22 @@ afterAll(async () => {
 /**
  * The goal holds on a machine of our own. A shared runner (other jobs on its cores) slows every
  * answer, loaded or not: the idle p99 measured just before the load says by how much, and the
- * bound is then three times that when it is more than the goal.
+ * bound is then three times that when it is more than the goal. A window that misses its bound is
+ * measured once more, idle first: another process's burst on the runner lands in one window, a
+ * main thread that stalls under the load misses both.
  */
 async function holds(run: () => Promise<LoadResult>, goal = P99_GOAL_MS): Promise<void> {
-  const idle = await load.idle();
-  const result = await run();
-  const bound = Math.max(goal, 3 * idle.p99);
-  report.push(`${result.line}; idle p99 just before ${idle.p99.toFixed(1)} ms, bound ${bound.toFixed(0)} ms`);
-  expect(result.probes.length).toBeGreaterThan(10);
-  expect(result.p99).toBeLessThan(bound);
+  let verdict: { result: LoadResult; bound: number } | undefined;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const idle = await load.idle();
+    const result = await run();
+    const bound = Math.max(goal, 3 * idle.p99);
+    report.push(`${result.line}; idle p99 just before ${idle.p99.toFixed(1)} ms, bound ${bound.toFixed(0)} ms${attempt > 1 ? ' (second window)' : ''}`);
+    verdict = { result, bound };
+    if (result.probes.length > 10 && result.p99 < bound) break;
+  }
+  expect(verdict!.result.probes.length).toBeGreaterThan(10);
+  expect(verdict!.result.p99).toBeLessThan(verdict!.bound);
 }
 
 const BURST_BOUND_MS = 2 * P99_GOAL_MS;
