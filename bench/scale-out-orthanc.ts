@@ -16,6 +16,8 @@ export interface OrthancPlan {
   sampleSize: number;
   /** Uploads in flight during the fill. */
   uploads: number;
+  /** Instances posted untimed before the first sample, as the gateway is warmed up. */
+  warmup: number;
 }
 
 export interface OrthancRun {
@@ -47,6 +49,7 @@ export async function orthancAtScale(pg: PostgresServer, plan: OrthancPlan, tear
       const rate = await timeSequential(sampleInstances(`O${samples.length}`, plan.sampleSize), (b) => postInstance(peer.url, b));
       samples.push({ at, fillRate, ingestRate: rate });
     };
+    await timeSequential(sampleInstances('OW', plan.warmup), (b) => postInstance(peer.url, b));
     const t0 = performance.now();
     let done = 0;
     let fillMs = 0;

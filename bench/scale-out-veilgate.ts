@@ -13,7 +13,7 @@ import { loadBackendsConfig } from '../src/core/backends-config';
 import { setLogSink } from '../src/log';
 import { startGateway } from '../src/server';
 import { logKey } from './gateway-node';
-import { RateSample, RateSummary, ScaleFill, printIngestRates, sampleInstances, settle, timeSequential } from './ingest-at-scale';
+import { RateSample, RateSummary, ScaleFill, printIngestRates, sampleIngest, sampleInstances, settle, timeSequential } from './ingest-at-scale';
 import { instanceQueries, timeQueries } from './qido-queries';
 import type { Teardown } from './teardown';
 import { multipartBody } from './util';
@@ -26,6 +26,8 @@ export interface BackendPlan {
   studies: number;
   total: number;
   sampleSize: number;
+  /** Instances ingested untimed on each path before the first sample: a fresh process's first ones pay for its warm-up (JIT, pool connections, prepared statements). */
+  warmup: number;
   /** Fill sizes at which to sample over HTTP too (the peer's). */
   httpStops: number[];
   qido?: { goalMs: number; requests: number };
@@ -93,6 +95,8 @@ export async function veilgateAtScale(plan: BackendPlan, teardown: Teardown): Pr
         httpSamples.push({ at, ingestRate: await stowSample(url, `H${httpSamples.length}`, plan.sampleSize) });
       },
     });
+    await sampleIngest(gateway.ingestDeps, 'W', plan.warmup);
+    await stowSample(url, 'WH', plan.warmup);
     const t0 = performance.now();
     await scale.begin();
     await scale.grow(plan.total);

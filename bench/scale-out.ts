@@ -41,6 +41,8 @@ const QIDO_REQUESTS = envInt('BENCH_QIDO_REQUESTS', 200);
 const INSTANCES_PER_STUDY = 10;
 const QIDO_GOAL_MS = 20;
 const ORTHANC_UPLOADS = 4;
+/** Instances each server ingests untimed on each path before its first sample (they come on top of the sizes, like the samples). */
+const WARMUP = 50;
 const STOW_CLIENTS_PER_NODE = 2;
 /** One study, and one study per client of the two-node run. */
 const STOW = { instances: 500, size: 512, clientsPerNode: STOW_CLIENTS_PER_NODE, perRequest: 25, rounds: 2, layouts: [1, 2 * STOW_CLIENTS_PER_NODE] };
@@ -191,10 +193,11 @@ export async function main(): Promise<void> {
     );
     console.log(
       `the gateway is filled through ingest() (de-identification on) with index inserts ${BULK_BATCH} per transaction and no files; at 0 and each tenth the real path ` +
-        `(files, one transaction an instance) ingests ${INGEST_SAMPLE} instances in-process, and at Orthanc's tenths ${INGEST_SAMPLE} more arrive over STOW-RS, one a request`,
+        `(files, one transaction an instance) ingests ${INGEST_SAMPLE} instances in-process, and at Orthanc's tenths ${INGEST_SAMPLE} more arrive over STOW-RS, one a request; ` +
+        `every server first ingests ${WARMUP} untimed on each path (a fresh process's first instances pay for its warm-up)`,
     );
     const httpStops = missing ? [] : tenthsOf(ORTHANC_INSTANCES).filter((s) => s <= INSTANCES);
-    const plan = { studies, total: INSTANCES, sampleSize: INGEST_SAMPLE, httpStops };
+    const plan = { studies, total: INSTANCES, sampleSize: INGEST_SAMPLE, warmup: WARMUP, httpStops };
 
     section(`ingest on PostgreSQL, 0 to ${INSTANCES} instances; QIDO-RS at ${INSTANCES}`);
     const onPg = await timed('postgresql fill and qido', () =>
@@ -227,7 +230,7 @@ export async function main(): Promise<void> {
     else {
       const total = ORTHANC_INSTANCES;
       orthanc = await timed('orthanc fill', () =>
-        orthancAtScale(pg, { studies: Math.max(1, Math.round(total / INSTANCES_PER_STUDY)), total, sampleSize: INGEST_SAMPLE, uploads: ORTHANC_UPLOADS }, teardown),
+        orthancAtScale(pg, { studies: Math.max(1, Math.round(total / INSTANCES_PER_STUDY)), total, sampleSize: INGEST_SAMPLE, uploads: ORTHANC_UPLOADS, warmup: WARMUP }, teardown),
       );
       await statements("orthanc's statements during its fill and samples, the costliest in all first:", 'total');
       peerRatios = printPeerComparison([onPg, onSqlite], orthanc);
