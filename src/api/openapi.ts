@@ -6,19 +6,7 @@
  * JSON keys across /api are camelCase (DICOM attributes appear only inside DICOM JSON, under
  * /dicom-web).
  */
-type Schema = Record<string, unknown>;
-
-const uid = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 };
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
-const json = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
-
-const errors = {
-  '400': text('The request is malformed (the message says how).'),
-  '401': text('No credential, or one that does not verify.'),
-  '403': text('The credential lacks the role.'),
-  '404': text('No such resource, or not visible to the caller.'),
-};
+import { errors, json, ref, text, uid } from './openapi-parts';
 
 const seriesParams = [
   { name: 'study', in: 'path', required: true, schema: uid, description: 'StudyInstanceUID (pseudonymous)' },

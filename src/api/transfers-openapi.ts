@@ -1,16 +1,8 @@
 /**
  * The OpenAPI description of /api/transfers, added to /api/openapi.json (api/router.ts).
  */
-const uid = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', maxLength: 64 };
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
-const json = (description: string, schema: Record<string, unknown>) => ({ description, content: { 'application/json': { schema } } });
-const errors = {
-  '400': text('The request is malformed (the message says how).'),
-  '401': text('No credential, or one that does not verify.'),
-  '403': text('The credential lacks the role.'),
-  '404': text('No such resource, or not visible to the caller.'),
-};
+import { errors, json, ref, text, uid } from './openapi-parts';
+
 const id = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }];
 const counts = {
   type: 'object',

@@ -5,17 +5,12 @@
  * the job to the other node, a cancel stops the holder's renewals and updates, a onceKey makes
  * one job in the cluster.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Index, InstanceRecord } from '../../src/index/index';
-import { SqliteIndex } from '../../src/index/sqlite-index';
 import { SqliteJobStore } from '../../src/processing/jobs/sqlite-job-store';
 import type { JobStore, NewJob } from '../../src/processing/jobs/job-store';
-import { openPostgres } from '../../src/index/postgres/open';
 import { ALL_PROJECTS } from '../../src/auth/principal';
 import { setLogLevel } from '../../src/log';
-import { startPostgres } from '../support/postgres';
+import { twoPostgresNodes, twoSqliteNodes } from '../support/two-nodes';
 
 jest.setTimeout(120_000);
 setLogLevel('warn');
@@ -30,35 +25,13 @@ interface Cluster {
 }
 
 async function sqliteCluster(): Promise<Cluster> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-jobs-'));
-  const first = new SqliteIndex(dir);
-  const second = new SqliteIndex(dir);
-  return {
-    index: first,
-    a: new SqliteJobStore(first.database),
-    b: new SqliteJobStore(second.database),
-    close: async () => {
-      await first.close();
-      await second.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const nodes = twoSqliteNodes('veilgate-jobs-');
+  return { index: nodes.first, a: new SqliteJobStore(nodes.first.database), b: new SqliteJobStore(nodes.second.database), close: nodes.close };
 }
 
 async function postgresCluster(): Promise<Cluster> {
-  const server = await startPostgres();
-  const first = await openPostgres(server.url, { poolSize: 4 });
-  const second = await openPostgres(server.url, { poolSize: 4 });
-  return {
-    index: first.index,
-    a: first.jobs,
-    b: second.jobs,
-    close: async () => {
-      await first.close();
-      await second.close();
-      await server.stop();
-    },
-  };
+  const nodes = await twoPostgresNodes(4);
+  return { index: nodes.first.index, a: nodes.first.jobs, b: nodes.second.jobs, close: nodes.close };
 }
 
 const BACKENDS: [string, () => Promise<Cluster>][] = [

@@ -6,17 +6,12 @@
  * the batch to the other node, a cancel stops the holder, a onceKey makes one transfer that later
  * instances join.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { SqliteIndex } from '../../src/index/sqlite-index';
-import { openPostgres } from '../../src/index/postgres/open';
 import { SqliteTransferStore } from '../../src/egress/sqlite-transfer-store';
 import { PostgresTransferStore } from '../../src/egress/postgres-transfer-store';
 import type { NewItem, TransferStore } from '../../src/egress/transfer-store';
 import { backoffMs, inWindow, matchesPattern, parseWindow, validateEgress } from '../../src/egress/config';
 import { setLogLevel } from '../../src/log';
-import { startPostgres } from '../support/postgres';
+import { twoPostgresNodes, twoSqliteNodes } from '../support/two-nodes';
 
 jest.setTimeout(120_000);
 setLogLevel('warn');
@@ -28,34 +23,13 @@ interface Cluster {
 }
 
 async function sqliteCluster(): Promise<Cluster> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-transfers-'));
-  const first = new SqliteIndex(dir);
-  const second = new SqliteIndex(dir);
-  return {
-    a: new SqliteTransferStore(first.database),
-    b: new SqliteTransferStore(second.database),
-    close: async () => {
-      await first.close();
-      await second.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const nodes = twoSqliteNodes('veilgate-transfers-');
+  return { a: new SqliteTransferStore(nodes.first.database), b: new SqliteTransferStore(nodes.second.database), close: nodes.close };
 }
 
 async function postgresCluster(): Promise<Cluster> {
-  const server = await startPostgres();
-  // Two nodes: each its own pool on the same database (the first one migrates).
-  const first = await openPostgres(server.url, { poolSize: 2 });
-  const second = await openPostgres(server.url, { poolSize: 2 });
-  return {
-    a: new PostgresTransferStore(first.database),
-    b: new PostgresTransferStore(second.database),
-    close: async () => {
-      await first.close();
-      await second.close();
-      await server.stop();
-    },
-  };
+  const nodes = await twoPostgresNodes(2);
+  return { a: new PostgresTransferStore(nodes.first.database), b: new PostgresTransferStore(nodes.second.database), close: nodes.close };
 }
 
 let n = 0;

@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, TestBrowser } from '../support/chromium';
 import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../support/gateway';
 import { loadAuthConfig } from '../../src/auth/config';
 import { validateEgress } from '../../src/egress/config';
@@ -19,7 +20,6 @@ import { IngestTally } from '../../src/api/ingest-summary';
 jest.setTimeout(240_000);
 
 type Json = Record<string, { Value?: unknown[] }>;
-const CHROMIUM = '/usr/bin/chromium';
 const CT_DIR = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
 const CT_FILES = fs
   .readdirSync(CT_DIR)
@@ -128,20 +128,14 @@ if (!haveChromium) {
 
 (haveChromium ? describe : describe.skip)(`console in Chromium (${haveChromium ? CHROMIUM : 'skipped: no ' + CHROMIUM})`, () => {
   let browser: BrowserContext;
-  let userDataDir: string;
+  let launched: TestBrowser | undefined;
 
   beforeAll(async () => {
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 900 },
-    });
+    launched = await launchChromium();
+    browser = launched.browser;
   }, 120_000);
   afterAll(async () => {
-    await browser?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+    await launched?.close();
   });
 
   /** A fresh tab that records page errors, console errors, requests to other origins, and every /api answer. */

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import sharp from 'sharp';
-import { chromium, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, TestBrowser } from '../support/chromium';
 import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../support/gateway';
 import { viewerRouter } from '../../src/viewer/router';
 import { loadAuthConfig } from '../../src/auth/config';
@@ -24,7 +25,6 @@ interface JobView {
   error?: string;
   result?: { seriesInstanceUID: string; kind: string; instances: number }[];
 }
-const CHROMIUM = '/usr/bin/chromium';
 const CT_DIR = path.join(SHARED_DATA, 'dcm_qa_ct/In/Philips/S21570/S2010');
 const SEG_DIR = path.join(SHARED_DATA, 'dcmqi/data/segmentations');
 
@@ -127,7 +127,7 @@ for (const mode of ['off', 'keys'] as const)
   let key: string | undefined;
   const authorised = (): Record<string, string> => (key ? { Authorization: `Bearer ${key}` } : {});
   let browser: BrowserContext;
-  let userDataDir: string;
+  let launched: TestBrowser | undefined;
   let ctStudy: string;
   let segStudy: string;
   let origin: string;
@@ -147,19 +147,13 @@ for (const mode of ['off', 'keys'] as const)
     // Three CT slices and the SEG made on them: the SEG's references to its source images
     // are remapped with the same keyed UID mapping, so they still resolve.
     segStudy = await stow(gw, [...['01', '02', '03'].map((n) => path.join(SEG_DIR, `ct-3slice/${n}.dcm`)), path.join(SEG_DIR, 'liver.dcm')], key);
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1400, height: 900 },
-    });
+    launched = await launchChromium();
+    browser = launched.browser;
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await launched?.close();
     await gw?.close();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
   /**

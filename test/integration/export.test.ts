@@ -9,6 +9,7 @@
  * sampled: the peak growth stays bounded, well under the bundle's size; the bundle then expires
  * (410) and the sweep deletes it.
  */
+import type { ManifestFile } from '../../src/export/bundle';
 import { execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -34,15 +35,6 @@ interface ExportView {
   error?: string;
   skipped?: unknown[];
   expires?: string;
-}
-interface ManifestFile {
-  pseudonym: string;
-  study: string;
-  series: string;
-  modality: string;
-  path: string;
-  sha256: string;
-  bytes: number;
 }
 
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
