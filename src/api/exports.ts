@@ -68,7 +68,7 @@ export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): exp
   };
   const gone = (res: Response) => void res.status(410).type('text/plain').send('the export bundle has expired\n');
 
-  r.post('/', requireRole('read'), express.json({ limit: '16mb' }), async (req: Request, res: Response) => {
+  r.post('/', requireRole('read'), express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
     const body = req.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       throw new VeilgateError('bad-request', 'body must be JSON { "query" | "studies" | "project", "format": "zip" | "tar", "includeDicom": false }');

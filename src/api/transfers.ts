@@ -81,7 +81,8 @@ export function transfersRouter(ctx: DicomWebContext, egress: Egress): express.R
     '/',
     requireRole('read'),
     express.json({ limit: '1mb' }),
-    express.text({ type: ['text/csv', 'application/csv'], limit: '16mb' }),
+    // A CSV of MAX_LISTED_STUDIES UIDs (at most 64 characters each) fits in 1 MB.
+    express.text({ type: ['text/csv', 'application/csv'], limit: '1mb' }),
     async (req: Request, res: Response) => {
       let destination: unknown;
       let selection: Selection;

@@ -120,7 +120,8 @@ export function retrieveHandler(ctx: DicomWebContext) {
     // file itself, single part, as Microsoft's DICOM server answers and clients use.
     const preferred = accept.find((r) => ['application/dicom', 'multipart/related', 'multipart/*', '*/*'].includes(r.type));
     if (preferred?.type === 'application/dicom' && scopeOf(req).scope.instance && instances.length === 1) {
-      return sendSinglePart(ctx, res, instances[0], preferred);
+      const decoded = async () => decodedPixelBytes(JSON.parse((await readView(ctx, req).metadata(scopeOf(req).scope))[0] ?? '{}') as DicomJson);
+      return sendSinglePart(ctx, res, instances[0], preferred, decoded);
     }
     const offered = accept.filter((r) => r.type === 'multipart/related' || r.type === '*/*' || r.type === 'multipart/*');
     if (!offered.length) throw new VeilgateError('not-acceptable', 'instances are available as multipart/related; type="application/dicom" or application/zip (one instance also as application/dicom)');
@@ -169,12 +170,16 @@ export function retrieveHandler(ctx: DicomWebContext) {
  * asked for (transfer-syntax=*, or absent and stored Explicit VR Little Endian, PS3.18 8.7.3.5.2),
  * else transcoded on a worker thread when it can be, else 406.
  */
-async function sendSinglePart(ctx: DicomWebContext, res: Response, inst: StoredInstance, range: MediaRange): Promise<void> {
+async function sendSinglePart(ctx: DicomWebContext, res: Response, inst: StoredInstance, range: MediaRange, decodedBytes: () => Promise<number>): Promise<void> {
   const asked = range.params['transfer-syntax'] ?? TS.ExplicitVRLittleEndian;
   const target = asked === '*' || asked === inst.transferSyntaxUID ? inst.transferSyntaxUID : canTranscode(inst.transferSyntaxUID, asked) ? asked : undefined;
+  const stored = inst.transferSyntaxUID;
   if (!target) {
-    const stored = inst.transferSyntaxUID;
-    throw new VeilgateError('not-acceptable', `the instance is stored as ${transferSyntax(stored)?.name ?? stored} (${stored}) and cannot be sent as ${asked}; accept transfer-syntax=* or ${stored}`);
+    throw new VeilgateError('not-acceptable', `the instance is stored as ${transferSyntax(stored)?.name ?? stored} (${stored}) and cannot be sent in the transfer syntax asked for; accept transfer-syntax=* or ${stored}`);
+  }
+  // The same bound as a multipart retrieve: a transcoded instance is held whole in memory.
+  if (target !== stored && (await decodedBytes()) > ctx.config.limits.maxResponseDecodedBytes) {
+    throw new VeilgateError('not-acceptable', `the instance decodes to more than the ${ctx.config.limits.maxResponseDecodedBytes}-byte limit for transcoding: retrieve it as stored (transfer-syntax=*)`);
   }
   if (target === inst.transferSyntaxUID) {
     res.status(200).setHeader('Content-Type', `application/dicom; transfer-syntax=${target}`);

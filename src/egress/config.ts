@@ -230,7 +230,7 @@ function route(i: number, v: unknown, destinations: Record<string, Destination>)
   if (from !== 'ingest' && from !== 'jobs') throw bad(`${where}.from`, 'must be "ingest" (series that arrive) or "jobs" (series processing jobs make)');
   const targets = strings(`${where}.destinations`, v.destinations);
   if (!targets) throw bad(`${where}.destinations`, 'must name one or more destinations');
-  for (const d of targets) if (!destinations[d]) throw bad(`${where}.destinations`, `names "${d}", which is not in egress.destinations`);
+  for (const d of targets) if (!Object.hasOwn(destinations, d)) throw bad(`${where}.destinations`, `names "${d}", which is not in egress.destinations`);
   const sopClassUID = strings(`${where}.sopClassUID`, v.sopClassUID);
   if (sopClassUID?.some((u) => !UID.test(u))) throw bad(`${where}.sopClassUID`, 'must hold UIDs');
   if (v.project !== undefined && (typeof v.project !== 'string' || !v.project)) throw bad(`${where}.project`, 'must be a project name');

@@ -66,8 +66,9 @@ export class Egress {
 
   /** Queue what `selection` names, as `view` sees it, to a destination. */
   async submit(view: ReadIndex, destination: string, selection: Selection, client: string, request: Record<string, unknown>): Promise<TransferRecord> {
-    if (!this.config.egress.destinations[destination]) {
-      throw new VeilgateError('bad-request', `no destination "${destination}" (configured: ${this.destinations().join(', ') || 'none'})`);
+    // Own keys only ("constructor" is no destination), and the client's text is not echoed.
+    if (typeof destination !== 'string' || !Object.hasOwn(this.config.egress.destinations, destination)) {
+      throw new VeilgateError('bad-request', 'no such destination (GET /api/transfers/destinations lists them)');
     }
     const items = await resolveSelection(view, selection, { max: this.config.egress.maxTransferInstances, qidoMaxLimit: this.config.qidoMaxLimit });
     const { transfer } = await this.deps.transfers.create({ id: randomUUID(), destination, origin: 'api', client, request }, items);

@@ -16,22 +16,57 @@ export type Selection =
   | { kind: 'query'; level: 'study' | 'series'; params: Record<string, string> }
   | { kind: 'studies'; studies: string[] };
 
-/** The most lines a CSV of studies may have. */
-const MAX_CSV_STUDIES = 100_000;
+/** The most studies a list may name (a CSV, or a JSON "studies" list): checked before any is looked up. */
+export const MAX_LISTED_STUDIES = 10_000;
+/** The most QIDO parameters, and the longest value, a stored selection may hold. */
+const MAX_QUERY_KEYS = 64;
+const MAX_QUERY_VALUE = 1024;
 
-/** A CSV of StudyInstanceUIDs: the first column of each line; a header line and blank lines are skipped. */
+const tooMany = () => new VeilgateError('payload-too-large', `at most ${MAX_LISTED_STUDIES} studies in one list`);
+
+/**
+ * A CSV of StudyInstanceUIDs: the first column of each line; a header line and blank lines are
+ * skipped. Every line counts against the bound, read one at a time: a body of blank lines or
+ * separators never becomes an array of them.
+ */
 export function parseStudyCsv(body: string): string[] {
-  const studies: string[] = [];
-  const lines = body.split(/\r?\n/);
-  for (const [n, raw] of lines.entries()) {
-    const cell = raw.split(/[,;\t]/)[0].trim().replace(/^"(.*)"$/, '$1').trim();
+  const studies = new Set<string>();
+  let lines = 0;
+  for (let at = 0; at <= body.length; ) {
+    const end = body.indexOf('\n', at);
+    const raw = body.slice(at, end < 0 ? body.length : end).replace(/\r$/, '');
+    at = end < 0 ? body.length + 1 : end + 1;
+    if (++lines > MAX_LISTED_STUDIES + 1) throw tooMany();
+    const cut = raw.search(/[,;\t]/);
+    const cell = (cut < 0 ? raw : raw.slice(0, cut)).trim().replace(/^"(.*)"$/, '$1').trim();
     if (!cell) continue;
-    if (n === 0 && !/^[0-9.]+$/.test(cell)) continue; // a header ("StudyInstanceUID")
-    studies.push(requireUid(cell, `line ${n + 1}: study`));
-    if (studies.length > MAX_CSV_STUDIES) throw new VeilgateError('payload-too-large', `at most ${MAX_CSV_STUDIES} studies in one CSV`);
+    if (lines === 1 && !/^[0-9.]+$/.test(cell)) continue; // a header ("StudyInstanceUID")
+    studies.add(requireUid(cell, `line ${lines}: study`));
   }
-  if (!studies.length) throw new VeilgateError('bad-request', 'the CSV names no StudyInstanceUID');
-  return [...new Set(studies)];
+  if (!studies.size) throw new VeilgateError('bad-request', 'the CSV names no StudyInstanceUID');
+  return [...studies];
+}
+
+/** A JSON list of StudyInstanceUIDs, bounded before any is checked. */
+export function parseStudyList(list: unknown): string[] {
+  if (!Array.isArray(list) || !list.length) throw new VeilgateError('bad-request', '"studies" must be a non-empty list of StudyInstanceUIDs');
+  if (list.length > MAX_LISTED_STUDIES) throw tooMany();
+  return [...new Set(list.map((s, i) => requireUid(s, `studies[${i}]`)))];
+}
+
+/** QIDO-RS parameters given as a JSON object (a transfer's or an export's "query"), bounded in keys and value length. */
+export function parseQueryParams(q: unknown, refused: RegExp = /^(limit|offset|includefield)$/i): Record<string, string> {
+  if (typeof q !== 'object' || q === null || Array.isArray(q)) throw new VeilgateError('bad-request', '"query" must be an object of QIDO-RS parameters, such as { "Modality": "CT" }');
+  const entries = Object.entries(q);
+  if (entries.length > MAX_QUERY_KEYS) throw new VeilgateError('bad-request', `"query" may hold at most ${MAX_QUERY_KEYS} parameters`);
+  const params: Record<string, string> = {};
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string' && typeof v !== 'number') throw new VeilgateError('bad-request', `query parameter "${k.slice(0, 64)}" must be a string`);
+    if (refused.test(k)) throw new VeilgateError('bad-request', `query parameter "${k}" has no meaning here: the whole selection is taken`);
+    if (String(v).length > MAX_QUERY_VALUE) throw new VeilgateError('bad-request', `query parameter "${k.slice(0, 64)}" is longer than ${MAX_QUERY_VALUE} characters`);
+    params[k] = String(v);
+  }
+  return params;
 }
 
 /** The selection a JSON body names: exactly one of study, series (with or without study), query. */
@@ -39,23 +74,13 @@ export function selectionOf(body: Record<string, unknown>): Selection {
   const has = (k: string) => body[k] !== undefined;
   if (has('query')) {
     if (has('series') || has('study')) throw new VeilgateError('bad-request', 'give one of "study", "series" or "query"');
-    const q = body.query;
-    if (typeof q !== 'object' || q === null || Array.isArray(q)) throw new VeilgateError('bad-request', '"query" must be an object of QIDO-RS parameters, such as { "Modality": "CT" }');
     const level = body.level ?? 'study';
     if (level !== 'study' && level !== 'series') throw new VeilgateError('bad-request', '"level" must be "study" or "series"');
-    const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(q)) {
-      if (typeof v !== 'string' && typeof v !== 'number') throw new VeilgateError('bad-request', `query parameter "${k}" must be a string`);
-      params[k] = String(v);
-    }
-    return { kind: 'query', level, params };
+    return { kind: 'query', level, params: parseQueryParams(body.query) };
   }
   if (has('series')) return { kind: 'series', series: requireUid(body.series, 'series'), study: has('study') ? requireUid(body.study, 'study') : undefined };
   if (has('study')) return { kind: 'study', study: requireUid(body.study, 'study') };
-  if (has('studies')) {
-    if (!Array.isArray(body.studies) || !body.studies.length) throw new VeilgateError('bad-request', '"studies" must be a non-empty list of StudyInstanceUIDs');
-    return { kind: 'studies', studies: [...new Set(body.studies.map((s, i) => requireUid(s, `studies[${i}]`)))] };
-  }
+  if (has('studies')) return { kind: 'studies', studies: parseStudyList(body.studies) };
   throw new VeilgateError('bad-request', 'body must name what to send: "study", "series", "query" or "studies"');
 }
 

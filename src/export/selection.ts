@@ -5,11 +5,11 @@
  * series. Segmentations go with the images they segment: a SEG series in a selected series'
  * study whose ReferencedSeriesSequence names a selected series is added, after the images.
  */
+import { parseQueryParams, parseStudyList } from '../egress/selection';
 import { VeilgateError } from '../errors';
 import type { Index, ReadIndex } from '../index/index';
 import type { Query } from '../query/query';
 import { parseQido } from '../dicomweb/qido-params';
-import { requireUid } from '../dicomweb/params';
 import type { DicomJson } from '../dicom/json';
 
 export type ExportSelection =
@@ -30,22 +30,11 @@ export function exportSelectionOf(body: Record<string, unknown>): ExportSelectio
   const given = ['query', 'studies', 'project'].filter((k) => body[k] !== undefined);
   if (given.length !== 1) throw new VeilgateError('bad-request', 'name what to export: exactly one of "query", "studies" or "project"');
   if (body.query !== undefined) {
-    const q = body.query;
-    if (typeof q !== 'object' || q === null || Array.isArray(q)) throw new VeilgateError('bad-request', '"query" must be an object of QIDO-RS parameters, such as { "Modality": "CT" }');
     const level = body.level ?? 'series';
     if (level !== 'study' && level !== 'series') throw new VeilgateError('bad-request', '"level" must be "study" or "series"');
-    const params: Record<string, string> = {};
-    for (const [k, v] of Object.entries(q)) {
-      if (typeof v !== 'string' && typeof v !== 'number') throw new VeilgateError('bad-request', `query parameter "${k}" must be a string`);
-      if (/^(limit|offset|includefield)$/i.test(k)) throw new VeilgateError('bad-request', `query parameter "${k}" has no meaning for an export`);
-      params[k] = String(v);
-    }
-    return { kind: 'query', level, params };
+    return { kind: 'query', level, params: parseQueryParams(body.query) };
   }
-  if (body.studies !== undefined) {
-    if (!Array.isArray(body.studies) || !body.studies.length) throw new VeilgateError('bad-request', '"studies" must be a non-empty list of StudyInstanceUIDs');
-    return { kind: 'studies', studies: [...new Set(body.studies.map((s, i) => requireUid(s, `studies[${i}]`)))] };
-  }
+  if (body.studies !== undefined) return { kind: 'studies', studies: parseStudyList(body.studies) };
   if (typeof body.project !== 'string' || !PROJECT.test(body.project)) throw new VeilgateError('bad-request', '"project" must be a project name');
   return { kind: 'project', project: body.project };
 }

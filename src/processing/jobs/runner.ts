@@ -79,7 +79,13 @@ export class JobRunner {
     if (!(await visible.exists('series', { study, series }))) throw new VeilgateError('not-found', 'no such series');
     if (spec.op === 'model') loadModelConfig(this.deps.dataDir, spec.model); // 404 or 400 now, not when it runs
     if (spec.op === 'resample' && spec.reference && !(await visible.exists('series', spec.reference))) throw new VeilgateError('not-found', 'no such reference series');
-    if (spec.op === 'register' && !(await visible.exists('series', spec.fixed))) throw new VeilgateError('not-found', 'no such fixed series');
+    if (spec.op === 'register') {
+      if (!(await visible.exists('series', spec.fixed))) throw new VeilgateError('not-found', 'no such fixed series');
+      // The result is published in the fixed series' study: the moving series' pixels may go only
+      // where its own projects reach (refused as if the fixed series were unknown).
+      const [moving, fixed] = await Promise.all([this.deps.index.studyProjects(study), this.deps.index.studyProjects(spec.fixed.study)]);
+      if (!moving.some((p) => fixed.includes(p))) throw new VeilgateError('not-found', 'no such fixed series');
+    }
     const job = await this.store.create({ id: randomUUID(), op, study, series, params: specParams(spec), client, onceKey: options.onceKey });
     this.pump();
     return job;
