@@ -9,6 +9,7 @@
  * export is visible only to a caller who may see every study in it: another project's export is
  * as absent (404) as an unknown one.
  */
+import { selectionSummary } from '../egress/selection';
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { DicomWebContext, publicBase, readView } from '../dicomweb/context';
@@ -82,7 +83,7 @@ export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): exp
     const view = readView(ctx, req);
     const series = await planExport(view, ctx.index, selection, { qidoMaxLimit: ctx.config.qidoMaxLimit });
     const request =
-      selection.kind === 'query' ? { query: selection.params, level: selection.level } : selection.kind === 'studies' ? { studies: selection.studies.length } : { project: selection.project };
+      selection.kind === 'project' ? { project: selection.project } : selectionSummary(selection);
     const e = manager.submit({ format, includeDicom, request, selection, series, projects: view.projects, client: clientOf(req) });
     res.status(202).setHeader('Location', `${publicBase(ctx, req)}/api/exports/${e.id}`);
     res.json(exportView(e, req, ctx, manager));

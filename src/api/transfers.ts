@@ -15,7 +15,7 @@ import { requireRole } from '../auth/middleware';
 import type { Egress } from '../egress/egress';
 import type { TransferItem, TransferRecord } from '../egress/transfer-store';
 import { describeDestination } from '../egress/config';
-import { Selection, parseStudyCsv, selectionOf } from '../egress/selection';
+import { Selection, parseStudyCsv, selectionOf, selectionSummary } from '../egress/selection';
 
 const TRANSFER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -100,11 +100,9 @@ export function transfersRouter(ctx: DicomWebContext, egress: Egress): express.R
         destination = body.destination;
         selection = selectionOf(body);
         request =
-          selection.kind === 'query'
-            ? { query: selection.params, level: selection.level }
-            : selection.kind === 'studies'
-              ? { studies: selection.studies.length }
-              : selection.kind === 'series'
+          selection.kind === 'query' || selection.kind === 'studies'
+            ? selectionSummary(selection)
+            : selection.kind === 'series'
                 ? { series: selection.series, study: selection.study }
                 : { study: selection.study };
       }

@@ -14,7 +14,7 @@ import { openCore } from '../core/core';
 import { setLogSink } from '../log';
 import { AccessView } from '../index/access-view';
 import { LOCAL_PRINCIPAL } from '../auth/principal';
-import { parseStudyCsv } from '../egress/selection';
+import { parseStudyCsv, selectionSummary } from '../egress/selection';
 import { ExportSelection, exportSelectionOf, parseQueryString, planExport } from '../export/selection';
 import { BundleFormat, BundleResult, writeBundle } from '../export/bundle';
 
@@ -63,7 +63,7 @@ export async function runExportCommand(a: ExportArgs, config: Config, options: {
     const view = new AccessView(core.index, LOCAL_PRINCIPAL);
     const plan = await planExport(view, core.index, a.selection, { qidoMaxLimit: config.qidoMaxLimit });
     const s = a.selection;
-    const request = s.kind === 'query' ? { query: s.params, level: s.level } : s.kind === 'studies' ? { studies: s.studies.length } : { project: s.project };
+    const request = s.kind === 'project' ? { project: s.project } : selectionSummary(s);
     bar?.start(plan.length, 0);
     const result = await writeBundle(
       { view, store: core.store, workers: core.workers, config },

@@ -69,6 +69,15 @@ export function parseQueryParams(q: unknown, refused: RegExp = /^(limit|offset|i
   return params;
 }
 
+/**
+ * What a stored record (a transfer, an export, its manifest) keeps of a query or list: the
+ * parameter names and the count, never the values, which are text a client typed (an original
+ * name searched for would otherwise be shown to every reader of the record and exported).
+ */
+export function selectionSummary(s: { kind: 'query'; params: Record<string, string>; level: string } | { kind: 'studies'; studies: string[] }): Record<string, unknown> {
+  return s.kind === 'query' ? { query: Object.keys(s.params), level: s.level } : { studies: s.studies.length };
+}
+
 /** The selection a JSON body names: exactly one of study, series (with or without study), query. */
 export function selectionOf(body: Record<string, unknown>): Selection {
   const has = (k: string) => body[k] !== undefined;
