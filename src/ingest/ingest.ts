@@ -138,10 +138,11 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
     return new VeilgateError('forbidden', 'this source may not add instances to that study');
   };
   if (held.length && !studyOpenTo(held, joiner)) throw forbidden();
-  const existing = await deps.index.findInstance(id.sopInstanceUID);
-  if (existing && existing.studyUID !== id.studyUID && !studyOpenTo(await deps.index.studyProjects(existing.studyUID), joiner)) throw forbidden();
 
   return exclusive(id.sopInstanceUID, async () => {
+    // One lookup, under the UID's turn: another ingest of it on this node has finished by now.
+    const existing = await deps.index.findInstance(id.sopInstanceUID);
+    if (existing && existing.studyUID !== id.studyUID && !studyOpenTo(await deps.index.studyProjects(existing.studyUID), joiner)) throw forbidden();
     const duplicate = async () => {
       try {
         await checkSameContent(deps, id.sopInstanceUID, prepared.sha256);
@@ -153,7 +154,7 @@ async function ingestOnce(input: IngestInput, options: IngestOptions, deps: Inge
       }
       return { ok: true as const, outcome: 'duplicate' as const, warnings, ...id, sent: seen.sent, patientID };
     };
-    if (await deps.index.findInstance(id.sopInstanceUID)) return duplicate();
+    if (existing) return duplicate();
     const blobKey = record.blobKey;
     await deps.store.put(blobKey, [prepared.bytes]);
     let outcome: 'inserted' | 'duplicate';

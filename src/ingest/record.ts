@@ -15,11 +15,16 @@ function first(json: DicomJson, tag: string): unknown {
   return json[tag]?.Value?.[0];
 }
 
+/**
+ * A match key's text. NUL is no character of any DICOM text VR (PS3.5 6.1.2), but senders pad
+ * with it; it is dropped here so that every index backend can hold the key (PostgreSQL's text
+ * cannot hold NUL). The metadata keeps the value as sent, escaped in its JSON.
+ */
 function text(json: DicomJson, tag: string): string | null {
   const v = first(json, tag);
   if (v === undefined || v === null) return null;
-  if (typeof v === 'object') return (v as { Alphabetic?: string }).Alphabetic ?? null;
-  return String(v);
+  const s = typeof v === 'object' ? (v as { Alphabetic?: string }).Alphabetic : String(v);
+  return s === undefined ? null : s.replace(/\0/g, '');
 }
 
 function integer(json: DicomJson, tag: string): number | null {

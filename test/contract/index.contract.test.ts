@@ -520,6 +520,31 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
       expect(await index.exists('study', { study: fresh(7).studyUID })).toBe(false);
     });
 
+    test('inserts at once each learn their own outcome, and every stored one is counted', async () => {
+      // A study's parts arriving together (STOW-RS ingests a request's parts at once) share
+      // transactions on PostgreSQL (insert-groups.ts); each caller must still get its own answer.
+      await index.insert(fresh(62, 0, 0, { projects: ['p9'], joiner: 'p9' }));
+      const inserts = [
+        ...Array.from({ length: 30 }, (_, k) => fresh(61, k % 2, k)),
+        fresh(61, 0, 0), // the same instance as the first
+        fresh(62, 0, 1, { joiner: 'p8' }), // not open to p8
+        fresh(63, 0, 0, { seriesUID: fresh(61).seriesUID }), // series 0 of study 61
+        ...Array.from({ length: 5 }, (_, k) => fresh(62, 0, k + 2, { joiner: 'p9' })),
+      ].map((r) => index.insert(r).catch((e: VeilgateError) => e.kind));
+      const outcomes = await Promise.all(inserts);
+      const ofStudy61 = outcomes.slice(0, 31);
+      expect(ofStudy61.filter((o) => o === 'inserted')).toHaveLength(30);
+      expect(ofStudy61.filter((o) => o === 'duplicate')).toHaveLength(1);
+      expect(outcomes.slice(31)).toEqual(['forbidden', 'refused', 'inserted', 'inserted', 'inserted', 'inserted', 'inserted']);
+      const count = async (n: number) => {
+        const [row] = (await index.search({ level: 'study', scope: { study: fresh(n).studyUID }, constraints: [], includeFields: [], limit: 10, offset: 0 })).rows;
+        return [row?.json['00201206']?.Value?.[0], row?.json['00201208']?.Value?.[0]];
+      };
+      expect(await count(61)).toEqual([2, 30]);
+      expect(await count(62)).toEqual([1, 6]);
+      expect(await index.exists('study', { study: fresh(63).studyUID })).toBe(false);
+    });
+
     test('counters and the modality list follow every series and instance', async () => {
       const n = 8;
       await index.insertMany([fresh(n, 1, 0), fresh(n, 0, 0), fresh(n, 1, 1), fresh(n, 2, 0), fresh(n, 3, 0)]);
@@ -792,6 +817,49 @@ describe.each(BACKENDS)('Index contract: %s', (backend, open) => {
         expect((await pg.search(q)).rows.length).toBe(43); // 3 of the table, 40 made here
         const fuzzy = (await pg.explainSearch({ ...q, constraints: [parseConstraint(matchKeyByName('PatientName')!, 'doe', true)!] })).join('\n');
         expect(fuzzy).toMatch(/(Index Scan using|Index Only Scan using|Bitmap Index Scan on) person_name_words_pkey/);
+      });
+
+      test("a study's instances inserted at once share transactions, and one study's records wait for its commit", async () => {
+        const pg = index as PostgresIndex;
+        const groups = jest.spyOn(pg, 'insertMany');
+        try {
+          const study = '1.2.826.0.1.3680043.8.72';
+          const base = record(0, 0, 0);
+          const records = Array.from({ length: 40 }, (_, i): InstanceRecord => ({
+            ...base,
+            studyUID: study,
+            seriesUID: `${study}.1`,
+            sopInstanceUID: `${study}.1.${i}`,
+            blobKey: `blobs/${study}.${i}`,
+          }));
+          expect(await Promise.all(records.map((r) => pg.insert(r)))).toEqual(records.map(() => 'inserted'));
+          // The first goes alone at once; the rest queue behind its commit and go in one more.
+          expect(groups.mock.calls.map((c) => c[0].length)).toEqual([1, 39]);
+        } finally {
+          groups.mockRestore();
+        }
+      });
+
+      test('a record the database cannot take fails alone: the others inserted with it are stored', async () => {
+        // PostgreSQL's text holds no NUL (ingest drops it from match keys; this record skips ingest):
+        // the error aborts the shared transaction, and each record then goes alone.
+        const study = '1.2.826.0.1.3680043.8.71';
+        const base = record(0, 0, 0);
+        const at = (i: number, over: Partial<InstanceRecord['study']> = {}): InstanceRecord => ({
+          ...base,
+          studyUID: `${study}.${i}`,
+          seriesUID: `${study}.${i}.1`,
+          sopInstanceUID: `${study}.${i}.1.1`,
+          blobKey: `blobs/${study}.${i}`,
+          study: { ...base.study, ...over },
+        });
+        const outcomes = await index.insertMany([at(1), at(2, { studyDescription: 'A\u0000B' }), at(3)]);
+        expect(outcomes[0]).toBe('inserted');
+        expect(outcomes[1]).toBeInstanceOf(Error);
+        expect(outcomes[2]).toBe('inserted');
+        expect(await index.exists('study', { study: `${study}.2` })).toBe(false);
+        const alone = await Promise.all([at(4), at(5, { studyDescription: 'C\u0000D' }), at(6)].map((r) => index.insert(r).then(String, () => 'failed')));
+        expect(alone).toEqual(['inserted', 'failed', 'inserted']);
       });
 
       test('nodes starting at once migrate once; a newer schema is refused', async () => {

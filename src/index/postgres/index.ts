@@ -9,8 +9,9 @@ import type { Query } from '../../query/query';
 import { Level, LEVEL_ORDER } from '../../query/attributes';
 import { buildResult, ResultSource } from '../../query/results';
 import type { PgDatabase } from './database';
-import { isRetryable } from './errors';
+import { InsertGroups } from './insert-groups';
 import { insertRecord, InsertOutcome, lockStudies } from './insert-record';
+import { isOurFault } from '../../errors';
 import { compileSearch, SqlParams } from './search';
 import { INSTANCE_COLUMNS, InstanceRow, toStored } from '../instance-row';
 
@@ -46,41 +47,39 @@ function stampQuery(scope: Scope, projects: readonly string[] | undefined, p: Sq
 }
 
 export class PostgresIndex implements Index {
-  constructor(private readonly db: PgDatabase) {}
+  /** Grouped commits of this node's inserts (insert-groups.ts). */
+  private readonly groups: InsertGroups;
+
+  constructor(private readonly db: PgDatabase) {
+    // Half the pool at most, so searches, jobs and keys always find a connection during a burst.
+    this.groups = new InsertGroups((records) => this.insertMany(records), Math.max(1, Math.floor((db.pool.options.max ?? 10) / 2)));
+  }
 
   async insert(record: InstanceRecord): Promise<InsertOutcome> {
-    return this.db.transaction(async (tx) => {
-      await lockStudies(tx, [record.studyUID]);
-      const outcome = await insertRecord(tx, record);
-      if (outcome === 'duplicate') tx.abandon(); // nothing of a duplicate is kept
-      return outcome;
-    });
+    return this.groups.insert(record);
   }
 
   /**
-   * Many records in one transaction, each as insert() would put it, in its own savepoint: one
-   * that is refused comes back as its error and the others stay. Its studies are locked first
-   * (lockStudies); a deadlock with another node all the same is not a refusal: the whole
-   * transaction runs again.
+   * Many records in one transaction, each as insert() would put it: one that is refused comes
+   * back as its error and the others stay (the insert function undoes a refused record's own
+   * work). Its studies are locked first (lockStudies); a deadlock with another node all the same
+   * is not a refusal: the whole transaction runs again. A failure that aborts the transaction and
+   * is not the database's own (unavailable, full) belongs to one record: each then goes alone.
    */
   async insertMany(records: readonly InstanceRecord[]): Promise<(InsertOutcome | Error)[]> {
-    return this.db.transaction(async (tx) => {
+    try {
+      return await this.db.transaction(async (tx) => {
+        await lockStudies(tx, records.map((r) => r.studyUID));
+        const outcomes: (InsertOutcome | Error)[] = [];
+        for (const r of records) outcomes.push(await insertRecord(tx, r));
+        return outcomes;
+      });
+    } catch (e) {
+      if (records.length === 1 || isOurFault(e)) throw e;
       const outcomes: (InsertOutcome | Error)[] = [];
-      await lockStudies(tx, records.map((r) => r.studyUID));
-      for (const r of records) {
-        await tx.query('SAVEPOINT record');
-        try {
-          const outcome = await insertRecord(tx, r);
-          await tx.query(outcome === 'duplicate' ? 'ROLLBACK TO SAVEPOINT record' : 'RELEASE SAVEPOINT record');
-          outcomes.push(outcome);
-        } catch (e) {
-          if (isRetryable(e)) throw e;
-          await tx.query('ROLLBACK TO SAVEPOINT record');
-          outcomes.push(e instanceof Error ? e : new Error(String(e)));
-        }
-      }
+      for (const r of records) outcomes.push(await this.insertMany([r]).then((o) => o[0], (err: unknown) => (err instanceof Error ? err : new Error(String(err)))));
       return outcomes;
-    });
+    }
   }
 
   async findInstance(sopInstanceUID: string): Promise<StoredInstance | undefined> {
