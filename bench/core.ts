@@ -10,11 +10,11 @@
  *                    study: 1,000,000); 0 or no more than BENCH_STUDIES skips it
  *   BENCH_QIDO_REQUESTS requests per query (default 200); BENCH_INGEST_SAMPLE instances per ingest
  *                    sample (default 500)
- * The index is filled through ingest() itself (bench/ingest-at-scale.ts: parse, validate, de-identify, buildRecord: the rows
- * are ingest's own) with two differences, for speed: index inserts are gathered into transactions
- * of BULK_BATCH (Index.insertMany) and the files are not written (QIDO never reads them). At every
- * tenth of the way the fill stops and the real path (files, one transaction per instance) ingests
- * a sample, sequentially: its rate from 0 to the end is the "ingest rate per decile".
+ * The index is filled with rows of ingest's own making at the speed of the index alone
+ * (bench/ingest-at-scale.ts: one study through ingest(), the others' rows made from its rows by
+ * record-templates.ts, inserted BULK_BATCH to a transaction, no files). At every tenth of the way
+ * the fill stops and the real path (files, one transaction per instance) ingests a sample,
+ * sequentially: its rate from 0 to the end is the "ingest rate per decile".
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -34,7 +34,7 @@ import { randomUid, syntheticInstance } from '../src/synthetic/instances';
 import { mb, ms, percentile, multipartBody, runIfMain } from './util';
 import { envInt } from './env';
 import { getOk, JSON_GZIP, p50p95, timeGets } from './http-timing';
-import { BULK_BATCH, printIngestRates, ScaleFill } from './ingest-at-scale';
+import { FILL_DESCRIPTION, printIngestRates, ScaleFill } from './ingest-at-scale';
 import { instanceQueries, pseudonymPrefix, studyQueries, timeQueries } from './qido-queries';
 
 const STOW_INSTANCES = 500;
@@ -211,8 +211,8 @@ async function qidoAtScale(index: Index, deps: IngestDeps, url: string): Promise
   const total = Math.max(QIDO_INSTANCES, QIDO_STUDIES);
   const scale = new ScaleFill({ index, deps, studies: QIDO_STUDIES, total, sampleSize: INGEST_SAMPLE });
   console.log(
-    `qido at scale: ${QIDO_STUDIES} studies, then ${total} instances; filled through ingest() (de-identification on) with ` +
-      `index inserts ${BULK_BATCH} per transaction and no files; at each tenth the real path ingests ${INGEST_SAMPLE} instances sequentially`,
+    `qido at scale: ${QIDO_STUDIES} studies, then ${total} instances; filled with ${FILL_DESCRIPTION}; ` +
+      `at each tenth the real path ingests ${INGEST_SAMPLE} instances sequentially`,
   );
   await scale.begin(); // at 0
   await scale.grow(QIDO_STUDIES);

@@ -2,20 +2,29 @@
  * Filling an index to a large size through ingest() itself, and the ingest rate on the way: what
  * core.ts (QIDO at scale) and scale-out.ts (PostgreSQL and SQLite to a million) share.
  *
- * The fill runs parse, validate, de-identify and buildRecord (the rows are ingest's own) with two
- * differences, for speed: index inserts are gathered into transactions of BULK_BATCH
- * (Index.insertMany) and the files are not written (QIDO never reads them). At every tenth of the
- * way the fill stops and the real path (files, one transaction per instance) ingests a sample,
- * sequentially: its rate from 0 to the end is the "ingest rate per decile".
+ * The fill puts rows of ingest's own making into the index at the speed of the index alone: one
+ * study goes through ingest() (parse, validate, de-identify, buildRecord) and every other study's
+ * rows are made from its rows (record-templates.ts), inserted BULK_BATCH to a transaction
+ * (Index.insertMany), with no files (QIDO never reads them). At every tenth of the way the fill
+ * stops and the real path (files, one transaction per instance) ingests a sample, sequentially:
+ * its rate from 0 to the end is the "ingest rate per decile".
  */
 import { performance } from 'node:perf_hooks';
 import { ingest, IngestDeps } from '../src/ingest/ingest';
 import type { Index, InstanceRecord } from '../src/index/index';
 import { randomUid, syntheticInstance } from '../src/synthetic/instances';
+import { recordsOf, StudyVariants } from './record-templates';
 import type { StoredStudy } from './qido-queries';
 
 export const BULK_BATCH = 1000;
-const BUILD_CONCURRENCY = 4;
+/** How the fill works, for a bench's output. */
+export const FILL_DESCRIPTION =
+  `one study through ingest() (de-identification on), every other study's rows made from its rows (new UIDs, pseudonyms, accession numbers, dates, ` +
+  `fingerprints and hashes: bench/record-templates.ts), index inserts ${BULK_BATCH} per transaction and no files`;
+/** Fill batches written at once (the fill's order gives them different studies). */
+const BATCHES_IN_FLIGHT = 2;
+/** Two series of five. */
+const INSTANCES_PER_STUDY = 10;
 /** Before a sample, for the index's checkpointer (it runs when writes pause). */
 const SETTLE_MS = 1500;
 
@@ -25,53 +34,7 @@ export function studyDate(i: number): string {
   return new Date(Date.UTC(2020, 0, 1 + days)).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
-/**
- * The index as ingest() sees it while the bench fills it: inserts are gathered and written BULK_BATCH
- * at a time with insertMany (one transaction each); lookups see what is gathered. Everything else
- * is the index itself.
- */
-export class BulkLoad {
-  private pending: InstanceRecord[] = [];
-  private pendingStudies = new Map<string, string[]>();
-  private flushing: Promise<void> = Promise.resolve();
-  readonly view: Index;
-
-  constructor(private readonly index: Index) {
-    const overrides: Partial<Index> = {
-      insert: async (r) => {
-        this.pending.push(r);
-        if (!this.pendingStudies.has(r.studyUID)) this.pendingStudies.set(r.studyUID, r.projects);
-        if (this.pending.length >= BULK_BATCH) await this.flush();
-        return 'inserted';
-      },
-      studyProjects: async (study) => this.pendingStudies.get(study) ?? this.index.studyProjects(study),
-      findInstance: async (sop) => this.index.findInstance(sop),
-    };
-    this.view = new Proxy(index, {
-      get: (target, prop) => {
-        if (prop in overrides) return overrides[prop as keyof Index];
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-  }
-
-  /** Write what is gathered (insertMany runs its transaction at once; the flush to disk follows). */
-  flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.pendingStudies = new Map();
-    const written = batch.length ? this.index.insertMany(batch) : Promise.resolve([]);
-    this.flushing = this.flushing.then(async () => {
-      const outcomes = await written;
-      const refused = outcomes.find((o) => o !== 'inserted');
-      if (refused) throw new Error(`bulk insert: ${refused instanceof Error ? refused.message : refused}`);
-    });
-    return this.flushing;
-  }
-}
-
-interface StudySeed {
+export interface StudySeed {
   studyUID: string;
   seriesUID: string;
   series2UID: string;
@@ -80,7 +43,7 @@ interface StudySeed {
   stored: number;
 }
 
-function seedInstance(s: StudySeed, k: number): Buffer {
+export function seedInstance(s: StudySeed, k: number): Buffer {
   const second = k >= 5;
   return syntheticInstance({
     studyUID: s.studyUID,
@@ -132,25 +95,6 @@ export class SyntheticArchive {
   };
 }
 
-/** Ingest `count` instances from `next` through `deps`, BUILD_CONCURRENCY at a time. */
-export async function fill(deps: IngestDeps, next: () => Buffer | undefined, count: number, onStored?: (r: StoredStudy) => void): Promise<number> {
-  let taken = 0;
-  let stored = 0;
-  const worker = async () => {
-    while (taken < count) {
-      const bytes = next();
-      if (!bytes) return;
-      taken++;
-      const result = await ingest({ kind: 'part10', bytes }, { origin: { kind: 'import', address: 'bench' } }, deps);
-      if (!result.ok) throw new Error(`bench ingest refused: ${result.error.message}`);
-      stored++;
-      onStored?.(result);
-    }
-  };
-  await Promise.all(Array.from({ length: BUILD_CONCURRENCY }, worker));
-  return stored;
-}
-
 /** `n` instances of new small studies (one each), for an ingest sample; `tag` keeps samples apart. */
 export function sampleInstances(tag: string, n: number): Buffer[] {
   const bytes: Buffer[] = [];
@@ -198,33 +142,37 @@ export interface ScaleFillOptions {
   atStop?: (at: number) => Promise<void>;
 }
 
-/** Fills an index with a SyntheticArchive, sampling the real path's rate at 0 and at every tenth. */
+/**
+ * Fills an index with `studies` studies of up to ten instances (`total` in all), sampling the real path's rate at 0 and
+ * at every tenth. The rows come in SyntheticArchive's order: first one instance of every study,
+ * then the rest of each study in turn.
+ */
 export class ScaleFill {
   readonly deciles: RateSample[] = [];
   /** The first 50 studies stored, for searches that must find something. */
   readonly stored: StoredStudy[] = [];
   done = 0;
-  private readonly bulk: BulkLoad;
-  private readonly bulkDeps: IngestDeps;
-  private readonly archive: SyntheticArchive;
+  private variants?: StudyVariants;
   private readonly tenths: Set<number>;
   private readonly extra: Set<number>;
   private readonly stops: number[];
   private segment = { count: 0, ms: 0 };
 
   constructor(private readonly o: ScaleFillOptions) {
-    this.bulk = new BulkLoad(o.index);
-    // No files: QIDO never reads them (the real path's samples write theirs).
-    const noFiles = new Proxy(o.deps.store, { get: (t, p) => (p === 'put' || p === 'delete' ? async () => undefined : Reflect.get(t, p, t)) });
-    this.bulkDeps = { ...o.deps, index: this.bulk.view, store: noFiles };
-    this.archive = new SyntheticArchive(o.studies, o.total);
+    if (o.total < o.studies || o.total > o.studies * INSTANCES_PER_STUDY) throw new Error(`the fill makes studies of 1 to ${INSTANCES_PER_STUDY} instances: total must be studies to studies x ${INSTANCES_PER_STUDY}`);
     this.tenths = new Set(Array.from({ length: 10 }, (_, d) => Math.round(((d + 1) * o.total) / 10)));
     this.extra = new Set((o.extraStops ?? []).filter((s) => s >= 0 && s <= o.total));
     this.stops = [...new Set([...this.tenths, ...this.extra])].filter((s) => s > 0).sort((a, b) => a - b);
   }
 
-  /** The sample at an empty index. */
+  /** The template study through ingest() (nothing stored), then the sample at an empty index. */
   async begin(): Promise<void> {
+    const seed = (i: number): StudySeed => ({ studyUID: randomUid(), seriesUID: randomUid(), series2UID: randomUid(), i, stored: 0 });
+    const [template, other] = [seed(0), seed(1)];
+    this.variants = new StudyVariants(
+      await recordsOf(this.o.deps, Array.from({ length: INSTANCES_PER_STUDY }, (_, k) => seedInstance(template, k))),
+      (await recordsOf(this.o.deps, [seedInstance(other, 0)]))[0],
+    );
     await this.sample();
     if (this.extra.has(0)) await this.o.atStop?.(0);
   }
@@ -234,19 +182,42 @@ export class ScaleFill {
     this.deciles.push({ at: this.done, fillRate, ingestRate: await sampleIngest(this.o.deps, String(this.deciles.length), this.o.sampleSize) });
   }
 
+  /** The j-th row of the fill's order. */
+  private row(j: number): InstanceRecord {
+    const studies = this.o.studies;
+    const [n, k] = j < studies ? [j, 0] : [Math.floor((j - studies) / (INSTANCES_PER_STUDY - 1)), 1 + ((j - studies) % (INSTANCES_PER_STUDY - 1))];
+    const r = this.variants!.record(n, k);
+    if (k === 0 && this.stored.length < 50) this.stored.push({ studyUID: r.studyUID, seriesUID: r.seriesUID, patientID: r.study.patientID ?? '' });
+    return r;
+  }
+
+  /** Rows from `done` up to `end`, BULK_BATCH a transaction, the next batch made while one is written. */
+  private async insertUpTo(end: number): Promise<void> {
+    const writing: Promise<void>[] = [];
+    for (let next = this.done; next < end; ) {
+      const batch = Array.from({ length: Math.min(BULK_BATCH, end - next) }, (_, k) => this.row(next + k));
+      next += batch.length;
+      const written = this.o.index.insertMany(batch).then((outcomes) => {
+        const refused = outcomes.find((o) => o !== 'inserted');
+        if (refused) throw new Error(`bulk insert: ${refused instanceof Error ? refused.message : refused}`);
+        this.done += batch.length;
+      });
+      written.catch(() => undefined); // told when awaited below, not as an unhandled rejection meanwhile
+      writing.push(written);
+      if (writing.length >= BATCHES_IN_FLIGHT) await writing.shift();
+    }
+    await Promise.all(writing);
+  }
+
   /** Fill up to `upTo` instances, stopping at each tenth of the total for an ingest sample (and at the extra stops). */
   async grow(upTo: number): Promise<void> {
-    while (this.done < upTo) {
-      const stop = this.stops.find((s) => s > this.done) ?? this.o.total;
+    if (!this.variants) throw new Error('begin() first');
+    while (this.done < Math.min(upTo, this.o.total)) {
+      const stop = Math.min(upTo, this.stops.find((s) => s > this.done) ?? this.o.total);
       const t0 = performance.now();
-      const n = await fill(this.bulkDeps, this.archive.take, Math.min(upTo, stop) - this.done, (r) => {
-        if (this.stored.length < 50) this.stored.push({ studyUID: r.studyUID, seriesUID: r.seriesUID, patientID: r.patientID });
-      });
-      await this.bulk.flush();
-      if (n === 0) break;
-      this.done += n;
-      this.segment = { count: this.segment.count + n, ms: this.segment.ms + performance.now() - t0 };
-      if (this.done < stop) continue;
+      const before = this.done;
+      await this.insertUpTo(stop);
+      this.segment = { count: this.segment.count + this.done - before, ms: this.segment.ms + performance.now() - t0 };
       if (this.tenths.has(stop)) {
         await this.sample(this.segment.count / (this.segment.ms / 1000));
         this.segment = { count: 0, ms: 0 };

@@ -1,7 +1,8 @@
 /**
  * Scale-out benchmark, in one run on one throw-away PostgreSQL server (durable, as a real one):
  *   1. the ingest rate per tenth from 0 to BENCH_SCALE_INSTANCES instances on PostgreSQL, through
- *      the gateway's real ingest path (bench/ingest-at-scale.ts, as core.ts fills), flat within ±20%;
+ *      the gateway's real ingest path, flat within ±20% (bench/ingest-at-scale.ts fills the index
+ *      between samples with rows of ingest's making, as core.ts does);
  *   2. the same on SQLite;
  *   3. Orthanc 1.10 with its PostgreSQL index on the same server (its own database), filled through
  *      its REST API to BENCH_SCALE_ORTHANC_INSTANCES and sampled at each tenth of its fill, against
@@ -23,7 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { envInt } from './env';
-import { BULK_BATCH } from './ingest-at-scale';
+import { FILL_DESCRIPTION } from './ingest-at-scale';
 import { orthancMissing } from './orthanc-postgres';
 import { LOG_LINE_PREFIX, summarisePostgresLog } from './postgres-log';
 import { STATEMENT_SETTINGS, enableStatements, printStatements, resetStatements, topStatements } from './postgres-statements';
@@ -192,7 +193,7 @@ export async function main(): Promise<void> {
         `PostgreSQL ${facts.version} (throw-away, fsync ${facts.fsync}, synchronous_commit ${facts.sync}, shared_buffers ${facts.buffers}); ${os.cpus().length} cores, Node ${process.version}`,
     );
     console.log(
-      `the gateway is filled through ingest() (de-identification on) with index inserts ${BULK_BATCH} per transaction and no files; at 0 and each tenth the real path ` +
+      `the gateway is filled with ${FILL_DESCRIPTION}; at 0 and each tenth the real path ` +
         `(files, one transaction an instance) ingests ${INGEST_SAMPLE} instances in-process, and at Orthanc's tenths ${INGEST_SAMPLE} more arrive over STOW-RS, one a request; ` +
         `every server first ingests ${WARMUP} untimed on each path (a fresh process's first instances pay for its warm-up)`,
     );
