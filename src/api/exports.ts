@@ -5,14 +5,15 @@
  * expiry) or lists them; GET …/bundle downloads it with Range support (206, 416); DELETE cancels
  * and deletes one. After its expiry a bundle answers 410 Gone.
  *
- * All need the read role. The selection is resolved through the caller's AccessView, and an
- * export is visible only to a caller who may see every study in it: another project's export is
- * as absent (404) as an unknown one.
+ * All need the read role (DELETE: read or admin). The selection is resolved through the caller's
+ * AccessView, and an export is visible only to a caller who may see every study in it: another
+ * project's export is as absent (404) as an unknown one. Deleting one it may see needs more: being
+ * its owner (who POSTed it, clientOf) or an admin (403 otherwise).
  */
 import { selectionSummary } from '../egress/selection';
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
-import { DicomWebContext, publicBase, readView } from '../dicomweb/context';
+import { DicomWebContext, clientOf, publicBase, readView, requireOwnerOrAdmin } from '../dicomweb/context';
 import { requireRole } from '../auth/middleware';
 import { httpCaller } from '../audit/gateway-audit';
 import { TransferTally } from '../audit/tally';
@@ -44,12 +45,6 @@ function exportView(r: ExportRecord, req: Request, ctx: DicomWebContext, manager
     finished: r.finishedAt,
     expires: r.expiresAt,
   };
-}
-
-/** Who an export is recorded as made by: the principal, or with auth off the address. */
-function clientOf(req: Request): string {
-  const p = req.principal!;
-  return p.via === 'local' ? `http ${req.socket.remoteAddress ?? ''}` : `${p.via} ${p.id}`;
 }
 
 export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): express.Router {
@@ -145,8 +140,10 @@ export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): exp
     });
   });
 
-  r.delete('/:id', requireRole('read'), async (req: Request, res: Response) => {
+  // The owner (who needed the read role to make it) or an admin: either role passes the guard.
+  r.delete('/:id', requireRole('read', 'admin'), async (req: Request, res: Response) => {
     const e = await visibleExport(req);
+    requireOwnerOrAdmin(req, e.client, 'delete this export');
     await manager.remove(e.id);
     res.status(204).end();
   });

@@ -4,6 +4,8 @@
  * instances that raised warnings, since this node started and over the last hour. The tally is
  * in memory, per node, fed by the ingest outcome hook (IngestDeps.onOutcome) beside the metrics.
  * It holds counts only: the kind of an origin, never an address, an AE title, a UID or a project.
+ * The counts are gateway-wide (they cannot be narrowed to a caller's projects): for admins only,
+ * as /metrics is.
  */
 import express, { Request, Response } from 'express';
 import { requireRole } from '../auth/middleware';
@@ -76,7 +78,7 @@ export class IngestTally {
 
 export function ingestSummaryRouter(tally: IngestTally, node?: string): express.Router {
   const r = express.Router();
-  r.get('/summary', requireRole('read'), (_req: Request, res: Response) => {
+  r.get('/summary', requireRole('admin'), (_req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store').json({ node, ...tally.summary() });
   });
   return r;

@@ -1,11 +1,16 @@
 /**
  * /api/jobs: processing jobs on stored series. POST queues one (202 with its id and
  * Location), GET reads one or lists them, DELETE cancels one.
+ *
+ * Jobs are on studies: a job is visible to a caller who may see its study, and a registration's
+ * to one who may see both its moving study and its fixed study (params.fixed, where its result
+ * goes); any other job is as absent (404) as an unknown one.
  */
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
 import { requireUid } from '../dicomweb/params';
-import { DicomWebContext, baseUrl, publicBase, readView } from '../dicomweb/context';
+import { DicomWebContext, baseUrl, clientOf, publicBase, readView } from '../dicomweb/context';
+import type { AccessView } from '../index/access-view';
 import { requireRole } from '../auth/middleware';
 import { JobRunner } from '../processing/jobs/runner';
 import { JobRecord } from '../processing/jobs/job-store';
@@ -40,16 +45,27 @@ function resultStudy(job: JobRecord): string {
   return fixed?.study ?? job.study;
 }
 
+/**
+ * The studies a job is on: its input's, and a registration's fixed study (validateOperation
+ * requires one; a record without it names '', which no caller limited to projects can see).
+ */
+function jobStudies(job: JobRecord): string[] {
+  if (job.op !== 'register') return [job.study];
+  const fixed = job.params.fixed as { study?: unknown } | undefined;
+  return [job.study, typeof fixed?.study === 'string' ? fixed.study : ''];
+}
+
+/** Whether the caller may see a job: every study it is on (an unreadable fixed study hides it). */
+async function canSeeJob(view: AccessView, job: JobRecord): Promise<boolean> {
+  if (view.projects === undefined) return true;
+  for (const study of jobStudies(job)) if (!study || !(await view.canSee(study))) return false;
+  return true;
+}
+
 function jobId(req: Request): string {
   const id = String(req.params.id);
   if (!JOB_ID.test(id)) throw new VeilgateError('bad-request', 'job id is malformed');
   return id;
-}
-
-/** Who a job counts against for the per-client quota: the principal, or with auth off the address. */
-function clientOf(req: Request): string {
-  const p = req.principal!;
-  return p.via === 'local' ? `http ${req.socket.remoteAddress ?? ''}` : `${p.via} ${p.id}`;
 }
 
 export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Router {
@@ -57,7 +73,7 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
   // Jobs are on studies: a job on a study the caller may not see is as absent as an unknown one.
   const visibleJob = async (req: Request): Promise<JobRecord> => {
     const job = await ctx.jobs.get(jobId(req));
-    if (!job || !(await readView(ctx, req).canSee(job.study))) throw new VeilgateError('not-found', 'no such job');
+    if (!job || !(await canSeeJob(readView(ctx, req), job))) throw new VeilgateError('not-found', 'no such job');
     return job;
   };
   r.post('/', requireRole('process'), express.json({ limit: '1mb' }), async (req: Request, res: Response) => {
@@ -73,7 +89,11 @@ export function jobsRouter(ctx: DicomWebContext, runner: JobRunner): express.Rou
     const raw = req.query.limit === undefined ? '100' : String(req.query.limit);
     if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new VeilgateError('bad-request', 'limit must be a whole number from 1');
     const limit = Math.min(1000, Number(raw));
-    res.json((await ctx.jobs.list(limit, readView(ctx, req).projects)).map((j) => view(j, req, ctx)));
+    // The store filters by the input's study; a registration whose fixed study is unreadable is dropped here.
+    const visible = readView(ctx, req);
+    const out = [];
+    for (const j of await ctx.jobs.list(limit, visible.projects)) if (j.op !== 'register' || (await canSeeJob(visible, j))) out.push(view(j, req, ctx));
+    res.json(out);
   });
   r.get('/:id', requireRole('read', 'process'), async (req: Request, res: Response) => {
     res.json(view(await visibleJob(req), req, ctx));

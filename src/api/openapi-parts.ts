@@ -12,3 +12,9 @@ export const errors = {
   '403': text('The credential lacks the role.'),
   '404': text('No such resource, or not visible to the caller.'),
 };
+
+/** The answers of a route that changes what one caller made (a transfer, an export): 403 names the owner check too. */
+export const ownerErrors = {
+  ...errors,
+  '403': text('The credential lacks the role, or the caller sees the resource but is neither its owner nor an admin (a routing rule\'s: not an admin).'),
+};

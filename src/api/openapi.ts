@@ -6,7 +6,7 @@
  * JSON keys across /api are camelCase (DICOM attributes appear only inside DICOM JSON, under
  * /dicom-web).
  */
-import { errors, json, ref, text, uid } from './openapi-parts';
+import { errors, json, ownerErrors, ref, text, uid } from './openapi-parts';
 
 const seriesParams = [
   { name: 'study', in: 'path', required: true, schema: uid, description: 'StudyInstanceUID (pseudonymous)' },
@@ -31,6 +31,7 @@ export const OPENAPI = {
     '/jobs': {
       get: {
         summary: 'The newest jobs on studies the caller may see',
+        description: 'A job is listed when the caller may see its study; a registration (op "register") when it may see both its moving study and its fixed study (params.fixed).',
         parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }],
         responses: { '200': json('Jobs, newest first', { type: 'array', items: ref('Job') }), ...errors },
       },
@@ -46,17 +47,23 @@ export const OPENAPI = {
     },
     '/jobs/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-      get: { summary: 'One job', responses: { '200': json('The job', ref('Job')), ...errors } },
+      get: { summary: 'One job', description: 'A job on a study the caller may not see (for a registration: the moving or the fixed study) is 404, as an unknown id.', responses: { '200': json('The job', ref('Job')), ...errors } },
       delete: { summary: 'Cancel a queued or running job (role process)', responses: { '200': json('The job as it is now', ref('Job')), ...errors } },
     },
     '/ingest/summary': {
       get: {
-        summary: 'Recent ingest on this node per kind of source: stored, duplicates, refused, warnings (counts only; no address, UID or project)',
+        summary: 'Recent ingest on this node per kind of source: stored, duplicates, refused, warnings (counts only; no address, UID or project; role admin)',
+        description: 'The counts are gateway-wide and cannot be narrowed to a caller\'s projects: for the admin role only, as /metrics; a reader gets 403.',
         responses: { '200': json('The tally since this node started and over the last hour', ref('IngestSummary')), ...errors },
       },
     },
     '/rules': {
-      get: { summary: 'The configured job rules and routing rules (no secrets; destinations by name)', responses: { '200': json('The rules', ref('Rules')), ...errors } },
+      get: {
+        summary: 'The configured job rules and routing rules (no secrets; destinations by name; role admin)',
+        description:
+          'Rules are the gateway\'s configuration, and job rules and routing rules without a project apply to every project\'s series: for the admin role only; a reader gets 403. An admin limited to projects sees the routing rules of its projects and those without one.',
+        responses: { '200': json('The rules', ref('Rules')), ...errors },
+      },
     },
     '/exports': {
       get: { summary: 'The newest export bundles on studies the caller may see', responses: { '200': json('Exports, newest first', { type: 'array', items: ref('Export') }), ...errors } },
@@ -73,7 +80,12 @@ export const OPENAPI = {
     '/exports/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
       get: { summary: 'One export: state, progress in series, size and sha256 when done, expiry', responses: { '200': json('The export', ref('Export')), ...errors } },
-      delete: { summary: 'Cancel an export and delete its bundle', responses: { '204': { description: 'Deleted' }, ...errors } },
+      delete: {
+        summary: 'Cancel an export and delete its bundle (its owner, or role admin)',
+        description:
+          'Allowed to the export\'s owner (the caller that POSTed it: the same API key or token subject) and to the admin role. A caller that sees the export but is neither gets 403; one that may not see every study in it gets 404, as for an unknown id.',
+        responses: { '204': { description: 'Deleted' }, ...ownerErrors },
+      },
     },
     '/exports/{id}/bundle': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
@@ -229,7 +241,7 @@ export const OPENAPI = {
               quietSeconds: { type: 'integer' },
               rules: {
                 type: 'array',
-                description: 'Routing rules; a caller limited to projects sees those of its projects and those without one',
+                description: 'Routing rules; an admin limited to projects sees those of its projects and those without one',
                 items: {
                   type: 'object',
                   additionalProperties: false,

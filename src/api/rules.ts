@@ -3,8 +3,10 @@
  * series arrives, processing/jobs/rules.ts) and routing rules (series forwarded to destinations,
  * egress/config.ts). Each field is picked by name, so nothing a rule may later carry (a secret,
  * a path) is shown by accident; destinations appear by name only (their settings, without
- * secrets, are at /api/transfers/destinations). A caller limited to projects sees the routing
- * rules of its projects and those without a project.
+ * secrets, are at /api/transfers/destinations). Rules are the gateway's configuration, and job
+ * rules and routing rules without a project apply to every project's series: for admins only, as
+ * the destinations are. An admin limited to projects sees the routing rules of its projects and
+ * those without a project.
  */
 import express, { Request, Response } from 'express';
 import { requireRole } from '../auth/middleware';
@@ -42,7 +44,7 @@ export function rulesView(ctx: DicomWebContext, projects: readonly string[] | un
 
 export function rulesRouter(ctx: DicomWebContext): express.Router {
   const r = express.Router();
-  r.get('/', requireRole('read'), (req: Request, res: Response) => {
+  r.get('/', requireRole('admin'), (req: Request, res: Response) => {
     res.json(rulesView(ctx, readView(ctx, req).projects));
   });
   return r;

@@ -1,7 +1,7 @@
 /**
  * The OpenAPI description of /api/transfers, added to /api/openapi.json (api/router.ts).
  */
-import { errors, json, ref, text, uid } from './openapi-parts';
+import { errors, json, ownerErrors, ref, text, uid } from './openapi-parts';
 
 const id = [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }];
 const counts = {
@@ -35,7 +35,12 @@ export const TRANSFERS_OPENAPI = {
       },
     },
     '/transfers/destinations': {
-      get: { summary: 'The configured destinations (without secrets) and their queues', responses: { '200': json('Destinations', { type: 'array', items: { type: 'object' } }), ...errors } },
+      get: {
+        summary: 'The configured destinations (without secrets) and their queues (role admin)',
+        description:
+          'The gateway\'s configuration (hosts, AE titles, settings) and its queues over every project: for the admin role only; a reader gets 403. A reader names a destination it was told of in POST /transfers.',
+        responses: { '200': json('Destinations', { type: 'array', items: { type: 'object' } }), ...errors },
+      },
     },
     '/transfers/{id}': {
       parameters: id,
@@ -47,7 +52,12 @@ export const TRANSFERS_OPENAPI = {
         ],
         responses: { '200': json('The transfer', ref('Transfer')), ...errors },
       },
-      delete: { summary: 'Cancel a transfer: its queued and sending items are cancelled', responses: { '200': json('The transfer as it is now', ref('Transfer')), ...errors } },
+      delete: {
+        summary: 'Cancel a transfer: its queued and sending items are cancelled (its owner, or role admin)',
+        description:
+          'Allowed to the transfer\'s owner (the caller that POSTed it: the same API key or token subject) and to the admin role; a routing rule\'s transfer (origin "route:<name>") to the admin role only. A caller that sees the transfer but may not cancel it gets 403; one that may not see every study in it gets 404, as for an unknown id.',
+        responses: { '200': json('The transfer as it is now', ref('Transfer')), ...ownerErrors },
+      },
     },
   },
   schemas: {

@@ -6,11 +6,14 @@
  *
  * Transfers are on studies: the caller needs the read role and must see every study a transfer
  * holds (through its AccessView); a transfer of a study it may not see is as absent as an unknown
- * one. Nothing here shows a secret of a destination or a value of a data set beyond its UIDs.
+ * one. Cancelling one it may see needs more: being its owner (who POSTed it, clientOf) or an
+ * admin; a routing rule's transfer, an admin only (403 otherwise). The destinations and their
+ * queues are the gateway's configuration and state, for admins only. Nothing here shows a secret
+ * of a destination or a value of a data set beyond its UIDs.
  */
 import express, { Request, Response } from 'express';
 import { VeilgateError } from '../errors';
-import { DicomWebContext, publicBase, readView } from '../dicomweb/context';
+import { DicomWebContext, clientOf, publicBase, readView, requireOwnerOrAdmin } from '../dicomweb/context';
 import { requireRole } from '../auth/middleware';
 import type { Egress } from '../egress/egress';
 import type { TransferItem, TransferRecord } from '../egress/transfer-store';
@@ -51,12 +54,6 @@ function page(req: Request, name: string, fallback: number, max: number): number
   const raw = req.query[name] === undefined ? String(fallback) : String(req.query[name]);
   if (!/^\d{1,9}$/.test(raw)) throw new VeilgateError('bad-request', `${name} must be a whole number`);
   return Math.min(max, Number(raw));
-}
-
-/** Who a transfer is recorded as made by: the principal, or with auth off the address. */
-function clientOf(req: Request): string {
-  const p = req.principal!;
-  return p.via === 'local' ? `http ${req.socket.remoteAddress ?? ''}` : `${p.via} ${p.id}`;
 }
 
 export function transfersRouter(ctx: DicomWebContext, egress: Egress): express.Router {
@@ -120,7 +117,7 @@ export function transfersRouter(ctx: DicomWebContext, egress: Egress): express.R
     res.json(out);
   });
 
-  r.get('/destinations', requireRole('read'), async (_req: Request, res: Response) => {
+  r.get('/destinations', requireRole('admin'), async (_req: Request, res: Response) => {
     const queues = await store.destinationCounts();
     res.json(Object.values(ctx.config.egress.destinations).map((d) => ({ ...describeDestination(d), queue: queues[d.name] ?? {} })));
   });
@@ -132,8 +129,11 @@ export function transfersRouter(ctx: DicomWebContext, egress: Egress): express.R
     res.json({ ...transferView(t, req, ctx), items: (await store.items(t.id, limit, offset)).map(itemView), itemsOffset: offset });
   });
 
-  r.delete('/:id', requireRole('read'), async (req: Request, res: Response) => {
-    const t = await store.cancel((await visibleTransfer(req)).id);
+  // The owner (who needed the read role to make it) or an admin: either role passes the guard.
+  r.delete('/:id', requireRole('read', 'admin'), async (req: Request, res: Response) => {
+    const visible = await visibleTransfer(req);
+    requireOwnerOrAdmin(req, visible.origin === 'api' ? visible.client : undefined, 'cancel this transfer');
+    const t = await store.cancel(visible.id);
     if (!t) throw new VeilgateError('not-found', 'no such transfer');
     res.json(transferView(t, req, ctx));
   });

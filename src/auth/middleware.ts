@@ -209,17 +209,30 @@ export function requireRole(...roles: Role[]) {
   const guard: ((req: Request, res: Response, next: NextFunction) => void) & GuardMark = (req, res, next) => {
     const p = req.principal;
     if (p && roles.some((r) => p.roles.has(r))) return next();
-    // Refused: a Security Alert names the route's template, never the path the client typed.
-    (req.app.locals.audit as GatewayAudit | undefined)?.refused(httpCaller(req, clientAddressOf(req)), routeTemplate(req));
     if (!p) {
+      auditRefused(req);
       res.setHeader('WWW-Authenticate', 'Bearer');
       return next(new VeilgateError('unauthenticated', 'a credential is needed: Authorization: Bearer <API key or access token>'));
     }
-    next(new VeilgateError('forbidden', `this needs the ${roles.join(' or ')} role`));
+    next(refusal(req, `this needs the ${roles.join(' or ')} role`));
   };
   // Marked, so the route-crawler test can tell a guarded route from one added without a guard.
   guard.requiredRoles = roles;
   return guard;
+}
+
+/** Refused: a Security Alert names the route's template, never the path the client typed. */
+function auditRefused(req: Request): void {
+  (req.app.locals.audit as GatewayAudit | undefined)?.refused(httpCaller(req, clientAddressOf(req)), routeTemplate(req));
+}
+
+/**
+ * A caller refused what it asked for (403), audited as requireRole's refusals are: for the checks
+ * a route makes after its guard, once it knows what the request is about (requireOwnerOrAdmin).
+ */
+export function refusal(req: Request, message: string): VeilgateError {
+  auditRefused(req);
+  return new VeilgateError('forbidden', message);
 }
 
 /** A route open to anyone, saying why (health probes, the viewer's sign-in page). */

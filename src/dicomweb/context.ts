@@ -10,6 +10,7 @@ import type { WorkerPool } from '../workers/pool';
 import { AccessView } from '../index/access-view';
 import { VeilgateError } from '../errors';
 import { ProxyTrust } from '../auth/proxy';
+import { refusal } from '../auth/middleware';
 
 export interface DicomWebContext {
   config: Config;
@@ -28,6 +29,31 @@ export interface DicomWebContext {
 export function readView(ctx: DicomWebContext, req: Request): AccessView {
   if (!req.principal) throw new VeilgateError('unauthenticated', 'a credential is needed');
   return new AccessView(ctx.index, req.principal);
+}
+
+/**
+ * Who a request is recorded as made by: the owner of the job, transfer or export it queues (and
+ * what the per-client job quota counts). The principal's kind and id — "key <key name>",
+ * "oidc oidc:<token subject>" — or with auth off (the one local user) the client's address. Safe
+ * to log and to store: never a credential, never a value of a data set.
+ */
+export function clientOf(req: Request): string {
+  const p = req.principal;
+  if (!p) throw new VeilgateError('unauthenticated', 'a credential is needed');
+  return p.via === 'local' ? `http ${req.socket.remoteAddress ?? ''}` : `${p.via} ${p.id}`;
+}
+
+/**
+ * The check beside requireRole for something one caller made (a transfer, an export): its owner
+ * (the `client` it was recorded with, clientOf) or an administrator may cancel or delete it; what
+ * a rule made (no owner) only an administrator. Refused with 403 and a Security Alert, as
+ * requireRole refuses. Call it after the visibility check, so that what the caller may not see
+ * stays a 404.
+ */
+export function requireOwnerOrAdmin(req: Request, owner: string | undefined, what: string): void {
+  if (req.principal?.roles.has('admin')) return;
+  if (owner !== undefined && owner === clientOf(req)) return;
+  throw refusal(req, owner === undefined ? `only an admin may ${what}: a rule made it` : `only its owner or an admin may ${what}`);
 }
 
 const trusts = new WeakMap<Config, ProxyTrust>();

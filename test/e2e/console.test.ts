@@ -4,7 +4,9 @@
  * source kind, the destinations and their queue, the rules (escaped: a rule's text that looks like
  * markup stays text), and a job started through the API whose progress bar reaches done. With
  * AUTH=keys the page itself holds no data: without a credential its API calls get 401 and it says
- * so; with the `?token=` hand-off or a key typed into it, every API call carries the key.
+ * so; with the `?token=` hand-off or a key typed into it, every API call carries the key. The
+ * destinations, the ingest summary and the rules answer the admin role only: a project-limited
+ * key's console says "admin only" there (and shows none of it), an admin's shows them.
  * The HTTP-level checks (files, CSP, the JSON routes and the tally) run without a browser.
  */
 import fs from 'node:fs';
@@ -245,11 +247,14 @@ if (!haveChromium) {
   describe('AUTH=keys', () => {
     let gw: TestGateway;
     let key: string;
+    let adminKey: string;
     let ct: { study: string; series: string };
     let jobId: string;
+    const ADMIN_PATHS = ['/api/transfers/destinations', '/api/ingest/summary', '/api/rules'];
     beforeAll(async () => {
       gw = await startTestGateway({ auth: loadAuthConfig({ mode: 'keys' }, {}, '127.0.0.1'), egress: egress(), jobRules });
       key = (await gw.gateway.keys.add('console-user', ['ingest', 'read', 'process'], ['research'])).key;
+      adminKey = (await gw.gateway.keys.add('console-admin', ['read', 'admin'], ['*'])).key;
       ct = await stow(gw, CT_FILES.slice(0, 4), key);
       jobId = await submitJob(gw, ct, key);
     }, 120_000);
@@ -282,21 +287,43 @@ if (!haveChromium) {
       await page.close();
     });
 
-    test('with the ?token= hand-off, the key leaves the address bar and goes with every API call', async () => {
+    test('with the ?token= hand-off, the key leaves the address bar and goes with every API call; the admin sections say "admin only"', async () => {
       const { page, errors, consoleErrors, api } = await open(`${originOf(gw)}/console/?token=${encodeURIComponent(key)}`);
       expect(page.url()).not.toContain('token=');
-      await page.waitForFunction(() => document.querySelector('#ingest tr[data-source="stow"] td[data-count="stored"]')?.textContent === '4', undefined, { timeout: 20_000 });
       await page.locator(`#jobs tr[data-job="${jobId}"]`).waitFor({ timeout: 10_000 });
-      await page.locator('#destinations tr[data-destination="archive"]').waitFor({ timeout: 10_000 });
+      // A key limited to its project: the gateway-wide sections answer 403 and say why, showing nothing.
+      for (const id of ['destinations', 'ingest', 'rules']) {
+        await page.waitForFunction((sid) => /^Admin only/.test(document.querySelector(`#${sid} [data-note]`)?.textContent ?? ''), id, { timeout: 10_000 });
+        expect(await page.locator(`#${id} table`).first().isVisible()).toBe(false);
+      }
+      expect(await page.locator('#destinations tbody tr, #ingest tbody tr, #rules tbody tr').count()).toBe(0);
+      expect(await page.locator('#status').textContent()).toContain('3 admin only');
+      expect(await page.content()).not.toContain('http://127.0.0.1:9');
       expect(api.length).toBeGreaterThan(0);
       expect(api.filter((a) => a.authorization !== `Bearer ${key}`)).toEqual([]);
-      expect(api.filter((a) => a.status === 401 || a.status === 403)).toEqual([]);
+      expect(api.filter((a) => a.status === 401)).toEqual([]);
+      expect([...new Set(api.filter((a) => a.status === 403).map((a) => a.path))].sort()).toEqual([...ADMIN_PATHS].sort());
       expect(errors).toEqual([]);
-      expect(unexpected(consoleErrors, /\/api\/exports/)).toEqual([]);
+      expect(unexpected(consoleErrors, /\/api\/(exports|transfers\/destinations|ingest\/summary|rules)/)).toEqual([]);
       // "Forget key": back to the sign-in, and the data is gone from the page.
       await page.click('#forget');
       await page.locator('#signin').waitFor({ state: 'visible', timeout: 10_000 });
       expect(await page.content()).not.toContain(jobId);
+      await page.close();
+    });
+
+    test('an admin key sees the destinations, the ingest per source and the rules', async () => {
+      const { page, errors, consoleErrors, api } = await open(`${originOf(gw)}/console/?token=${encodeURIComponent(adminKey)}`);
+      await page.waitForFunction(() => document.querySelector('#ingest tr[data-source="stow"] td[data-count="stored"]')?.textContent === '4', undefined, { timeout: 20_000 });
+      await page.locator('#destinations tr[data-destination="archive"]').waitFor({ timeout: 10_000 });
+      await page.locator('#routes tr[data-route="bone-seg"]').waitFor({ timeout: 10_000 });
+      await page.locator(`#jobs tr[data-job="${jobId}"]`).waitFor({ timeout: 10_000 });
+      for (const id of ['destinations', 'ingest', 'rules']) expect(await page.locator(`#${id} [data-note]`).textContent()).not.toMatch(/admin only/i);
+      expect(api.filter((a) => a.authorization !== `Bearer ${adminKey}`)).toEqual([]);
+      expect(api.filter((a) => a.status === 401 || a.status === 403)).toEqual([]);
+      for (const p of ADMIN_PATHS) expect(api.filter((a) => a.path === p && a.status === 200).length).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+      expect(unexpected(consoleErrors, /\/api\/exports/)).toEqual([]);
       await page.close();
     });
   });

@@ -6,6 +6,10 @@
  *   guard, or without an entry here, fails it.
  * - project isolation: a reader of A never sees B through QIDO, WADO, NIfTI or jobs, and its
  *   404 for B's study is the same as for a made-up UID.
+ * - ownership and admin-only views: a transfer or an export is cancelled or deleted by its owner
+ *   or an admin only (403 for another reader who sees it, 404 for one who does not); destinations,
+ *   the ingest summary and the rules answer the admin role only; a registration job is visible
+ *   only to a caller who may see its fixed study as well as its moving one.
  * - the oracle: a forged instance carrying a victim's MRN and study UID, sent by another
  *   project's key, neither lands in the victim's study nor reveals its pseudonym, UID or date offset.
  */
@@ -135,6 +139,7 @@ describe('access control over HTTP (AUTH=keys)', () => {
         otherProject: 'absent',
       },
       'GET /api/transfers/': { path: '/api/transfers', ok: 200, otherProject: 'hidden' },
+      // Admin only (the crawler's wrong key is a sender; the role-gaps test below tries readers).
       'GET /api/transfers/destinations': { path: '/api/transfers/destinations', ok: 200 },
       'GET /api/transfers/:id': { path: `/api/transfers/${transferA}`, ok: 200, otherProject: 'absent' },
       'DELETE /api/transfers/:id': { path: `/api/transfers/${transferA}`, init: { method: 'DELETE' }, ok: 200, otherProject: 'absent' },
@@ -180,7 +185,7 @@ describe('access control over HTTP (AUTH=keys)', () => {
       'GET /console/console.css': { path: '/console/console.css', ok: 200 },
       'GET /console/favicon.svg': { path: '/console/favicon.svg', ok: 200 },
       'GET /api/ingest/summary': { path: '/api/ingest/summary', ok: 200 },
-      'GET /api/rules/': { path: '/api/rules', ok: 200, otherProject: 'hidden' },
+      'GET /api/rules/': { path: '/api/rules', ok: 200 },
     };
     return calls[`${route.method} ${route.path}`];
   }
@@ -191,11 +196,16 @@ describe('access control over HTTP (AUTH=keys)', () => {
     const grants: Record<string, string[]> = { ingestA: ['ingest'], readA: ['read'], processA: ['process', 'read'], adminAll: ['admin'] };
     return candidates.find((k) => !grants[k].some((r) => roles.includes(r)))!;
   }
+  /**
+   * The least-privileged key of the project with one of the roles: a reader before a processor or
+   * an admin, so that a route open to readers or admins (DELETE of a transfer or an export) is
+   * tried by readA (the owner of transferA and exportA) and, for the other project, by readB.
+   */
   function rightKey(roles: readonly string[], project: 'A' | 'B'): KeyName | undefined {
-    if (roles.includes('admin')) return project === 'A' ? 'adminAll' : undefined;
-    if (roles.includes('process')) return project === 'A' ? 'processA' : undefined;
     if (roles.includes('read')) return project === 'A' ? 'readA' : 'readB';
     if (roles.includes('ingest')) return project === 'A' ? 'ingestA' : 'ingestB';
+    if (roles.includes('process')) return project === 'A' ? 'processA' : undefined;
+    if (roles.includes('admin')) return project === 'A' ? 'adminAll' : undefined;
     return undefined;
   }
 
@@ -368,6 +378,99 @@ describe('access control over HTTP (AUTH=keys)', () => {
     expect(patientPseudonym(keyA, '', victim.original.patientID)).toBe(victimPseudonym);
     expect(patientPseudonym(keyB, '', victim.original.patientID)).toBe(String(forgedBack!['00100020'].Value![0]));
     expect(dateOffsetDays(keyA, '', victim.original.patientID)).not.toBe(dateOffsetDays(keyB, '', victim.original.patientID));
+  });
+
+  test('ownership: a transfer or an export is cancelled or deleted by its owner or an admin; another reader who sees it gets 403', async () => {
+    // A second reader of A: it sees A's transfers and exports, and owns none of them.
+    const otherReaderA = (await w.gw.gateway.keys.add('readA-colleague', ['read'], ['A'])).key;
+    const post = (key: string, p: string, body: unknown) => w.request(key, p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const status = async (key: string, p: string, init?: RequestInit) => {
+      const res = await w.request(key, p, init);
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const made = async (p: string, body: unknown) => {
+      const res = await post(w.keys.readA, p, body);
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const DELETE = { method: 'DELETE' };
+    const [t1, t2] = [await made('/api/transfers', { destination: 'archive', study: w.A.study }), await made('/api/transfers', { destination: 'archive', study: w.A.study })];
+    const [e1, e2] = [await made('/api/exports', { studies: [w.A.study] }), await made('/api/exports', { studies: [w.A.study] })];
+
+    for (const [p, done] of [[`/api/transfers/${t1}`, 200], [`/api/exports/${e1}`, 204]] as const) {
+      expect(await status(otherReaderA, p)).toBe(200); // it sees it ...
+      expect(await status(otherReaderA, p, DELETE)).toBe(403); // ... and may not cancel or delete it
+      expect(await status(w.keys.readB, p, DELETE)).toBe(404); // another project: as absent as an unknown id
+      expect(await status(w.keys.ingestA, p, DELETE)).toBe(403); // no role
+      expect(await status(w.keys.readA, p)).toBe(200); // still there, untouched
+      expect(await status(w.keys.adminAll, p, DELETE)).toBe(done); // an admin may
+    }
+    expect(((await (await w.request(w.keys.readA, `/api/transfers/${t1}`)).json()) as { state: string }).state).toBe('cancelled');
+    expect(await status(w.keys.readA, `/api/exports/${e1}`)).toBe(404);
+    // The owner may.
+    expect(await status(w.keys.readA, `/api/transfers/${t2}`, DELETE)).toBe(200);
+    expect(await status(w.keys.readA, `/api/exports/${e2}`, DELETE)).toBe(204);
+    // A refusal is audited as a role refusal is: the Security Alert is checked in the audit test below.
+  });
+
+  test('admin only: destinations, the ingest summary and the rules are the gateway’s, not a reader’s', async () => {
+    for (const p of ['/api/transfers/destinations', '/api/ingest/summary', '/api/rules']) {
+      for (const key of ['readA', 'readB', 'processA', 'ingestA'] as const) {
+        const res = await w.request(w.keys[key], p);
+        const text = await res.text();
+        expect([p, key, res.status]).toEqual([p, key, 403]);
+        expect(text).not.toContain('127.0.0.1:9');
+      }
+      for (const key of ['adminAll', 'everythingA'] as const) {
+        const res = await w.request(w.keys[key], p);
+        await res.arrayBuffer();
+        expect([p, key, res.status]).toEqual([p, key, 200]);
+      }
+    }
+    const destinations = (await (await w.request(w.keys.adminAll, '/api/transfers/destinations')).json()) as { name: string; url?: string }[];
+    expect(destinations.map((d) => [d.name, d.url])).toEqual([['archive', 'http://127.0.0.1:9/dicom-web']]);
+  });
+
+  // After the oracle test: the moving study here is in B too, and the oracle reads B's instances.
+  test('a registration job is visible only to a caller who may see its fixed study as well as its moving one', async () => {
+    // The moving study is in projects A and B (sent by a key of both); the fixed one is B's study.
+    const ingestAB = (await w.gw.gateway.keys.add('ingestAB', ['ingest'], ['A', 'B'])).key;
+    const processAB = (await w.gw.gateway.keys.add('processAB', ['process', 'read'], ['A', 'B'])).key;
+    const seriesSeen = async () => new Set((((await (await w.request(processAB, '/dicom-web/series?limit=1000')).json()) as Json[]).map((r) => `${String(r['0020000D'].Value![0])}/${String(r['0020000E'].Value![0])}`)));
+    const before = await seriesSeen();
+    const [studyUID, seriesUID] = [randomUid(), randomUid()];
+    const parts = [1, 2, 3].map((i) => syntheticInstance({ studyUID, seriesUID, patientID: 'MRN-AB-MOVING', instanceNumber: i, rows: 8, columns: 8 }).bytes);
+    const { body, contentType } = multipartBody(parts);
+    expect((await w.request(ingestAB, '/dicom-web/studies', { method: 'POST', headers: { 'Content-Type': contentType }, body })).status).toBe(200);
+    const [moving] = [...(await seriesSeen())].filter((x) => !before.has(x)).map((x) => ({ study: x.split('/')[0], series: x.split('/')[1] }));
+    expect(moving).toBeDefined();
+    // readA sees the moving study, not the fixed one; readB sees both.
+    expect((await w.request(w.keys.readA, `/dicom-web/studies/${moving.study}/metadata`)).status).toBe(200);
+    expect((await w.request(w.keys.readB, `/dicom-web/studies/${moving.study}/metadata`)).status).toBe(200);
+
+    const posted = await w.request(processAB, '/api/jobs', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ op: 'register', input: moving, params: { transform: 'rigid', fixed: { study: w.B.study, series: w.B.series } } }),
+    });
+    expect(posted.status).toBe(202);
+    const job = ((await posted.json()) as { id: string }).id;
+    // Stopped at once: only its visibility is looked at here.
+    expect((await w.request(processAB, `/api/jobs/${job}`, { method: 'DELETE' })).status).toBe(200);
+
+    const byId = await w.request(w.keys.readA, `/api/jobs/${job}`);
+    const unknownJob = await w.request(w.keys.readA, '/api/jobs/00000000-0000-4000-8000-000000000000');
+    expect([byId.status, await byId.text()]).toEqual([404, await unknownJob.text()]);
+    const listA = await (await w.request(w.keys.readA, '/api/jobs?limit=1000')).text();
+    expect(listA).not.toContain(job);
+    expect(listA).not.toContain(w.B.study);
+    // Its cancel is refused the same way to a processor of A (404, before any other check).
+    expect((await w.request(w.keys.processA, `/api/jobs/${job}`, { method: 'DELETE' })).status).toBe(404);
+    // Who sees both studies sees the job.
+    expect((await w.request(w.keys.readB, `/api/jobs/${job}`)).status).toBe(200);
+    expect(await (await w.request(w.keys.readB, '/api/jobs?limit=1000')).text()).toContain(job);
+    expect(await (await w.request(processAB, '/api/jobs?limit=1000')).text()).toContain(job);
   });
 
   test('the audit trail: every message validates against the PS3.15 schema, names no original and no secret', async () => {

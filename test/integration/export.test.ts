@@ -7,7 +7,8 @@
  * right bytes (206) or 416, the CLI writes the same contents. Then a gateway in a child process
  * exports 1,000 instances (10 series of 100, 256×256, with their DICOM files) while its RSS is
  * sampled: the peak growth stays bounded, well under the bundle's size; the bundle then expires
- * (410) and the sweep deletes it.
+ * (410) and the sweep deletes it. With AUTH=keys, an export is deleted by its owner or an admin
+ * only: another reader who sees it gets 403, a reader of another project 404.
  */
 import type { ManifestFile } from '../../src/export/bundle';
 import { execFile, execFileSync } from 'node:child_process';
@@ -20,6 +21,7 @@ import { startTestGateway, TestGateway, SHARED_DATA, multipartBody } from '../su
 import { importFolder } from '../../src/cli/import';
 import { ROOT, ensureBuilt, freePort, startServer, ServerProcess } from '../support/server-process';
 import { syntheticInstance, randomUid } from '../../src/synthetic/instances';
+import { AuthWorld, startAuthWorld } from '../support/auth-world';
 
 jest.setTimeout(600_000);
 const exec = promisify(execFile);
@@ -340,5 +342,46 @@ print(json.dumps({
       await until('the sweep', async () => fs.existsSync(path.join(dataDir, 'exports', `${view.id}.zip`)), (x) => !x, 30_000);
       expect((await fetch(view.bundle!)).status).toBe(410);
     });
+  });
+});
+
+describe('who may delete an export (AUTH=keys)', () => {
+  let w: AuthWorld;
+  beforeAll(async () => {
+    w = await startAuthWorld();
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  test('its owner or an admin deletes it; another reader of the project gets 403, another project 404', async () => {
+    const colleague = (await w.gw.gateway.keys.add('readA-colleague', ['read'], ['A'])).key;
+    const status = async (key: string, p: string, init?: RequestInit) => {
+      const res = await w.request(key, p, init);
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const submit = async () => {
+      const res = await w.request(w.keys.readA, '/api/exports', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ studies: [w.A.study] }) });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as ExportView).id;
+    };
+    const DELETE = { method: 'DELETE' };
+    const [mine, other] = [await submit(), await submit()];
+    const done = await until('the owner’s export', async () => (await (await w.request(w.keys.readA, `/api/exports/${mine}`)).json()) as ExportView, (e) => ['done', 'failed'].includes(e.state));
+    expect(done.state).toBe('done');
+    // The colleague sees it, may download it, and may not delete it.
+    expect(await status(colleague, `/api/exports/${mine}`)).toBe(200);
+    expect(await status(colleague, `/api/exports/${mine}/bundle`)).toBe(200);
+    expect(await status(colleague, `/api/exports/${mine}`, DELETE)).toBe(403);
+    expect(await status(w.keys.readB, `/api/exports/${mine}`, DELETE)).toBe(404);
+    expect(await status(w.keys.ingestA, `/api/exports/${mine}`, DELETE)).toBe(403);
+    expect(await status(w.keys.readA, `/api/exports/${mine}/bundle`)).toBe(200); // untouched
+    expect(await status(w.keys.readA, `/api/exports/${mine}`, DELETE)).toBe(204);
+    expect(await status(w.keys.readA, `/api/exports/${mine}`)).toBe(404);
+    expect(fs.existsSync(path.join(w.gw.dataDir, 'exports', `${mine}.zip`))).toBe(false);
+    // An admin deletes anyone's.
+    expect(await status(w.keys.adminAll, `/api/exports/${other}`, DELETE)).toBe(204);
+    expect(await status(w.keys.readA, `/api/exports/${other}`)).toBe(404);
   });
 });

@@ -13,6 +13,10 @@
  *
  * Every wait is on observable state (the API, Orthanc's REST API); the one fixed wait is the
  * outage itself, which the acceptance criteria set at 20 s.
+ *
+ * And with AUTH=keys (no remote needed: the destination is a port nothing listens on), who may
+ * cancel: a transfer's owner or an admin; a routing rule's transfer an admin only; another reader
+ * who sees it gets 403, one who does not 404; the destinations answer admins only.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +24,8 @@ import path from 'node:path';
 import { multipartBody, SHARED_DATA } from '../support/gateway';
 import { ensureBuilt, freePort, ServerProcess, startServer } from '../support/server-process';
 import { Orthanc, orthancInstalled, startOrthanc } from '../support/orthanc';
+import { AuthWorld, startAuthWorld } from '../support/auth-world';
+import { validateEgress } from '../../src/egress/config';
 
 jest.setTimeout(240_000);
 
@@ -365,5 +371,74 @@ describe('research egress: routing, a durable retry queue, Orthanc as the remote
     const doc = (await (await fetch(`${api()}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/transfers', '/transfers/{id}', '/transfers/destinations']));
     timings.jobRouteSeconds = (Date.now() - t0) / 1000;
+  });
+});
+
+describe('who may cancel a transfer (AUTH=keys)', () => {
+  let w: AuthWorld;
+  beforeAll(async () => {
+    // One destination nothing listens on (items queue and retry), and a route of project A's series.
+    w = await startAuthWorld({
+      egress: validateEgress({
+        destinations: { archive: { type: 'dicomweb', url: 'http://127.0.0.1:9/dicom-web', concurrency: 1 } },
+        routes: [{ name: 'a-to-archive', project: 'A', destinations: ['archive'] }],
+        quietSeconds: 1,
+        retryBaseSeconds: 30,
+        retryCapSeconds: 60,
+      }),
+    });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  const status = async (key: string, p: string, init?: RequestInit) => {
+    const res = await w.request(key, p, init);
+    await res.arrayBuffer();
+    return res.status;
+  };
+  const DELETE = { method: 'DELETE' };
+  const view = async (key: string, id: string) => (await (await w.request(key, `/api/transfers/${id}`)).json()) as TransferView;
+
+  test('an API transfer: its owner or an admin cancels it; another reader of the project gets 403, another project 404', async () => {
+    const colleague = (await w.gw.gateway.keys.add('readA-colleague', ['read'], ['A'])).key;
+    const submit = async () => {
+      const res = await w.request(w.keys.readA, '/api/transfers', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ destination: 'archive', study: w.A.study }) });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as TransferView).id;
+    };
+    const [mine, other] = [await submit(), await submit()];
+    expect(await status(colleague, `/api/transfers/${mine}`)).toBe(200);
+    expect(await status(colleague, `/api/transfers/${mine}`, DELETE)).toBe(403);
+    expect(await status(w.keys.readB, `/api/transfers/${mine}`, DELETE)).toBe(404);
+    expect(await status(w.keys.ingestA, `/api/transfers/${mine}`, DELETE)).toBe(403);
+    expect((await view(w.keys.readA, mine)).state).not.toBe('cancelled');
+    expect(await status(w.keys.readA, `/api/transfers/${mine}`, DELETE)).toBe(200);
+    expect((await view(w.keys.readA, mine)).state).toBe('cancelled');
+    // An admin cancels anyone's.
+    expect(await status(w.keys.adminAll, `/api/transfers/${other}`, DELETE)).toBe(200);
+    expect((await view(w.keys.readA, other)).state).toBe('cancelled');
+  });
+
+  test('a routing rule’s transfer: an admin only cancels it; a reader who sees it gets 403', async () => {
+    const routed = await until('the route to queue A’s series', async () => {
+      const list = (await (await w.request(w.keys.readA, '/api/transfers')).json()) as TransferView[];
+      return list.find((t) => t.origin === 'route:a-to-archive');
+    });
+    // B's series matched no route, and B's reader does not see A's routed transfer.
+    expect(((await (await w.request(w.keys.readB, '/api/transfers')).json()) as TransferView[]).map((t) => t.id)).not.toContain(routed.id);
+    expect(await status(w.keys.readB, `/api/transfers/${routed.id}`, DELETE)).toBe(404);
+    // Not even a reader of its project (no caller owns it).
+    for (const key of [w.keys.readA, w.keys.processA]) expect(await status(key, `/api/transfers/${routed.id}`, DELETE)).toBe(403);
+    expect((await view(w.keys.readA, routed.id)).state).not.toBe('cancelled');
+    expect(await status(w.keys.adminAll, `/api/transfers/${routed.id}`, DELETE)).toBe(200);
+    expect((await view(w.keys.readA, routed.id)).state).toBe('cancelled');
+  });
+
+  test('the destinations and their queues answer the admin role only', async () => {
+    for (const key of [w.keys.readA, w.keys.readB, w.keys.processA]) expect(await status(key, '/api/transfers/destinations')).toBe(403);
+    const res = await w.request(w.keys.adminAll, '/api/transfers/destinations');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { name: string; queue: Record<string, number> }[]).map((d) => d.name)).toEqual(['archive']);
   });
 });

@@ -10,6 +10,8 @@
  *   this origin's /api only. Without one, the API answers 401 and the page says so; it shows
  *   nothing else. With auth off (loopback) no key is needed.
  * - Exports appear only where the gateway answers /api/exports (a 404 hides the section).
+ * - Destinations, recent ingest and rules are the gateway's configuration and state, for the admin
+ *   role only: for another key those sections say "admin only" (their 403) and stay empty.
  */
 const TOKEN_KEY = 'veilgate_token';
 const REFRESH_MS = 1500;
@@ -290,10 +292,12 @@ const SECTIONS = [
   { id: 'jobs', path: 'jobs?limit=50', render: renderJobs },
   { id: 'transfers', path: 'transfers?limit=50', render: renderTransfers },
   { id: 'exports', path: 'exports', render: renderExports, optional: true },
-  { id: 'destinations', path: 'transfers/destinations', render: renderDestinations },
-  { id: 'ingest', path: 'ingest/summary', render: renderIngest },
-  { id: 'rules', path: 'rules', render: renderRules },
+  { id: 'destinations', path: 'transfers/destinations', render: renderDestinations, adminOnly: true },
+  { id: 'ingest', path: 'ingest/summary', render: renderIngest, adminOnly: true },
+  { id: 'rules', path: 'rules', render: renderRules, adminOnly: true },
 ];
+
+const ADMIN_ONLY_NOTE = 'Admin only: this section needs an API key with the admin role (the gateway answered 403).';
 
 let exportsAbsentUntil = 0;
 
@@ -353,6 +357,7 @@ async function refresh() {
   document.getElementById('signin').hidden = true;
   document.getElementById('data').hidden = false;
   let problems = 0;
+  let adminOnly = 0;
   wanted.forEach((s, i) => {
     const a = answers[i];
     const sec = section(s.id);
@@ -364,19 +369,32 @@ async function refresh() {
       }
       sec.el.hidden = false;
     }
+    sec.el.classList.toggle('admin-only', !!s.adminOnly && a.status === 403);
     if (a.status >= 200 && a.status < 300) {
       if (s.id !== 'ingest') setNote(sec, '', false);
       s.render(a.body);
       return;
     }
-    problems++;
     if (sec.body) sec.body.replaceChildren();
-    if (s.id === 'rules') for (const t of document.querySelectorAll('#rules tbody')) t.replaceChildren();
+    if (s.id === 'rules') {
+      for (const t of document.querySelectorAll('#rules tbody')) t.replaceChildren();
+      for (const q of ['job-rules-quiet', 'routes-quiet']) document.getElementById(q).textContent = '';
+    }
+    if (s.adminOnly && a.status === 403) {
+      adminOnly++;
+      if (sec.note) sec.note.classList.remove('muted');
+      setNote(sec, ADMIN_ONLY_NOTE, false);
+      return;
+    }
+    problems++;
     const why = a.status === 403 ? 'this key lacks the role this needs (403)' : a.status === 0 ? 'the gateway did not answer; retrying' : `the gateway answered ${a.status}; retrying`;
     setNote(sec, why, a.status !== 403);
   });
   if (statuses.every((st) => st === 0)) setStatus('the gateway did not answer; retrying', true);
-  else setStatus(`updated ${new Date().toLocaleTimeString()}${problems ? ` (${problems} section${problems > 1 ? 's' : ''} unavailable)` : ''}`, false);
+  else {
+    const notes = [problems ? `${problems} section${problems > 1 ? 's' : ''} unavailable` : '', adminOnly ? `${adminOnly} admin only` : ''].filter(Boolean).join('; ');
+    setStatus(`updated ${new Date().toLocaleTimeString()}${notes ? ` (${notes})` : ''}`, false);
+  }
 }
 
 let timer = 0;
