@@ -92,7 +92,7 @@ export async function storeRequestFor(inst: StoredInstance, store: BlobStore): P
   return new requests.CStoreRequest(dataset);
 }
 
-/** Files written by us: preamble, DICM, then (0002,0000) whose value is the meta group's length. */
-function datasetBytes(file: Buffer): Buffer {
+/** The data set after a Part 10 file's meta group. Files written by us: preamble, DICM, then (0002,0000) whose value is the meta group's length. */
+export function datasetBytes(file: Buffer): Buffer {
   return file.subarray(144 + file.readUInt32LE(140));
 }

@@ -8,6 +8,7 @@ import { log } from '../log';
 import type { Config } from '../config';
 import type { Index, ReadIndex } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
+import type { WorkerPool } from '../workers/pool';
 import type { TransferRecord, TransferStore } from './transfer-store';
 import { EgressLoop } from './sender-loop';
 import { EgressRoutes } from './routes';
@@ -17,6 +18,7 @@ export interface EgressDeps {
   transfers: TransferStore;
   index: Index;
   store: BlobStore;
+  workers: WorkerPool;
   nodeId: string;
 }
 
@@ -29,7 +31,7 @@ export class Egress {
     private readonly config: Config,
   ) {
     const egress = config.egress;
-    this.loop = new EgressLoop({ transfers: deps.transfers, index: deps.index, store: deps.store, node: deps.nodeId, config: egress, aeTitle: config.dimse.aeTitle });
+    this.loop = new EgressLoop({ transfers: deps.transfers, index: deps.index, store: deps.store, workers: deps.workers, node: deps.nodeId, config: egress, aeTitle: config.dimse.aeTitle });
     this.routes = new EgressRoutes({
       index: deps.index,
       transfers: deps.transfers,

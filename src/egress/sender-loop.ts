@@ -14,6 +14,7 @@ import { log } from '../log';
 import { messageOf } from '../errors';
 import type { Index } from '../index/index';
 import type { BlobStore } from '../store/blob-store';
+import type { WorkerPool } from '../workers/pool';
 import { Destination, EgressConfig, backoffMs, inWindow } from './config';
 import type { ClaimedBatch, TransferStore } from './transfer-store';
 import { BatchSender, ItemOutcome, SendItem, refuse } from './senders';
@@ -32,6 +33,8 @@ export interface EgressLoopDeps {
   transfers: TransferStore;
   index: Index;
   store: BlobStore;
+  /** The worker pool: instances rewritten for a remote that takes another transfer syntax. */
+  workers: WorkerPool;
   /** This node's name in the shared queue. */
   node: string;
   config: EgressConfig;
@@ -52,7 +55,7 @@ export class EgressLoop {
 
   constructor(private readonly deps: EgressLoopDeps) {
     for (const d of Object.values(deps.config.destinations)) {
-      this.senders.set(d.name, d.type === 'dicomweb' ? new StowSender(d, deps.store) : new DimseSender(d, deps.store, deps.aeTitle));
+      this.senders.set(d.name, d.type === 'dicomweb' ? new StowSender(d, deps.store) : new DimseSender(d, deps.store, deps.aeTitle, deps.workers));
     }
   }
 

@@ -33,7 +33,8 @@ export function orthancInstalled(): boolean {
   return fs.existsSync('/usr/sbin/Orthanc') && fs.existsSync('/usr/share/orthanc/plugins/libOrthancDicomWeb.so');
 }
 
-export async function startOrthanc(options: { aeTitle?: string; name?: string } = {}): Promise<Orthanc> {
+/** `acceptedTransferSyntaxes`: what its C-STORE SCP takes (Orthanc's AcceptedTransferSyntaxes; all it knows by default). */
+export async function startOrthanc(options: { aeTitle?: string; name?: string; acceptedTransferSyntaxes?: string[] } = {}): Promise<Orthanc> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'orthanc-egress-'));
   const http = await freePort();
   const dimse = await freePort();
@@ -55,6 +56,7 @@ export async function startOrthanc(options: { aeTitle?: string; name?: string } 
       // A resend of an instance it holds is a duplicate, not a second copy (Orthanc's default).
       OverwriteInstances: false,
       DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true },
+      ...(options.acceptedTransferSyntaxes ? { AcceptedTransferSyntaxes: options.acceptedTransferSyntaxes } : {}),
     }),
   );
   const rest = `http://127.0.0.1:${http}`;
