@@ -13,7 +13,8 @@ import { DirectStack } from './direct-eligibility';
 import { FLT_EPSILON, FVec, dicom2mat, flipAxis, isSameFloatGE, lpsToRas, mat44ToQuatern, verifySliceDir } from './direct-geometry';
 import { formatFixed, formatG } from './direct-format';
 import { directSidecar } from './direct-sidecar';
-import { PlaceSlicesInput, placeSlices } from './place-slices';
+import { FlipFramesInput, placeSlices } from './place-slices';
+import { owned } from '../workers/transfer';
 
 const f = Math.fround;
 
@@ -209,49 +210,24 @@ function outputName(first: RawSlice): string {
 }
 
 const READ_CONCURRENCY = 8;
-/** Frames handed to the placer at a time: what this thread holds beyond the output volume. */
+/** Frames handed to the worker at a time. */
 const PLACE_BATCH = 8;
+/** Frames read and not yet copied into the volume, at most: what this thread holds beyond the output volume. */
+const IN_FLIGHT = 2 * PLACE_BATCH + READ_CONCURRENCY;
 
-/** Puts a batch of frames into the volume: in this thread by default, or on a worker (series-nifti.ts). */
-export type SlicePlacer = (input: PlaceSlicesInput) => Promise<void>;
-
-const placeHere: SlicePlacer = async (input) => placeSlices(input);
-
-/** Frame-sized slots of shared memory, reused as the placer finishes with them. */
-class SlotRing {
-  private readonly memory: SharedArrayBuffer;
-  private readonly free: number[];
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(
-    count: number,
-    private readonly slotBytes: number,
-  ) {
-    this.memory = new SharedArrayBuffer(Math.max(1, count) * slotBytes);
-    this.free = Array.from({ length: Math.max(1, count) }, (_, i) => i);
-  }
-
-  async acquire(): Promise<number> {
-    while (this.free.length === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    return this.free.pop()!;
-  }
-
-  view(slot: number): Uint8Array {
-    return new Uint8Array(this.memory, slot * this.slotBytes, this.slotBytes);
-  }
-
-  release(slots: number[]): void {
-    this.free.push(...slots);
-    for (const wake of this.waiting.splice(0)) wake();
-  }
-}
+/**
+ * Puts frames in NIfTI row order on another thread (series-nifti.ts: the worker pool's
+ * place-slices task) and answers the same frames: moved there and back, so no thread but this
+ * one keeps a handle on them or on the volume.
+ */
+export type FrameFlipper = (input: FlipFramesInput) => Promise<Uint8Array[]>;
 
 /**
  * Write the stack as a single-file NIfTI and its BIDS sidecar. Frames are read a few at a
  * time and placed into the output (rows reversed, as dcm2niix stores them): one at a time on
- * this thread, or a batch at a time by the placer.
+ * this thread, or put in order a batch at a time by `flip` and then copied into place here.
  */
-export async function writeDirectNifti(store: BlobStore, stack: DirectStack, place: SlicePlacer = placeHere): Promise<{ ok: true; nii: Dcm2niixFile; json: Dcm2niixFile } | { ok: false; reason: string }> {
+export async function writeDirectNifti(store: BlobStore, stack: DirectStack, flip?: FrameFlipper): Promise<{ ok: true; nii: Dcm2niixFile; json: Dcm2niixFile } | { ok: false; reason: string }> {
   const n = stack.slices.length;
   const s0 = stack.slices[0];
   const firstFile = await store.read(s0.instance.blobKey, [{ start: 0, end: s0.instance.size - 1 }]);
@@ -262,56 +238,69 @@ export async function writeDirectNifti(store: BlobStore, stack: DirectStack, pla
   const bytesPerVoxel = stack.bitsAllocated / 8;
   const rowBytes = stack.columns * bytesPerVoxel;
   const sliceBytes = rowBytes * stack.rows;
-  // Shared memory: the placer's thread fills it, and a job's thread reads the cached volume in place.
+  // Shared memory: a job's thread reads a cached volume in place.
   const out = new Uint8Array(new SharedArrayBuffer(352 + n * sliceBytes));
   out.set(header.bytes, 0);
   const zOf = (i: number) => (header.flipZ ? n - 1 - i : i);
   const common = { out, voxelOffset: 352, rows: stack.rows, rowBytes, mask12: header.mask12 };
-
   // The first file stays readable here (its header is the sidecar's source): its frame is copied.
-  let batch: { pixels: Uint8Array; z: number }[] = [{ pixels: firstFile.slice(s0.pixels.offset, s0.pixels.offset + sliceBytes), z: zOf(0) }];
-  const placing: Promise<void>[] = [];
-  const flush = () => {
-    if (batch.length) placing.push(place({ ...common, slices: batch }));
-    batch = [];
-  };
+  const firstFrame = firstFile.slice(s0.pixels.offset, s0.pixels.offset + sliceBytes);
   let next = 1;
-  // Placed on another thread, a frame goes through a small ring of shared slots: a buffer moved
-  // to a worker would stay there until that worker's garbage collection, and across a large
-  // series that is as much memory again as the volume.
-  const ring = place === placeHere || next >= n ? undefined : new SlotRing(Math.min(n, 2 * PLACE_BATCH + READ_CONCURRENCY), sliceBytes);
-  const slotsOf = new Map<Uint8Array, number>();
-  const flushRing = () => {
-    if (!batch.length) return;
-    const slots = batch.map((b) => slotsOf.get(b.pixels)!);
-    placing.push(place({ ...common, slices: batch }).finally(() => ring!.release(slots)));
-    batch = [];
-  };
-  const reader = async () => {
-    while (next < n) {
-      const i = next++;
-      const s = stack.slices[i];
-      const pixels = await store.read(s.instance.blobKey, [{ start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }]);
-      if (!ring) {
+
+  if (!flip) {
+    placeSlices({ ...common, slices: [{ pixels: firstFrame, z: zOf(0) }] });
+    const reader = async () => {
+      while (next < n) {
+        const i = next++;
+        const s = stack.slices[i];
+        const pixels = await store.read(s.instance.blobKey, [{ start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }]);
         placeSlices({ ...common, slices: [{ pixels, z: zOf(i) }] }); // one frame at a time: no long stretch on this thread
-        continue;
       }
-      const slot = await ring.acquire();
-      const view = ring.view(slot);
-      view.set(pixels);
-      slotsOf.set(view, slot);
-      batch.push({ pixels: view, z: zOf(i) });
-      if (batch.length >= PLACE_BATCH) flushRing();
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, reader));
+  } else {
+    let batch: { pixels: Uint8Array; z: number }[] = [{ pixels: firstFrame, z: zOf(0) }];
+    let inFlight = 1;
+    const waiting: (() => void)[] = [];
+    const placing: Promise<void>[] = [];
+    const flush = () => {
+      if (!batch.length) return;
+      const b = batch;
+      batch = [];
+      const done = flip({ rows: stack.rows, rowBytes, mask12: header.mask12, frames: b.map((x) => x.pixels) }).then((frames) => {
+        // A copy per frame, into its place: all this thread does with the pixels.
+        frames.forEach((frame, j) => out.set(frame, 352 + b[j].z * sliceBytes));
+      });
+      done.catch(() => (failed = true));
+      placing.push(
+        done.finally(() => {
+          inFlight -= b.length;
+          for (const wake of waiting.splice(0)) wake();
+        }),
+      );
+    };
+    let failed = false;
+    const reader = async () => {
+      for (;;) {
+        while (inFlight >= IN_FLIGHT && !failed) await new Promise<void>((resolve) => waiting.push(resolve));
+        if (next >= n || failed) return;
+        const i = next++;
+        inFlight++;
+        const s = stack.slices[i];
+        const read = await store.read(s.instance.blobKey, [{ start: s.pixels.offset, end: s.pixels.offset + s.pixels.length - 1 }]);
+        batch.push({ pixels: owned(read.length === sliceBytes ? read : read.subarray(0, sliceBytes)), z: zOf(i) });
+        if (batch.length >= PLACE_BATCH) flush();
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, reader));
+      flush();
+    } finally {
+      failed = true;
+      await Promise.allSettled(placing);
     }
-  };
-  if (!ring && batch.length) {
-    placeSlices({ ...common, slices: batch });
-    batch = [];
+    await Promise.all(placing);
   }
-  if (ring && batch.length) flush(); // the first frame (its own buffer) goes as it is
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, Math.max(0, n - 1)) }, reader));
-  if (ring) flushRing();
-  await Promise.all(placing);
   const name = outputName(raw);
   const json = directSidecar(stack, raw, header.fields);
   return { ok: true, nii: { name: `${name}.nii`, data: out }, json: { name: `${name}.json`, data: Buffer.from(json, 'utf8') } };

@@ -1,10 +1,13 @@
 /**
- * Placing stored frames into a NIfTI volume, as dcm2niix orders them: rows reversed, slices at
- * their z. Pure and thread-agnostic: the output lives in shared memory, so a worker thread can
- * fill it while the main thread only reads files.
+ * Putting stored frames into NIfTI order, as dcm2niix stores them: rows reversed, slices at
+ * their z, 12-bit data masked. Pure and thread-agnostic. On the main thread without a worker
+ * pool, frames are placed straight into the volume (placeSlices); with one, a worker puts the
+ * frames in order where they are (flipFrames) and hands them back, and the main thread only
+ * copies each into its place: the volume is never sent to a worker (a worker holding a handle on
+ * shared memory keeps it alive until its own, rare, garbage collection, volume after volume).
  */
 export interface PlaceSlicesInput {
-  /** The whole NIfTI file, header first, in shared memory. */
+  /** The whole NIfTI file, header first. */
   out: Uint8Array;
   /** Byte offset of voxel data in `out`. */
   voxelOffset: number;
@@ -27,6 +30,31 @@ export function placeSlices(input: PlaceSlicesInput): void {
     }
     if (input.mask12) mask12bit(out, base, sliceBytes);
   }
+}
+
+export interface FlipFramesInput {
+  rows: number;
+  rowBytes: number;
+  /** Frames of native pixels, each exactly rows × rowBytes, each the whole of its own buffer (they are moved). */
+  frames: Uint8Array[];
+  mask12: boolean;
+}
+
+/** The frames in NIfTI order where they are (rows reversed, 12-bit data masked): a slice each, ready to be copied in. */
+export function flipFrames(input: FlipFramesInput): Uint8Array[] {
+  const { rows, rowBytes } = input;
+  const row = new Uint8Array(rowBytes);
+  for (const frame of input.frames) {
+    for (let top = 0, bottom = rows - 1; top < bottom; top++, bottom--) {
+      const a = top * rowBytes;
+      const b = bottom * rowBytes;
+      row.set(frame.subarray(a, a + rowBytes));
+      frame.copyWithin(a, b, b + rowBytes);
+      frame.set(row, b);
+    }
+    if (input.mask12) mask12bit(frame, 0, rows * rowBytes);
+  }
+  return input.frames;
 }
 
 function mask12bit(buf: Uint8Array, offset: number, length: number): void {

@@ -4,7 +4,7 @@
  * else (enhanced and multi-frame objects, mosaics, gantry tilt, uneven spacing, 4D, compressed
  * pixel data, vendor specifics) goes to dcm2niix, the best output is chosen, and a conversion
  * that would silently misplace voxels is refused. The last few conversions are kept, since a
- * client asks for the volume and its sidecar one after the other.
+ * client asks for the volume and its sidecar one after the other (exports keep none: cache false).
  */
 import { movable } from '../workers/transfer';
 import { ReadIndex, StoredInstance } from '../index/index';
@@ -13,7 +13,7 @@ import { VeilgateError } from '../errors';
 import type { DicomJson } from '../dicom/json';
 import { Dcm2niixFile, niftiOutputs, runDcm2niix } from './dcm2niix';
 import { directStack } from './direct-eligibility';
-import { SlicePlacer, writeDirectNifti } from './direct-nifti';
+import { FrameFlipper, writeDirectNifti } from './direct-nifti';
 import type { WorkerPool } from '../workers/pool';
 
 export interface SeriesNifti {
@@ -29,15 +29,18 @@ export interface SeriesNiftiOptions {
    * WebAssembly dcm2niix; 'direct' refuses (422) a series the direct way cannot write.
    */
   converter?: 'auto' | 'direct' | 'dcm2niix';
-  /** Where the direct path places frames: the request worker threads, so this thread only reads files. */
+  /** Where the direct path puts frames in order: the request worker threads, so this thread only reads files and copies. */
   workers?: WorkerPool;
+  /**
+   * false: a conversion already kept is used, but this one is not kept (an export converts one
+   * series after another, once each: keeping them would hold two volumes for nothing).
+   */
+  cache?: boolean;
 }
 
-/** Frames placed on a worker thread; buffers that are wholly theirs move there instead of being copied. */
-function placerOn(workers: WorkerPool): SlicePlacer {
-  return (input) => {
-    return workers.run('place-slices', input, movable(input.slices.map((s) => s.pixels)));
-  };
+/** Frames put in order on a worker thread: moved there and back (each is the whole of its own buffer). */
+function flipperOn(workers: WorkerPool): FrameFlipper {
+  return (input) => workers.run('place-slices', input, movable(input.frames));
 }
 
 const CACHE_SIZE = 2;
@@ -72,7 +75,7 @@ async function convert(index: ReadIndex, store: BlobStore, study: string, series
     const metadata = (await index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
     const eligible = directStack(instances, metadata);
     if (eligible.ok) {
-      const made = await writeDirectNifti(store, eligible.stack, workers && placerOn(workers));
+      const made = await writeDirectNifti(store, eligible.stack, workers && flipperOn(workers));
       if (made.ok) return { volumes: [{ nii: made.nii, json: made.json }], log: [], converter: { path: 'direct' } };
       reason = made.reason;
     } else reason = eligible.reason;
@@ -88,6 +91,7 @@ export async function seriesNifti(index: ReadIndex, store: BlobStore, study: str
   // A series that gained instances is converted again.
   const key = `${study}/${series}/${instances.length}/${mode}`;
   let p = cache.get(key);
+  if (!p && options.cache === false) return convert(index, store, study, series, instances, mode, options.workers);
   if (!p) {
     p = convert(index, store, study, series, instances, mode, options.workers);
     cache.set(key, p);

@@ -32,7 +32,6 @@ import { sliceStack } from '../convert/series-geometry';
 import { VeilgateError, messageOf } from '../errors';
 import { projectRoot } from '../paths';
 import { deidentificationNote } from './deid-note';
-import { reclaim } from './reclaim';
 import type { PlannedSeries } from './selection';
 import type { LabelMapInput, LabelMapOutput } from './labels';
 
@@ -140,8 +139,8 @@ export async function writeBundle(deps: BundleDeps, plan: PlannedSeries[], o: Bu
   const manifest: ManifestFile[] = [];
   const skipped: BundleResult['skipped'] = [];
   const tally = new Map<string, { study: string; sopClassUid: string; count: number }>();
-  /** A volume of more than a few MB was made for the series just done: give it back (reclaim.ts). */
-  let large = false;
+  // Frames placed on the request worker threads; each volume let go once its series is written.
+  const niftiOptions = { workers: deps.workers, cache: false };
   const check = () => {
     if (o.signal?.aborted) throw new VeilgateError('refused', 'the export was cancelled');
     if (failure) throw failure;
@@ -226,10 +225,6 @@ export async function writeBundle(deps: BundleDeps, plan: PlannedSeries[], o: Bu
         }
       }
       o.onProgress?.(n + 1, plan.length);
-      if (large) {
-        large = false;
-        reclaim();
-      }
     }
 
     const csv = ['pseudonym,study,series,modality,path,sha256,bytes', ...manifest.map((m) => [m.pseudonym, m.study, m.series, m.modality, m.path, m.sha256, m.bytes].map(csvCell).join(','))].join('\r\n') + '\r\n';
@@ -249,9 +244,7 @@ export async function writeBundle(deps: BundleDeps, plan: PlannedSeries[], o: Bu
   return { bytes: written, sha256: hash.digest('hex'), files: manifest.length + 2, skipped, tally: [...tally.values()] };
 
   async function addImage(p: PlannedSeries, dir: string, row: Omit<ManifestFile, 'sha256' | 'bytes' | 'path'>): Promise<boolean> {
-    // Frames placed on this thread, one at a time (reclaim.ts says why not on the request workers).
-    const conversion = await seriesNifti(view, store, p.study, p.series);
-    if (conversion.volumes.some((v) => v.nii.data.byteLength > 4 * 1024 * 1024)) large = true;
+    const conversion = await seriesNifti(view, store, p.study, p.series, niftiOptions);
     for (const [v, volume] of conversion.volumes.entries()) {
       const base = v === 0 ? 'image' : `image_v${v}`;
       // GET …/nifti's bytes: the same gzip (level 6) of the same volume.
@@ -276,8 +269,7 @@ export async function writeBundle(deps: BundleDeps, plan: PlannedSeries[], o: Bu
     if (!(await view.exists('series', { study: p.study, series: ref }))) throw new VeilgateError('unprocessable', 'the segmentation\'s referenced series is not stored (or not visible)');
     const stack = sliceStack(await metadataOf(view, p.study, ref));
     if (!stack) throw new VeilgateError('unprocessable', 'the referenced series is no stack of single-frame slices');
-    const conversion = await seriesNifti(view, store, p.study, ref);
-    large = true;
+    const conversion = await seriesNifti(view, store, p.study, ref, niftiOptions);
     const imageHeader = new Uint8Array(conversion.volumes[0].nii.data.subarray(0, 352));
     const segments: LabelMapInput['segments'] = [];
     for (const [i, inst] of instances.entries()) {

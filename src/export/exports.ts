@@ -5,11 +5,15 @@
  *
  * Everything lives under DATA_DIR/exports: <id>.json (the record, replaced atomically),
  * <id>.zip|tar (the bundle, written as .<id>.<node>.part and renamed into place when whole).
+ * The records are read once, at start, and then held here: a change is made in memory and
+ * written behind it (fs.promises, a temporary file renamed over the record, one write at a time
+ * per record and the last state last), so no request waits on the disk for one.
  * Bundles expire exportTtlHours after they are done: a periodic sweep deletes expired bundles
  * and keeps their records a week more, so asking for one answers 410 Gone rather than 404.
  * A restart builds this node's queued and interrupted exports again from the start.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Index, ReadIndex } from '../index/index';
@@ -72,6 +76,12 @@ export class ExportManager {
   readonly dir: string;
   private readonly queue: string[] = [];
   private readonly running = new Map<string, AbortController>();
+  /** Every record, by id: what GET answers. Written behind (persist). */
+  private readonly records = new Map<string, ExportRecord>();
+  /** Records being written, and those changed again meanwhile (written once more after). */
+  private readonly writing = new Map<string, Promise<void>>();
+  private readonly dirty = new Set<string>();
+  private writes = 0;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly idle = new Set<() => void>();
@@ -91,6 +101,7 @@ export class ExportManager {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     // This node's unfinished bundles are gone with the process that wrote them.
     for (const f of fs.readdirSync(this.dir)) if (f.startsWith('.') && f.endsWith(`.${this.deps.nodeId}.part`)) fs.rmSync(path.join(this.dir, f), { force: true });
+    this.load();
     const again = this.list().filter((r) => r.node === this.deps.nodeId && (r.state === 'queued' || r.state === 'running'));
     for (const r of again.reverse()) {
       r.state = 'queued';
@@ -100,7 +111,7 @@ export class ExportManager {
     }
     if (again.length) log.info('exports-resumed', { exports: again.length });
     const every = Math.max(1000, Math.min(10 * 60_000, this.ttlMs / 4));
-    this.timer = setInterval(() => this.sweep(), every);
+    this.timer = setInterval(() => void this.sweep().catch((e) => log.warn('export-sweep-failed', { error: messageOf(e) })), every);
     this.timer.unref();
     this.pump();
   }
@@ -110,6 +121,12 @@ export class ExportManager {
     if (this.timer) clearInterval(this.timer);
     for (const c of this.running.values()) c.abort();
     while (this.running.size) await new Promise<void>((r) => this.idle.add(r));
+    await this.flushed();
+  }
+
+  /** Every record's last state is on disk. */
+  async flushed(): Promise<void> {
+    while (this.writing.size) await Promise.all([...this.writing.values()]);
   }
 
   /** Queue a new export of `series` (already resolved through the submitter's view). */
@@ -136,30 +153,14 @@ export class ExportManager {
     return record;
   }
 
+  /** The record (held here: callers read it and never change it). */
   get(id: string): ExportRecord | undefined {
-    if (!ID.test(id)) return undefined;
-    try {
-      return JSON.parse(fs.readFileSync(this.recordFile(id), 'utf8')) as ExportRecord;
-    } catch {
-      return undefined;
-    }
+    return ID.test(id) ? this.records.get(id) : undefined;
   }
 
   /** Every record, newest first. */
   list(): ExportRecord[] {
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return [];
-    }
-    const out: ExportRecord[] = [];
-    for (const f of names) {
-      const m = /^(.+)\.json$/.exec(f);
-      const r = m && this.get(m[1]);
-      if (r) out.push(r);
-    }
-    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return [...this.records.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
   /** Whether a done bundle's time is up (the sweep may not have deleted it yet). */
@@ -182,23 +183,25 @@ export class ExportManager {
       c.abort();
       while (this.running.has(id)) await new Promise<void>((res) => this.idle.add(res));
     }
-    fs.rmSync(this.bundleFile(r), { force: true });
-    fs.rmSync(this.recordFile(id), { force: true });
+    this.forget(id);
+    await fsp.rm(this.bundleFile(r), { force: true });
+    await this.writing.get(id);
     log.info('export-deleted', { export: id });
   }
 
   /** Delete expired bundles (records stay as tombstones for a week), and old failed or cancelled records. */
-  sweep(now = Date.now()): void {
+  async sweep(now = Date.now()): Promise<void> {
     for (const r of this.list()) {
       if (this.running.has(r.id) || r.state === 'queued') continue;
       if (r.state === 'done' && this.expired(r, now)) {
-        fs.rmSync(this.bundleFile(r), { force: true });
+        // Expired first (GET answers 410 from now on), then the bundle goes.
         r.state = 'expired';
         this.save(r);
+        await fsp.rm(this.bundleFile(r), { force: true });
         log.info('export-expired', { export: r.id });
       } else if (r.state === 'expired' || r.state === 'failed' || r.state === 'cancelled') {
         const since = Date.parse(r.expiresAt ?? r.finishedAt ?? r.createdAt);
-        if (now - since > (r.state === 'expired' ? TOMBSTONE_MS : this.ttlMs + TOMBSTONE_MS)) fs.rmSync(this.recordFile(r.id), { force: true });
+        if (now - since > (r.state === 'expired' ? TOMBSTONE_MS : this.ttlMs + TOMBSTONE_MS)) this.forget(r.id);
       }
     }
   }
@@ -207,11 +210,68 @@ export class ExportManager {
     return path.join(this.dir, `${id}.json`);
   }
 
+  /** The records on disk, read once at start (one that cannot be read is left where it is). */
+  private load(): void {
+    for (const f of fs.readdirSync(this.dir)) {
+      const m = /^(.+)\.json$/.exec(f);
+      if (!m || !ID.test(m[1])) continue;
+      try {
+        const r = JSON.parse(fs.readFileSync(path.join(this.dir, f), 'utf8')) as ExportRecord;
+        if (r?.id === m[1]) this.records.set(r.id, r);
+      } catch (e) {
+        log.warn('export-record-unreadable', { export: m[1], error: messageOf(e) });
+      }
+    }
+  }
+
+  /** The record as it is now, held and written behind. */
   private save(r: ExportRecord): void {
-    const file = this.recordFile(r.id);
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(r), { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    this.records.set(r.id, r);
+    this.persist(r.id);
+  }
+
+  /** The record is gone (its file goes behind it). */
+  private forget(id: string): void {
+    if (this.records.delete(id)) this.persist(id);
+  }
+
+  /**
+   * Write a record's state as it is when the write starts: a temporary file renamed over the
+   * record (or the record deleted, if it is gone). One write at a time per record; a change
+   * meanwhile is written once more after, so the last state is the one on disk.
+   */
+  private persist(id: string): void {
+    if (this.writing.has(id)) {
+      this.dirty.add(id);
+      return;
+    }
+    const file = this.recordFile(id);
+    const run = async () => {
+      try {
+        for (;;) {
+          this.dirty.delete(id);
+          const r = this.records.get(id);
+          if (!r) await fsp.rm(file, { force: true });
+          else {
+            const tmp = `${file}.${process.pid}.${++this.writes}.tmp`;
+            try {
+              await fsp.writeFile(tmp, JSON.stringify(r), { mode: 0o600 });
+              await fsp.rename(tmp, file);
+            } catch (e) {
+              await fsp.rm(tmp, { force: true }).catch(() => undefined);
+              throw e;
+            }
+          }
+          // Checked and cleared with no wait in between: a change after this starts a new write.
+          if (!this.dirty.has(id)) break;
+        }
+      } catch (e) {
+        log.warn('export-record-write-failed', { export: id, error: messageOf(e) });
+      } finally {
+        this.writing.delete(id);
+      }
+    };
+    this.writing.set(id, run());
   }
 
   /** Save unless the record was deleted meanwhile. */
@@ -273,7 +333,7 @@ export class ExportManager {
         part,
       );
       if (signal.aborted) throw new Error('cancelled');
-      fs.renameSync(part, this.bundleFile(r));
+      await fsp.rename(part, this.bundleFile(r));
       const finished = new Date();
       this.update(id, (x) => {
         x.state = 'done';
@@ -288,7 +348,7 @@ export class ExportManager {
       });
       log.info('export-done', { export: id, bytes: result.bytes, files: result.files, skipped: result.skipped.length });
     } catch (e) {
-      fs.rmSync(part, { force: true });
+      await fsp.rm(part, { force: true });
       if (this.stopped && signal.aborted) return; // left queued: a restart builds it again
       this.update(id, (x) => {
         x.state = signal.aborted ? 'cancelled' : 'failed';

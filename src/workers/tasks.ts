@@ -7,7 +7,7 @@ import type { PrepareContext, PrepareInput, PrepareOutcome } from '../ingest/pre
 import type { RenderTaskInput } from '../imaging/render-task';
 import type { PixelDescription } from '../imaging/decode';
 import type { ByteRange } from '../dicom/write';
-import type { PlaceSlicesInput } from '../convert/place-slices';
+import type { FlipFramesInput } from '../convert/place-slices';
 import type { NiftiSeriesTaskInput, NiftiSeriesTaskOutput } from '../convert/nifti-series-task';
 
 export interface Tasks {
@@ -19,8 +19,8 @@ export interface Tasks {
   render: { input: RenderTaskInput; output: Uint8Array };
   /** A stored instance rewritten in an uncompressed transfer syntax, as one buffer. */
   transcode: { input: { file: Uint8Array; stored: string; target: string; frames: ByteRange[][] | undefined }; output: Uint8Array };
-  /** Stored frames placed into a NIfTI volume in shared memory (the direct series → NIfTI path). */
-  'place-slices': { input: PlaceSlicesInput; output: void };
+  /** Stored frames put in NIfTI order (the direct series → NIfTI path), moved here and back; the caller copies each into the volume. */
+  'place-slices': { input: FlipFramesInput; output: Uint8Array[] };
   /** A posted NIfTI volume read, checked against the series' grid and turned into derived DICOM instances. */
   'nifti-to-series': { input: NiftiSeriesTaskInput; output: NiftiSeriesTaskOutput };
 }

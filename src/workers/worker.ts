@@ -13,7 +13,7 @@ import { transcodeInstance } from '../imaging/transcode';
 import { joinChunks } from '../dicom/encode';
 import { owned } from './transfer';
 import { niftiSeriesTask } from '../convert/nifti-series-task';
-import { placeSlices } from '../convert/place-slices';
+import { flipFrames } from '../convert/place-slices';
 import type { TaskInput, TaskName, TaskOutput } from './tasks';
 import type { WorkerReply } from './pool';
 
@@ -39,8 +39,9 @@ const HANDLERS: { [T in TaskName]: Handler<T> } = {
     return { value, transfer: [value.buffer as ArrayBuffer] };
   },
   'place-slices': async (input) => {
-    placeSlices(input);
-    return { value: undefined };
+    // The same frames go back (moved, so this thread keeps no handle on them).
+    const value = flipFrames(input).map(owned);
+    return { value, transfer: value.map((v) => v.buffer as ArrayBuffer) };
   },
   'nifti-to-series': async (input) => {
     const value = await niftiSeriesTask(input);

@@ -28,6 +28,7 @@ import { ingest } from '../../src/ingest/ingest';
 import { VeilgateError } from '../../src/errors';
 import { directStack } from '../../src/convert/direct-eligibility';
 import { writeDirectNifti } from '../../src/convert/direct-nifti';
+import { movable } from '../../src/workers/transfer';
 import type { DicomJson } from '../../src/dicom/json';
 
 jest.setTimeout(900_000);
@@ -76,7 +77,7 @@ interface Synthetic {
 
 const SYNTHETIC: Synthetic[] = [
   { name: 'synthetic CT numbered top to bottom', slices: 12, size: 48, modality: 'CT', topDown: true },
-  { name: 'synthetic CT of 60 slices (more than the shared slots)', slices: 60, size: 40, modality: 'CT' },
+  { name: 'synthetic CT of 60 slices (more than the frames in flight)', slices: 60, size: 40, modality: 'CT' },
   { name: 'synthetic oblique MR, row phase encoding', slices: 9, size: 40, modality: 'MR', oblique: true },
   { name: 'synthetic oblique MR numbered top to bottom', slices: 7, size: 32, modality: 'MR', oblique: true, topDown: true },
   { name: 'synthetic unsigned 16-bit CT above 32767', slices: 5, size: 32, modality: 'CT', pixels: 'uint16' },
@@ -254,7 +255,7 @@ describe('direct series → NIfTI, against dcm2niix', () => {
     expect(compared).toBeGreaterThanOrEqual(17);
   });
 
-  test('frames placed on the worker pool (through reused shared slots) give the same bytes', async () => {
+  test('frames put in order on the worker pool (moved there and back) give the same bytes', async () => {
     let compared = 0;
     for (const s of found) {
       const r = results.get(s.series)!;
@@ -263,7 +264,7 @@ describe('direct series → NIfTI, against dcm2niix', () => {
       const metadata = (await gw.gateway.index.metadata({ study: s.study, series: s.series })).map((m) => JSON.parse(m) as DicomJson);
       const eligible = directStack(instances, metadata);
       if (!eligible.ok) throw new Error(eligible.reason);
-      const pooled = await writeDirectNifti(gw.gateway.store, eligible.stack, (input) => gw.gateway.workers.run('place-slices', input, []));
+      const pooled = await writeDirectNifti(gw.gateway.store, eligible.stack, (input) => gw.gateway.workers.run('place-slices', input, movable(input.frames)));
       if (!pooled.ok) throw new Error(pooled.reason);
       expect([s.case, 'pool', Buffer.from(pooled.nii.data).equals(Buffer.from(r.direct.volumes[0].nii.data))]).toEqual([s.case, 'pool', true]);
       compared++;

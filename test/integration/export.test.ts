@@ -7,7 +7,8 @@
  * right bytes (206) or 416, the CLI writes the same contents. Then a gateway in a child process
  * exports 1,000 instances (10 series of 100, 256×256, with their DICOM files) while its RSS is
  * sampled: the peak growth stays bounded, well under the bundle's size; the bundle then expires
- * (410) and the sweep deletes it. With AUTH=keys, an export is deleted by its owner or an admin
+ * (410), the sweep deletes it, and after a restart the record (read at start) says expired.
+ * Records are held in memory and written behind: the file follows, and GET reads none. With AUTH=keys, an export is deleted by its owner or an admin
  * only: another reader who sees it gets 403, a reader of another project 404.
  */
 import type { ManifestFile } from '../../src/export/bundle';
@@ -265,6 +266,24 @@ print(json.dumps({
     expect(sums(JSON.parse(fs.readFileSync(path.join(cliDir, 'manifest.json'), 'utf8')))).toEqual(sums(zipManifest));
   });
 
+  test('records are held in memory and written behind: the file follows the change, and GET reads none', async () => {
+    const file = path.join(gw.dataDir, 'exports', `${zipView.id}.json`);
+    // Written behind the change (a temporary file renamed over it): it says done, as GET did.
+    const onDisk = await until('the record file', async () => JSON.parse(fs.readFileSync(file, 'utf8')) as { state: string; sha256?: string }, (r) => r.state === 'done', 10_000);
+    expect(onDisk.sha256).toBe(zipView.sha256);
+    expect(fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // GET and the list answer from memory: with the file moved away, the record is still there.
+    fs.renameSync(file, `${file}.away`);
+    try {
+      const res = await api(`/exports/${zipView.id}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as ExportView).sha256).toBe(zipView.sha256);
+      expect(((await (await api('/exports')).json()) as ExportView[]).map((e) => e.id)).toContain(zipView.id);
+    } finally {
+      fs.renameSync(`${file}.away`, file);
+    }
+  });
+
   test('DELETE removes the bundle and its record', async () => {
     const res = await api(`/exports/${zipView.id}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
@@ -341,6 +360,13 @@ print(json.dumps({
       expect(((await (await fetch(`${base}/api/exports/${view.id}`)).json()) as ExportView).state).toBe('expired');
       await until('the sweep', async () => fs.existsSync(path.join(dataDir, 'exports', `${view.id}.zip`)), (x) => !x, 30_000);
       expect((await fetch(view.bundle!)).status).toBe(410);
+
+      // The records are read at start: after a restart the tombstone is still there.
+      await proc.kill();
+      proc = await startServer({ dataDir, port: await freePort(), dimsePort: await freePort(), env: { EXPORT_TTL_HOURS: '0.003' } });
+      const again = await fetch(`${proc.url.replace(/\/dicom-web$/, '')}/api/exports/${view.id}`);
+      expect(again.status).toBe(200);
+      expect(((await again.json()) as ExportView).state).toBe('expired');
     });
   });
 });
