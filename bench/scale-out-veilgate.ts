@@ -33,6 +33,8 @@ export interface BackendPlan {
   qido?: { goalMs: number; requests: number };
   /** The index's size on disk once full, in bytes. */
   indexBytes(dataDir: string): Promise<number>;
+  /** Run before the searches, to bring the index to a server's steady state; says what it did. */
+  beforeQido?: () => Promise<string>;
   /** Told when the fill is done and when the searches are, e.g. to report the database's statements. */
   onPhase?: (phase: 'filled' | 'searched') => Promise<void>;
 }
@@ -115,6 +117,7 @@ export async function veilgateAtScale(plan: BackendPlan, teardown: Teardown): Pr
     await plan.onPhase?.('filled');
     let qido: BackendRun['qido'];
     if (plan.qido) {
+      if (plan.beforeQido) console.log(`  ${await plan.beforeQido()}`);
       console.log(`qido-rs on ${plan.name} at ${counts.instances} instances, over HTTP, the core.ts set (goal p95 < ${plan.qido.goalMs} ms):`);
       const paths = instanceQueries(scale.stored, plan.studies);
       qido = { ...(await timeQueries(url, paths, plan.qido.goalMs, plan.qido.requests)), paths };
