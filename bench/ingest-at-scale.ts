@@ -137,6 +137,8 @@ export interface ScaleFillOptions {
   studies: number;
   total: number;
   sampleSize: number;
+  /** Run before each sample (after the pause): e.g. a checkpoint, so every sample starts from the same point of the database's cycle. */
+  beforeSample?: () => Promise<void>;
   /** More fill sizes to stop at, besides 0 and the tenths of `total`; `atStop` runs at each. */
   extraStops?: number[];
   atStop?: (at: number) => Promise<void>;
@@ -179,6 +181,7 @@ export class ScaleFill {
 
   private async sample(fillRate?: number): Promise<void> {
     await settle();
+    await this.o.beforeSample?.();
     this.deciles.push({ at: this.done, fillRate, ingestRate: await sampleIngest(this.o.deps, String(this.deciles.length), this.o.sampleSize) });
   }
 

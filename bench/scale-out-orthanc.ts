@@ -18,6 +18,8 @@ export interface OrthancPlan {
   uploads: number;
   /** Instances posted untimed before the first sample, as the gateway is warmed up. */
   warmup: number;
+  /** Run before each sample, as for the gateway on the same server (a checkpoint). */
+  beforeSample?: () => Promise<void>;
 }
 
 export interface OrthancRun {
@@ -46,6 +48,7 @@ export async function orthancAtScale(pg: PostgresServer, plan: OrthancPlan, tear
     const samples: RateSample[] = [];
     const sample = async (at: number, fillRate?: number) => {
       await settle();
+      await plan.beforeSample?.();
       const rate = await timeSequential(sampleInstances(`O${samples.length}`, plan.sampleSize), (b) => postInstance(peer.url, b));
       samples.push({ at, fillRate, ingestRate: rate });
     };

@@ -33,6 +33,8 @@ export interface BackendPlan {
   qido?: { goalMs: number; requests: number };
   /** The index's size on disk once full, in bytes. */
   indexBytes(dataDir: string): Promise<number>;
+  /** Run before each ingest sample, at 0 and at each tenth. */
+  beforeSample?: () => Promise<void>;
   /** Run before the searches, to bring the index to a server's steady state; says what it did. */
   beforeQido?: () => Promise<string>;
   /** Told when the fill is done and when the searches are, e.g. to report the database's statements. */
@@ -91,9 +93,11 @@ export async function veilgateAtScale(plan: BackendPlan, teardown: Teardown): Pr
       studies: plan.studies,
       total: plan.total,
       sampleSize: plan.sampleSize,
+      beforeSample: plan.beforeSample,
       extraStops: plan.httpStops,
       atStop: async (at) => {
         await settle();
+        await plan.beforeSample?.();
         httpSamples.push({ at, ingestRate: await stowSample(url, `H${httpSamples.length}`, plan.sampleSize) });
       },
     });

@@ -15,7 +15,7 @@
  * Scale (environment):
  *   BENCH_SCALE_INSTANCES          instances on each gateway backend (default 1,000,000; ten a study)
  *   BENCH_SCALE_ORTHANC_INSTANCES  instances in Orthanc (default 100,000: it ingests a few hundred a second)
- *   BENCH_INGEST_SAMPLE            instances per ingest sample (default 500)
+ *   BENCH_INGEST_SAMPLE            instances per ingest sample (default 1000)
  *   BENCH_QIDO_REQUESTS            requests per search (default 200)
  */
 import fs from 'node:fs';
@@ -37,7 +37,7 @@ import { mb, runIfMain } from './util';
 
 const INSTANCES = envInt('BENCH_SCALE_INSTANCES', 1_000_000);
 const ORTHANC_INSTANCES = envInt('BENCH_SCALE_ORTHANC_INSTANCES', 100_000);
-const INGEST_SAMPLE = envInt('BENCH_INGEST_SAMPLE', 500);
+const INGEST_SAMPLE = envInt('BENCH_INGEST_SAMPLE', 1000);
 const QIDO_REQUESTS = envInt('BENCH_QIDO_REQUESTS', 200);
 const INSTANCES_PER_STUDY = 10;
 const QIDO_GOAL_MS = 20;
@@ -186,6 +186,7 @@ export async function main(): Promise<void> {
       await resetStatements(pg.url);
     };
     await resetStatements(pg.url);
+    const checkpoint = async () => void (await query(pg.url, 'CHECKPOINT'));
     const missing = orthancMissing();
     const studies = Math.round(INSTANCES / INSTANCES_PER_STUDY);
     console.log(
@@ -193,7 +194,7 @@ export async function main(): Promise<void> {
         `PostgreSQL ${facts.version} (throw-away, fsync ${facts.fsync}, synchronous_commit ${facts.sync}, shared_buffers ${facts.buffers}); ${os.cpus().length} cores, Node ${process.version}`,
     );
     console.log(
-      `the gateway is filled with ${FILL_DESCRIPTION}; at 0 and each tenth the real path ` +
+      `the gateway is filled with ${FILL_DESCRIPTION}; PostgreSQL takes a CHECKPOINT before each sample (Orthanc's too), SQLite a pause for its checkpointer; at 0 and each tenth the real path ` +
         `(files, one transaction an instance) ingests ${INGEST_SAMPLE} instances in-process, and at Orthanc's tenths ${INGEST_SAMPLE} more arrive over STOW-RS, one a request; ` +
         `every server first ingests ${WARMUP} untimed on each path (a fresh process's first instances pay for its warm-up)`,
     );
@@ -209,6 +210,9 @@ export async function main(): Promise<void> {
           indexUrl: pg.url,
           qido: { goalMs: QIDO_GOAL_MS, requests: QIDO_REQUESTS },
           indexBytes: () => databaseBytes(pg.url),
+          // A checkpoint flushing gigabytes of the fill during a short sample made samples of one
+          // run differ by 40% (one run: trend +14%, the next -32%, with no decline between).
+          beforeSample: checkpoint,
           beforeQido: async () => {
             const t = performance.now();
             await query(pg.url, 'VACUUM (ANALYZE)');
@@ -239,7 +243,7 @@ export async function main(): Promise<void> {
     else {
       const total = ORTHANC_INSTANCES;
       orthanc = await timed('orthanc fill', () =>
-        orthancAtScale(pg, { studies: Math.max(1, Math.round(total / INSTANCES_PER_STUDY)), total, sampleSize: INGEST_SAMPLE, uploads: ORTHANC_UPLOADS, warmup: WARMUP }, teardown),
+        orthancAtScale(pg, { studies: Math.max(1, Math.round(total / INSTANCES_PER_STUDY)), total, sampleSize: INGEST_SAMPLE, uploads: ORTHANC_UPLOADS, warmup: WARMUP, beforeSample: checkpoint }, teardown),
       );
       await statements("orthanc's statements during its fill and samples, the costliest in all first:", 'total');
       peerRatios = printPeerComparison([onPg, onSqlite], orthanc);
