@@ -14,16 +14,27 @@ export interface JobWorkerData {
   dataDir: string;
   maxVoxels: number;
   /** What the result is built from: the source series as stored (de-identified). */
-  source: {
-    seriesUID: string;
-    seriesNumber: number;
-    stack?: SliceStack;
-    /** The metadata of the stack's first slice (a SEG copies patient and study from it). */
-    stackMetadata: DicomJson;
-    /** The series' first stored instance, PS3.10: the model of a derived series' instances. */
-    firstInstance: Uint8Array;
-    instances: { sopClassUID: string; sopInstanceUID: string }[];
-  };
+  source: StoredSource;
+}
+
+/**
+ * A stored series as the index and the store give it, unparsed: its metadata documents are
+ * parsed (and its slices ordered) on the job's thread, never on the main thread.
+ */
+export interface StoredSource {
+  seriesUID: string;
+  /** Each instance's PS3.18 JSON metadata, as the index keeps it. */
+  metadata: string[];
+  /** The series' first stored instance, PS3.10: the model of a derived series' instances. */
+  firstInstance: Uint8Array;
+  instances: { sopClassUID: string; sopInstanceUID: string }[];
+}
+
+/** A StoredSource read: its number, its slice stack, and the metadata of the stack's first slice (a SEG copies patient and study from it). */
+export interface SourceSeries {
+  seriesNumber: number;
+  stack?: SliceStack;
+  stackMetadata: DicomJson;
 }
 
 export interface JobWorkerResult {

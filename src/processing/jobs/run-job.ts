@@ -11,8 +11,6 @@ import { IngestDeps, ingest } from '../../ingest/ingest';
 import { VeilgateError } from '../../errors';
 import { seriesNifti } from '../../convert/series-nifti';
 import { readNifti } from '../../convert/nifti';
-import { sliceStack } from '../../convert/series-geometry';
-import { DicomJson } from '../../dicom/json';
 import { projectRoot } from '../../paths';
 import { Grid } from '../resample';
 import type { JobWorkerData, JobWorkerResult } from './job-worker-protocol';
@@ -97,18 +95,14 @@ export async function runJob(job: JobRecord, deps: JobDeps, onWorker: (w: Worker
   return { series: [{ seriesInstanceUID, kind: result.kind, instances: result.instances.length }], ...(result.transform ? { transform: result.transform } : {}) };
 }
 
-/** What a job's result is built from: a stored series, its slices, its first instance. */
+/** What a job's result is built from: a stored series' metadata and first instance, as stored (the job's thread reads them). */
 async function resultSource(deps: JobDeps, study: string, series: string): Promise<JobWorkerData['source']> {
   const instances = await deps.index.instances({ study, series });
   if (!instances.length) throw new VeilgateError('not-found', 'the series is not stored');
-  const metadata = (await deps.index.metadata({ study, series })).map((m) => JSON.parse(m) as DicomJson);
-  const stack = sliceStack(metadata);
   const first = instances[0];
   return {
     seriesUID: series,
-    seriesNumber: Number(metadata[0]?.['00200011']?.Value?.[0] ?? 0) || 0,
-    stack,
-    stackMetadata: (stack && metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID)) ?? metadata[0],
+    metadata: await deps.index.metadata({ study, series }),
     firstInstance: await deps.store.read(first.blobKey, [{ start: 0, end: first.size - 1 }]),
     instances: instances.map((i) => ({ sopClassUID: i.sopClassUID, sopInstanceUID: i.sopInstanceUID })),
   };

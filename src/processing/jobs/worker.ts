@@ -17,7 +17,9 @@ import { lowerThisThreadPriority } from '../../workers/priority';
 import { quietDicomLibraries } from '../../quiet-libraries';
 import { fromNifti, toNifti } from '../volume';
 import { readNifti } from '../../convert/nifti';
-import type { JobWorkerData, JobWorkerResult } from './job-worker-protocol';
+import type { JobWorkerData, JobWorkerResult, SourceSeries, StoredSource } from './job-worker-protocol';
+import { sliceStack } from '../../convert/series-geometry';
+import type { DicomJson } from '../../dicom/json';
 
 /** A registration's result also carries the transform found, and the text its DerivationDescription gets. */
 type ComputedResult = OperationResult & { transform?: Record<string, string[]>; derivation?: string };
@@ -42,9 +44,21 @@ async function compute(data: JobWorkerData, progress: (p: number) => void): Prom
   return { kind: 'segmentation', labels, segments: modelSegments(spec.model, config.labels), description: `model ${spec.model}` };
 }
 
+/** The stored series the result is built from, read. */
+function readSource(stored: StoredSource): SourceSeries {
+  const metadata = stored.metadata.map((m) => JSON.parse(m) as DicomJson);
+  const stack = sliceStack(metadata);
+  return {
+    seriesNumber: Number(metadata[0]?.['00200011']?.Value?.[0] ?? 0) || 0,
+    stack,
+    stackMetadata: (stack && metadata.find((m) => m['00080018']?.Value?.[0] === stack.slices[0].sopInstanceUID)) ?? metadata[0],
+  };
+}
+
 /** The result as DICOM instances in the source's study, built from the typed spec's description alone. */
 function publish(data: JobWorkerData, result: ComputedResult): JobWorkerResult {
-  const { source } = data;
+  const stored = data.source;
+  const source = { ...stored, ...readSource(stored) };
   // Built from the typed spec alone, and cleaned like every text that ends up in a stored object.
   const description = cleanClientText(result.description);
   if (result.kind === 'image') {
