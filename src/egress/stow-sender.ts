@@ -70,6 +70,8 @@ export class StowSender implements BatchSender {
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size <= MAX_RESPONSE_BYTES) chunks.push(c);
+          // A remote that answers without end is not read to its end: the batch is retried.
+          else res.destroy(new Error(`the response is over ${MAX_RESPONSE_BYTES / 2 ** 20} MB`));
         });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
         res.on('error', reject);
