@@ -49,6 +49,8 @@ function exportView(r: ExportRecord, req: Request, ctx: DicomWebContext, manager
 
 export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): express.Router {
   const r = express.Router();
+  /** Who has downloaded each export (a caller and its address), for its audit records; forgotten with the process. */
+  const downloaders = new Map<string, Set<string>>();
   const visible = async (req: Request, e: ExportRecord): Promise<boolean> => {
     const view = readView(ctx, req);
     if (view.projects === undefined) return true;
@@ -102,9 +104,16 @@ export function exportsRouter(ctx: DicomWebContext, manager: ExportManager): exp
       res.status(409).type('text/plain').send(`the export is ${e.state}: its bundle is not ready\n`);
       return;
     }
-    // A download from the start is the export leaving: audited once per such request.
+    // The export leaving: audited at a caller's first download of it, whatever range it asks
+    // for (a resumed or suffix range gets the bundle as surely as a whole one), and again for
+    // every download of the whole bundle; a downloader fetching it in ranges is one record.
     const range = req.headers.range;
-    if ((!range || /^bytes=0-/.test(range)) && e.tally?.length) {
+    const caller = `${clientOf(req)} ${req.socket.remoteAddress ?? ''}`;
+    const seen = downloaders.get(e.id) ?? new Set<string>();
+    const first = !seen.has(caller);
+    seen.add(caller);
+    downloaders.set(e.id, seen);
+    if ((!range || first) && e.tally?.length) {
       const patients = await ctx.index.studyPatients(e.tally.map((t) => t.study));
       const tally = new TransferTally();
       for (const t of e.tally) for (let i = 0; i < t.count; i++) tally.add({ patient: patients.get(t.study) ?? '', study: t.study, sopClassUid: t.sopClassUid });

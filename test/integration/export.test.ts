@@ -23,6 +23,7 @@ import { importFolder } from '../../src/cli/import';
 import { ROOT, ensureBuilt, freePort, startServer, ServerProcess } from '../support/server-process';
 import { syntheticInstance, randomUid } from '../../src/synthetic/instances';
 import { AuthWorld, startAuthWorld } from '../support/auth-world';
+import { readAuditMessages } from '../support/audit-files';
 
 jest.setTimeout(600_000);
 const exec = promisify(execFile);
@@ -264,6 +265,27 @@ print(json.dumps({
       expect([f, sha(fs.readFileSync(path.join(cliDir, f)))]).toEqual([f, sha(fs.readFileSync(path.join(zipDir, f)))]);
     }
     expect(sums(JSON.parse(fs.readFileSync(path.join(cliDir, 'manifest.json'), 'utf8')))).toEqual(sums(zipManifest));
+  });
+
+  test("a download is audited at a caller's first fetch whatever its range, and at every whole fetch", async () => {
+    const res = await post({ studies: [study] });
+    expect(res.status).toBe(202);
+    const e = await finished(((await res.json()) as ExportView).id);
+    expect(e.state).toBe('done');
+    const uri = `${origin}/api/exports/${e.id}/bundle`;
+    const downloads = () => readAuditMessages(gw.dataDir).filter((l) => l.includes('csd-code="110106"') && l.includes(uri)).length;
+    const settled = async (n: number) => until(`${n} export audit messages`, async () => downloads(), (c) => c >= n);
+    // A suffix range as large as the bundle is the whole bundle: the first fetch, audited.
+    const suffix = await fetch(e.bundle!, { headers: { Range: `bytes=-${e.bytes}` } });
+    expect(suffix.status).toBe(206);
+    expect(Buffer.from(await suffix.arrayBuffer()).length).toBe(e.bytes);
+    expect(await settled(1)).toBe(1);
+    // The same caller fetching in ranges is the same download.
+    for (const r of ['bytes=0-99', 'bytes=100-']) expect((await fetch(e.bundle!, { headers: { Range: r } })).status).toBe(206);
+    const whole = await fetch(e.bundle!);
+    expect(whole.status).toBe(200);
+    await whole.arrayBuffer();
+    expect(await settled(2)).toBe(2);
   });
 
   test('records are held in memory and written behind: the file follows the change, and GET reads none', async () => {
