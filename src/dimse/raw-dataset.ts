@@ -1,22 +1,23 @@
 /**
- * A dcmjs-dimse Dataset that carries its encoded bytes instead of parsed elements, so
- * instances pass through the DIMSE layer untouched: received C-STORE data sets go to the
- * ingest path as they arrived, and stored files are sent without a dcmjs re-encode.
+ * dcmjs-dimse Datasets that carry their encoded bytes instead of parsed elements, so instances
+ * pass through the DIMSE layer untouched: received C-STORE data sets go to the ingest path as
+ * they arrived, C-FIND answers go out as we encoded them, and stored instances are sent without
+ * a dcmjs re-encode.
+ *
+ * Neither is ever rewritten here. An instance the peer takes only in another syntax is
+ * rewritten before it is handed to the library, by the worker pool (store-pipeline.ts): the
+ * library only sends the bytes it is given, in the syntax they are in.
  */
 import { Dataset as DimseDataset } from 'dcmjs-dimse';
-import { Dataset } from '../dicom/dataset';
-import { parseDataset } from '../dicom/parse';
-import { writeDataset } from '../dicom/write';
-import { TS } from '../dicom/transfer-syntax';
+
+const EMPTY = Buffer.alloc(0);
 
 export class RawDataset extends DimseDataset {
   constructor(
-    private bytes: Buffer,
+    protected bytes: Buffer,
     transferSyntaxUid: string,
     /** Elements the DIMSE layer reads (SOPClassUID, SOPInstanceUID for a C-STORE request). */
     elements: Record<string, string> = {},
-    /** Decodes a compressed instance to a plain syntax (data set bytes), when the peer accepts only that. */
-    private readonly decodeTo?: { can: (target: string) => boolean; run: (target: string) => Buffer },
   ) {
     super(elements, transferSyntaxUid);
   }
@@ -25,22 +26,11 @@ export class RawDataset extends DimseDataset {
     return this.bytes;
   }
 
-  /** Switching between Explicit and Implicit VR Little Endian re-encodes; other changes are refused. */
+  /** The bytes are in the syntax they are in: a change is refused (rewriting is done beforehand, off the main thread). */
   override setTransferSyntaxUid(transferSyntaxUid: string): void {
-    const from = this.getTransferSyntaxUid();
-    if (transferSyntaxUid === from || !this.bytes) {
-      super.setTransferSyntaxUid(transferSyntaxUid);
-      return;
-    }
-    if (!this.canBecome(transferSyntaxUid)) throw new Error(`cannot transcode ${from} to ${transferSyntaxUid}`);
-    if (this.decodeTo?.can(transferSyntaxUid) && !this.isPlain(from)) {
-      this.bytes = this.decodeTo.run(transferSyntaxUid);
-      super.setTransferSyntaxUid(transferSyntaxUid);
-      return;
-    }
-    const ds: Dataset = parseDataset(this.bytes, from);
-    this.bytes = Buffer.concat(writeDataset(ds, { explicit: transferSyntaxUid === TS.ExplicitVRLittleEndian }).chunks);
-    super.setTransferSyntaxUid(transferSyntaxUid);
+    // Still being constructed (no bytes yet): the library's own constructor may set it.
+    if (this.bytes === undefined) return super.setTransferSyntaxUid(transferSyntaxUid);
+    if (transferSyntaxUid !== this.getTransferSyntaxUid()) throw new Error('a raw data set is sent in its own transfer syntax, never rewritten by the library');
   }
 
   override getDenaturalizedDataset(): Buffer {
@@ -55,18 +45,31 @@ export class RawDataset extends DimseDataset {
     throw new Error('a raw data set is sent as it is, never rebuilt from elements');
   }
 
-  /**
-   * Encode as another plain little-endian syntax when the peer accepted only that one: by
-   * re-encoding a plain data set, or by decoding a compressed one where a decoder was given.
-   */
-  canBecome(transferSyntaxUid: string): boolean {
-    const from = this.getTransferSyntaxUid();
-    if (transferSyntaxUid === from) return true;
-    if (!this.isPlain(transferSyntaxUid)) return false;
-    return this.isPlain(from) || Boolean(this.decodeTo?.can(transferSyntaxUid));
+  /** New bytes, in the syntax they are in. */
+  protected put(bytes: Buffer, transferSyntaxUid: string): void {
+    this.bytes = bytes;
+    super.setTransferSyntaxUid(transferSyntaxUid);
+  }
+}
+
+/**
+ * A data set that is bytes held for as long as its request is in flight: empty until it is
+ * ready (in the stored syntax until then), let go once answered.
+ */
+export class HeldDataset extends RawDataset {
+  constructor(stored: string, elements: Record<string, string>) {
+    super(EMPTY, stored, elements);
   }
 
-  private isPlain(uid: string): boolean {
-    return uid === TS.ExplicitVRLittleEndian || uid === TS.ImplicitVRLittleEndian;
+  hold(bytes: Buffer, transferSyntaxUid: string): void {
+    this.put(bytes, transferSyntaxUid);
+  }
+
+  release(): void {
+    this.bytes = EMPTY;
+  }
+
+  get size(): number {
+    return this.bytes.length;
   }
 }

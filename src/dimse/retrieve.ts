@@ -1,17 +1,13 @@
 /**
- * What C-MOVE and C-GET send (PS3.4 C.4.2, C.4.3): the stored instances an identifier
- * names, as raw data sets ready for C-STORE sub-operations. Instances are found only through a
- * ReadIndex (the association's AccessView), so what another project holds is never named.
+ * What C-MOVE and C-GET send (PS3.4 C.4.2, C.4.3): the stored instances an identifier names
+ * (their index records: the bytes are read as each is sent, store-pipeline.ts). Instances are
+ * found only through a ReadIndex (the association's AccessView), so what another project holds
+ * is never named.
  */
-import { requests } from 'dcmjs-dimse';
 import { ReadIndex, StoredInstance } from '../index/index';
-import { BlobStore } from '../store/blob-store';
 import { isSafeUid } from '../dicom/uid';
 import { keyQuery } from '../query/query';
 import { VeilgateError } from '../errors';
-import { RawDataset } from './raw-dataset';
-import { canDecode, codecsReady } from '../imaging/decode';
-import { canTranscode, transcodeInstanceNow } from '../imaging/transcode';
 
 function uidList(value: unknown): string[] {
   // Several UIDs arrive as a list (one value is unwrapped, like dcmjs's naturalized form).
@@ -66,33 +62,4 @@ async function instanceByUid(index: ReadIndex, sop: string): Promise<StoredInsta
   const hit = await index.search(keyQuery('instance', 'SOPInstanceUID', sop));
   const m = hit.rows[0];
   return m?.seriesUID ? index.instances({ study: m.studyUID, series: m.seriesUID, instance: sop }) : [];
-}
-
-/**
- * A C-STORE request for a stored instance: its data set bytes as stored, after the file meta
- * group. A compressed instance can still go to a peer that accepts only uncompressed data: it
- * is decoded then, once the association says so (the codecs are loaded here, beforehand).
- */
-export async function storeRequestFor(inst: StoredInstance, store: BlobStore): Promise<InstanceType<typeof requests.CStoreRequest>> {
-  const file = await store.read(inst.blobKey, [{ start: 0, end: inst.size - 1 }]);
-  // Only encapsulated syntaxes have a decoder.
-  const compressed = canDecode(inst.transferSyntaxUID);
-  if (compressed) await codecsReady();
-  const dataset = new RawDataset(
-    datasetBytes(file),
-    inst.transferSyntaxUID,
-    { SOPClassUID: inst.sopClassUID, SOPInstanceUID: inst.sopInstanceUID },
-    compressed
-      ? {
-          can: (target) => canTranscode(inst.transferSyntaxUID, target),
-          run: (target) => datasetBytes(Buffer.concat(transcodeInstanceNow(file, inst.transferSyntaxUID, target, inst.frames))),
-        }
-      : undefined,
-  );
-  return new requests.CStoreRequest(dataset);
-}
-
-/** The data set after a Part 10 file's meta group. Files written by us: preamble, DICM, then (0002,0000) whose value is the meta group's length. */
-export function datasetBytes(file: Buffer): Buffer {
-  return file.subarray(144 + file.readUInt32LE(140));
 }

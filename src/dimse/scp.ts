@@ -3,6 +3,10 @@
  * path, C-FIND over the shared query code, C-MOVE to configured destinations and C-GET on
  * the requesting association. Status codes come from src/errors.ts like STOW-RS's.
  *
+ * C-MOVE and C-GET sub-operations go through the one C-STORE pipeline (store-pipeline.ts, shared
+ * with egress): instances read as they are sent, a bounded few ahead, and rewritten by the
+ * worker pool when the peer takes them only in another syntax, never on this thread.
+ *
  * Every association acts for one principal, settled at A-ASSOCIATE-RQ (access.ts): its roles
  * decide which presentation contexts are accepted (services.ts), and are checked again in each
  * handler; its projects bound every lookup, which goes through an AccessView of the index.
@@ -10,7 +14,7 @@
 import type { Authenticator } from '../auth/middleware';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { Scp, Client, Dataset as DimseDataset, constants, responses, association as associationNs } from 'dcmjs-dimse';
+import { Scp, Dataset as DimseDataset, constants, responses, association as associationNs } from 'dcmjs-dimse';
 import type { Writable } from 'node:stream';
 import { Config } from '../config';
 import { Index, StoredInstance } from '../index/index';
@@ -22,7 +26,9 @@ import { log } from '../log';
 import { RawDataset } from './raw-dataset';
 import { findRequestFrom, findResponseDataset } from './find';
 import { writeDataset } from '../dicom/write';
-import { instancesToRetrieve, storeRequestFor } from './retrieve';
+import { instancesToRetrieve } from './retrieve';
+import { Learnt, Sent, instanceReader, storeOnAssociation, storeToPeer } from './store-pipeline';
+import type { WorkerPool } from '../workers/pool';
 import { PduGate, Verdict } from './gate';
 import { AssociateResult, Ticket } from './slots';
 import { Identifier, naturalIdentifier } from './identifier';
@@ -51,6 +57,8 @@ export interface DimseDeps {
   index: Index;
   store: BlobStore;
   ingestDeps: IngestDeps;
+  /** Rewrites instances a C-MOVE destination or C-GET requester takes only in another syntax. */
+  workers: WorkerPool;
   /** Verifies user identity negotiation (an API key as passcode, or a JWT) when auth is on. */
   authenticator?: Authenticator;
   /** Told of associations, authentications, queries, retrieves and stores (the audit trail listens). */
@@ -64,6 +72,12 @@ interface SubOperations {
   warnings: number;
   failures: number;
 }
+
+/** Instances per C-MOVE association (and per C-GET pass): the pipeline bounds what is read ahead, this the requests made up front. */
+const SUB_OPERATION_BATCH = 1000;
+
+/** A sub-operation's status: the peer's, or none (not sent, not answered: a failure). */
+const statusOf = (sent: Sent | undefined): number | undefined => (sent && 'status' in sent ? sent.status : undefined);
 
 function countStatus(ops: SubOperations, status: number | undefined): void {
   ops.remaining--;
@@ -157,6 +171,14 @@ let associations = 0;
 
 export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: object, guards: ConnectionGuards) => Scp {
   const cfg = deps.config.dimse;
+  const prepare = instanceReader(deps.store, deps.workers);
+  /** Per move destination: what it took, per SOP class and stored syntax, at its last association. */
+  const learnt = new Map<string, Learnt>();
+  const learntBy = (ae: string): Learnt => {
+    let l = learnt.get(ae);
+    if (!l) learnt.set(ae, (l = new Map()));
+    return l;
+  };
 
   return class VeilgateScp extends Scp {
     private callingAe = '';
@@ -444,11 +466,11 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       if (!this.allowed('move')) return respond(NOT_AUTHORIZED.query.status, none, NOT_AUTHORIZED.query.comment);
       const destination = cfg.destinations[destinationAe];
       if (!destination) return respond(0xa801, none, 'move destination unknown');
-      this.retrieve('C-MOVE', destinationAe, verdict, async (instances, ops) => {
-        // A bounded batch per association keeps at most that many instances in memory.
-        for (let i = 0; i < instances.length; i += 16) {
-          const batch = await Promise.all(instances.slice(i, i + 16).map((inst) => storeRequestFor(inst, deps.store)));
-          await sendToDestination(batch, destination, cfg.aeTitle, destinationAe, ops);
+      this.retrieve('C-MOVE', destinationAe, verdict, async (instances, ops, signal) => {
+        const peer = { host: destination.host, port: destination.port, callingAeTitle: cfg.aeTitle, calledAeTitle: destinationAe, timeoutSeconds: cfg.associationTimeoutSeconds };
+        for (let i = 0; i < instances.length; i += SUB_OPERATION_BATCH) {
+          const { results } = await storeToPeer(instances.slice(i, i + SUB_OPERATION_BATCH), { peer, prepare, learnt: learntBy(destinationAe), signal });
+          for (const r of results) countStatus(ops, statusOf(r));
         }
       }).then(
         (ops) => respond(retrieveStatus(ops), { ...ops, remaining: 0 }),
@@ -463,23 +485,12 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       const verdict = this.verdictFor(request, 'C-GET');
       if (verdict?.refusal) return respond(verdict.refusal.status, none, verdict.refusal.comment);
       if (!this.allowed('get')) return respond(NOT_AUTHORIZED.query.status, none, NOT_AUTHORIZED.query.comment);
-      this.retrieve('C-GET', this.callingAe, verdict, async (instances, ops) => {
-        // One C-STORE at a time on this association, each loaded only when its turn comes.
-        for (const inst of instances) {
-          const store = await storeRequestFor(inst, deps.store);
-          if (!fitAcceptedSyntax(store, (this as unknown as { association: Association }).association)) {
-            countStatus(ops, undefined); // no presentation context the instance can go out in as it is
-            continue;
-          }
-          await new Promise<void>((resolve) => {
-            let status: number | undefined;
-            store.on('response', (r: { getStatus(): number }) => (status = r.getStatus()));
-            store.on('done', () => {
-              countStatus(ops, status);
-              resolve();
-            });
-            this.sendRequests(store);
-          });
+      this.retrieve('C-GET', this.callingAe, verdict, async (instances, ops, signal) => {
+        // One C-STORE at a time on this association, each handed over once ready in the syntax its context took.
+        const association = (this as unknown as { association: Association }).association;
+        for (let i = 0; i < instances.length; i += SUB_OPERATION_BATCH) {
+          const results = await storeOnAssociation(instances.slice(i, i + SUB_OPERATION_BATCH), { association, send: (r) => this.sendRequests(r), prepare, signal });
+          for (const r of results) countStatus(ops, statusOf(r));
         }
       }).then(
         (ops) => respond(retrieveStatus(ops), { ...ops, remaining: 0 }),
@@ -492,7 +503,7 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
       service: 'C-MOVE' | 'C-GET',
       destinationAe: string,
       verdict: Verdict | undefined,
-      send: (instances: StoredInstance[], ops: SubOperations) => Promise<void>,
+      send: (instances: StoredInstance[], ops: SubOperations, signal: AbortSignal) => Promise<void>,
     ): Promise<SubOperations> {
       const identifier: Identifier = verdict?.identifier ? naturalIdentifier(verdict.identifier) : {};
       const instances = await instancesToRetrieve(identifier, this.view!);
@@ -500,7 +511,15 @@ export function createScpClass(deps: DimseDeps): new (socket: Socket, opts: obje
         emit(deps.events, 'retrieveBegun', { ...this.peer, service, destinationAe, studies: studiesOf(instances), instanceCount: instances.length });
       }
       const ops: SubOperations = { remaining: instances.length, completed: 0, warnings: 0, failures: 0 };
-      await send(instances, ops);
+      // The requester gone, nothing more is sent (nor read) for it.
+      const gone = new AbortController();
+      const abort = () => gone.abort();
+      this.connection.once('close', abort);
+      try {
+        await send(instances, ops, gone.signal);
+      } finally {
+        this.connection.off('close', abort);
+      }
       this.stats.sent += ops.completed + ops.warnings;
       return ops;
     }
@@ -519,19 +538,6 @@ function studiesOf(instances: StoredInstance[]): { studyUid: string; instances: 
   return [...byStudy.values()];
 }
 
-/**
- * Put a stored instance in the transfer syntax the peer accepted for its SOP class, when that
- * needs no more than an Explicit/Implicit VR switch. Otherwise it cannot be sent as it is
- * (transcoding compressed data is not done here), and the caller counts a failure.
- */
-function fitAcceptedSyntax(request: Awaited<ReturnType<typeof storeRequestFor>>, association: Association): boolean {
-  const accepted = association.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid();
-  const ds = request.getDataset() as RawDataset;
-  if (!accepted || !ds.canBecome(accepted)) return false;
-  ds.setTransferSyntaxUid(accepted);
-  return true;
-}
-
 /** The transfer syntax accepted for a SOP class on an association. */
 function acceptedSyntaxFor(association: Association, sopClassUid: string): string | undefined {
   for (const { id } of association.getPresentationContexts()) {
@@ -541,37 +547,4 @@ function acceptedSyntaxFor(association: Association, sopClassUid: string): strin
     }
   }
   return undefined;
-}
-
-/** C-STORE a batch to a C-MOVE destination on an association of its own. */
-function sendToDestination(
-  batch: Awaited<ReturnType<typeof storeRequestFor>>[],
-  destination: { host: string; port: number },
-  callingAe: string,
-  calledAe: string,
-  ops: SubOperations,
-): Promise<void> {
-  return new Promise((resolve) => {
-    const client = new Client();
-    const statuses = new Map<unknown, number>();
-    for (const r of batch) {
-      r.on('response', (response: { getStatus(): number }) => statuses.set(r, response.getStatus()));
-      client.addRequest(r);
-    }
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      for (const r of batch) countStatus(ops, statuses.get(r));
-      resolve();
-    };
-    client.on('closed', finish);
-    client.on('networkError', finish);
-    client.on('associationRejected', finish);
-    // Requests go out right after this event: fit each to what the destination accepted.
-    client.on('associationAccepted', (association: Association) => {
-      for (const r of batch) fitAcceptedSyntax(r, association);
-    });
-    client.send(destination.host, destination.port, callingAe, calledAe);
-  });
 }

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics (prom-client), one registry per gateway: ingest outcomes by source,
- * request latency per route, heavy work running and waiting, the job queue, event-loop lag
+ * request latency per route, heavy work running and waiting, the worker pool's threads and the
+ * tasks they finished, the job queue, event-loop lag
  * and the process's own figures (open descriptors, memory) from prom-client's defaults.
  */
 import type { WorkerPool } from '../workers/pool';
@@ -49,6 +50,21 @@ export class GatewayMetrics {
         this.set({ state: 'busy' }, load.busy);
         this.set({ state: 'idle' }, load.threads - load.busy);
         this.set({ state: 'queued' }, load.queued);
+      },
+    });
+    // The pool counts; the counter catches up with it when scraped.
+    const counted = new Map<string, number>();
+    new Counter({
+      name: 'veilgate_worker_tasks_total',
+      help: 'Tasks the request pool\'s worker threads finished, by task',
+      labelNames: ['task'],
+      registers: [this.registry],
+      collect() {
+        for (const [task, n] of workers?.completedByTask ?? []) {
+          const more = n - (counted.get(task) ?? 0);
+          if (more > 0) this.inc({ task }, more);
+          counted.set(task, n);
+        }
       },
     });
     new Gauge({

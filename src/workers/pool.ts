@@ -48,6 +48,8 @@ export class WorkerPool {
   private closed = false;
   /** Tasks done, for /metrics. */
   completed = 0;
+  /** Tasks done (answered by a worker, with a result or an error), by task, for /metrics. */
+  readonly completedByTask = new Map<TaskName, number>();
 
   constructor(
     readonly size: number = defaultPoolSize(),
@@ -109,6 +111,7 @@ export class WorkerPool {
     slot.busy = undefined;
     slot.worker.unref();
     this.completed++;
+    this.completedByTask.set(pending.task, (this.completedByTask.get(pending.task) ?? 0) + 1);
     if (reply.ok) pending.resolve(reply.value);
     else pending.reject(errorOf(reply));
     this.next(slot);

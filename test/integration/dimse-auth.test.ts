@@ -447,6 +447,7 @@ describe('DIMSE access control, auth on (keys)', () => {
       index: gw.gateway.index,
       store: gw.gateway.store,
       ingestDeps: gw.gateway.ingestDeps,
+      workers: gw.gateway.workers,
       authenticator: gw.gateway.authenticator,
       events: record,
     });
