@@ -20,13 +20,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import dicomParser from 'dicom-parser';
-import { Dataset as DimseDataset, Scp, Server, constants, responses } from 'dcmjs-dimse';
-import { SHARED_DATA, TestGateway, multipartBody, startTestGateway } from '../support/gateway';
+import { SHARED_DATA, TestGateway, multipartBody, startTestGateway, stowStored } from '../support/gateway';
 import { ensureBuilt } from '../support/server-process';
 import { freePort } from '../support/local';
 import { orthancInstalled, startOrthanc, Orthanc } from '../support/orthanc';
+import { startStorageScp, type Received, type StorageScp } from '../support/storage-scp';
 import { AHEAD, DimseSender } from '../../src/egress/dimse-sender';
 import { validateEgress, type DimseDestination } from '../../src/egress/config';
 import type { SendItem } from '../../src/egress/senders';
@@ -41,7 +40,6 @@ jest.setTimeout(180_000);
 
 const EXPLICIT = '1.2.840.10008.1.2.1';
 const IMPLICIT = '1.2.840.10008.1.2';
-const VERIFICATION = '1.2.840.10008.1.1';
 const TS_DIR = path.join(SHARED_DATA, 'dcm_qa_ts/In');
 /** The same 384×384 MR image: Explicit, Implicit (stored as Explicit), RLE, JPEG lossless, JPEG-LS, JPEG 2000 (all lossless). */
 const MR_FILES = ['1.dcm', '2.dcm', '4.dcm', '5.dcm', '7.dcm', '9.dcm'];
@@ -57,99 +55,6 @@ function referenceFrame(file: string): Buffer {
   return Buffer.from(bytes.buffer, el.dataOffset, frameBytes);
 }
 
-// ---- the peer: what it takes and answers is set per test; it keeps what it was sent ----
-
-interface Received {
-  sop: string;
-  ts: string;
-  bytes: Buffer;
-}
-
-const peer = {
-  /** Transfer syntaxes it accepts for storage. */
-  storage: [EXPLICIT] as string[],
-  verification: true,
-  status: (_sop: string): number => 0x0000,
-  /** Called as each C-STORE arrives, before it is answered. */
-  onStore: (_r: Received): void => undefined,
-  received: [] as Received[],
-  associations: 0,
-  echoes: 0,
-  reset(o: Partial<Pick<typeof peer, 'storage' | 'verification' | 'status' | 'onStore'>> = {}) {
-    this.storage = o.storage ?? [EXPLICIT];
-    this.verification = o.verification ?? true;
-    this.status = o.status ?? (() => 0x0000);
-    this.onStore = o.onStore ?? (() => undefined);
-    this.received = [];
-    this.associations = 0;
-    this.echoes = 0;
-  },
-};
-
-class Sink extends Writable {
-  chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.chunks.push(chunk);
-    cb();
-  }
-}
-
-class RawReceived extends DimseDataset {
-  constructor(
-    readonly bytes: Buffer,
-    ts: string,
-  ) {
-    super({}, ts);
-  }
-}
-
-class TestScp extends Scp {
-  override associationRequested(association: Parameters<Scp['associationRequested']>[0]): void {
-    peer.associations++;
-    for (const { context } of association.getPresentationContexts()) {
-      const abstract = context.getAbstractSyntaxUid();
-      if (abstract === VERIFICATION) {
-        if (peer.verification) context.setResult(constants.PresentationContextResult.Accept, IMPLICIT);
-        else context.setResult(constants.PresentationContextResult.RejectAbstractSyntaxNotSupported);
-        continue;
-      }
-      const ts = context.getTransferSyntaxUids().find((t) => peer.storage.includes(t));
-      if (ts) context.setResult(constants.PresentationContextResult.Accept, ts);
-      else context.setResult(constants.PresentationContextResult.RejectTransferSyntaxesNotSupported);
-    }
-    this.sendAssociationAccept();
-  }
-
-  override associationReleaseRequested(): void {
-    this.sendAssociationReleaseResponse();
-  }
-
-  override cEchoRequest(request: Parameters<Scp['cEchoRequest']>[0], callback: Parameters<Scp['cEchoRequest']>[1]): void {
-    peer.echoes++;
-    const r = responses.CEchoResponse.fromRequest(request);
-    r.setStatus(0x0000);
-    callback(r);
-  }
-
-  override createStoreWritableStream(): Writable {
-    return new Sink();
-  }
-
-  override createDatasetFromStoreWritableStream(writable: Writable, context: Parameters<Scp['createDatasetFromStoreWritableStream']>[1], callback: (d: DimseDataset) => void): void {
-    callback(new RawReceived(Buffer.concat((writable as Sink).chunks), context.getAcceptedTransferSyntaxUid() ?? ''));
-  }
-
-  override cStoreRequest(request: Parameters<Scp['cStoreRequest']>[0], callback: Parameters<Scp['cStoreRequest']>[1]): void {
-    const ds = request.getDataset() as unknown as RawReceived;
-    const got: Received = { sop: request.getAffectedSopInstanceUid(), ts: ds.getTransferSyntaxUid(), bytes: ds.bytes };
-    peer.received.push(got);
-    peer.onStore(got);
-    const r = responses.CStoreResponse.fromRequest(request);
-    r.setStatus(peer.status(got.sop));
-    callback(r);
-  }
-}
-
 /** Pixel Data and SOP Instance UID of a data set the peer received. */
 function contentOf(r: Received): { sop?: string; pixels?: Buffer } {
   const ds = parseDataset(r.bytes, r.ts);
@@ -159,7 +64,8 @@ function contentOf(r: Received): { sop?: string; pixels?: Buffer } {
 
 describe('DIMSE egress to a peer that takes another transfer syntax', () => {
   let gw: TestGateway;
-  let server: InstanceType<typeof Server>;
+  /** The peer: what it takes and answers is set per test; it keeps what it was sent. */
+  let peer: StorageScp;
   let port: number;
   let mr: StoredInstance[];
   const reference = referenceFrame(path.join(TS_DIR, '1.dcm'));
@@ -169,28 +75,19 @@ describe('DIMSE egress to a peer that takes another transfer syntax', () => {
   const sender = (store: BlobStore = gw.gateway.store) => new DimseSender(destination(), store, 'VEILGATE', gw.gateway.workers);
 
   /** STOW the files; the stored instances, in the order given. */
-  async function stow(parts: Buffer[]): Promise<StoredInstance[]> {
-    const { body, contentType } = multipartBody(parts);
-    const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
-    expect(res.status).toBe(200);
-    const refs = ((await res.json()) as { '00081199': { Value: Json[] } })['00081199'].Value;
-    const out: StoredInstance[] = [];
-    for (const r of refs) out.push((await gw.gateway.index.findInstance(String(r['00081155'].Value![0])))!);
-    return out;
-  }
+  const stow = (parts: Buffer[]): Promise<StoredInstance[]> => stowStored(gw, parts);
 
   beforeAll(async () => {
     ensureBuilt();
     gw = await startTestGateway();
-    port = await freePort();
-    server = new Server(TestScp);
-    server.listen(port);
+    peer = await startStorageScp();
+    port = peer.port;
     mr = await stow(MR_FILES.map((f) => fs.readFileSync(path.join(TS_DIR, f))));
     // Ingest stores the Implicit VR file in Explicit VR.
     expect(mr.map((i) => i.transferSyntaxUID)).toEqual([EXPLICIT, EXPLICIT, '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.70', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90']);
   });
   afterAll(async () => {
-    server?.close();
+    peer?.close();
     await gw?.close();
   });
 

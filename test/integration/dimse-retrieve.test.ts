@@ -21,12 +21,12 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import dicomParser from 'dicom-parser';
-import { Client, Dataset as DimseDataset, Scp, Server, constants, requests, responses } from 'dcmjs-dimse';
-import { SHARED_DATA, TestGateway, multipartBody, startTestGateway } from '../support/gateway';
+import { Client, requests, responses } from 'dcmjs-dimse';
+import { SHARED_DATA, TestGateway, startTestGateway, stowStored } from '../support/gateway';
 import { ensureBuilt } from '../support/server-process';
 import { filesIn, freePort } from '../support/local';
+import { startStorageScp, type StorageScp } from '../support/storage-scp';
 import { loadConfig } from '../../src/config';
 import { AHEAD } from '../../src/dimse/store-pipeline';
 import type { StoredInstance } from '../../src/index/index';
@@ -39,13 +39,10 @@ jest.setTimeout(180_000);
 
 const EXPLICIT = '1.2.840.10008.1.2.1';
 const IMPLICIT = '1.2.840.10008.1.2';
-const VERIFICATION = '1.2.840.10008.1.1';
 const TS_DIR = path.join(SHARED_DATA, 'dcm_qa_ts/In');
 /** The same 384×384 MR image: Explicit, Implicit (stored as Explicit), RLE, JPEG lossless, JPEG-LS, JPEG 2000 (all lossless). */
 const MR_FILES = ['1.dcm', '2.dcm', '4.dcm', '5.dcm', '7.dcm', '9.dcm'];
 const COMPRESSED = 4;
-
-type Json = Record<string, { Value?: unknown[] }>;
 
 /** The Pixel Data of the uncompressed original, read with dicom-parser. */
 function referencePixels(): Buffer {
@@ -87,81 +84,6 @@ async function pydicom(files: string[]): Promise<Read[]> {
   return JSON.parse(r.output) as Read[];
 }
 
-// ---- an in-process move destination: takes only Explicit VR Little Endian, counts echoes ----
-
-const peer = {
-  echoes: 0,
-  associations: 0,
-  storage: [EXPLICIT] as string[],
-  received: [] as { sop: string; ts: string; bytes: Buffer }[],
-  onStore: (): void => undefined,
-  reset(o: { storage?: string[]; onStore?: () => void } = {}) {
-    this.echoes = 0;
-    this.associations = 0;
-    this.storage = o.storage ?? [EXPLICIT];
-    this.received = [];
-    this.onStore = o.onStore ?? (() => undefined);
-  },
-};
-
-class Sink extends Writable {
-  chunks: Buffer[] = [];
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.chunks.push(chunk);
-    cb();
-  }
-}
-
-class RawReceived extends DimseDataset {
-  constructor(
-    readonly bytes: Buffer,
-    ts: string,
-  ) {
-    super({}, ts);
-  }
-}
-
-class DestinationScp extends Scp {
-  override associationRequested(association: Parameters<Scp['associationRequested']>[0]): void {
-    peer.associations++;
-    for (const { context } of association.getPresentationContexts()) {
-      const accepted = context.getAbstractSyntaxUid() === VERIFICATION ? [IMPLICIT] : peer.storage;
-      const ts = context.getTransferSyntaxUids().find((t) => accepted.includes(t));
-      if (ts) context.setResult(constants.PresentationContextResult.Accept, ts);
-      else context.setResult(constants.PresentationContextResult.RejectTransferSyntaxesNotSupported);
-    }
-    this.sendAssociationAccept();
-  }
-
-  override associationReleaseRequested(): void {
-    this.sendAssociationReleaseResponse();
-  }
-
-  override cEchoRequest(request: Parameters<Scp['cEchoRequest']>[0], callback: Parameters<Scp['cEchoRequest']>[1]): void {
-    peer.echoes++;
-    const r = responses.CEchoResponse.fromRequest(request);
-    r.setStatus(0x0000);
-    callback(r);
-  }
-
-  override createStoreWritableStream(): Writable {
-    return new Sink();
-  }
-
-  override createDatasetFromStoreWritableStream(writable: Writable, context: Parameters<Scp['createDatasetFromStoreWritableStream']>[1], callback: (d: DimseDataset) => void): void {
-    callback(new RawReceived(Buffer.concat((writable as Sink).chunks), context.getAcceptedTransferSyntaxUid() ?? ''));
-  }
-
-  override cStoreRequest(request: Parameters<Scp['cStoreRequest']>[0], callback: Parameters<Scp['cStoreRequest']>[1]): void {
-    const ds = request.getDataset() as unknown as RawReceived;
-    peer.received.push({ sop: request.getAffectedSopInstanceUid(), ts: ds.getTransferSyntaxUid(), bytes: ds.bytes });
-    peer.onStore();
-    const r = responses.CStoreResponse.fromRequest(request);
-    r.setStatus(0x0000);
-    callback(r);
-  }
-}
-
 describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
   let gw: TestGateway;
   let port: number;
@@ -171,7 +93,8 @@ describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
   let study: string;
   const storescp: ChildProcess[] = [];
   const dirs = { EXPLICIT: '', IMPLICIT: '' };
-  let server: InstanceType<typeof Server>;
+  /** An in-process move destination (COUNTER): takes only Explicit VR Little Endian unless told otherwise, counts echoes. */
+  let peer: StorageScp;
   const peerArgs = () => ['-aec', 'VEILGATE', '-aet', 'PACS', '127.0.0.1', String(port)];
 
   /** The pool's finished transcode tasks, as /metrics says. */
@@ -182,15 +105,7 @@ describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
   }
 
   /** STOW the files; the stored instances, in the order given. */
-  async function stow(parts: Buffer[]): Promise<StoredInstance[]> {
-    const { body, contentType } = multipartBody(parts);
-    const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
-    expect(res.status).toBe(200);
-    const refs = ((await res.json()) as { '00081199': { Value: Json[] } })['00081199'].Value;
-    const out: StoredInstance[] = [];
-    for (const r of refs) out.push((await gw.gateway.index.findInstance(String(r['00081155'].Value![0])))!);
-    return out;
-  }
+  const stow = (parts: Buffer[]): Promise<StoredInstance[]> => stowStored(gw, parts);
 
   /** Count the store's reads while `during` runs. */
   async function countingReads<T>(during: (reads: () => number) => Promise<T>): Promise<{ value: T; reads: number }> {
@@ -223,15 +138,14 @@ describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
   beforeAll(async () => {
     ensureBuilt(); // the worker threads run dist/
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'veilgate-retrieve-'));
-    const ports = { EXPLICIT: await freePort(), IMPLICIT: await freePort(), COUNTER: await freePort() };
+    peer = await startStorageScp();
+    const ports = { EXPLICIT: await freePort(), IMPLICIT: await freePort(), COUNTER: peer.port };
     for (const [ae, flag] of [['EXPLICIT', '+xe'], ['IMPLICIT', '+xi']] as const) {
       dirs[ae] = path.join(work, ae);
       fs.mkdirSync(dirs[ae]);
       // +B: each file is the data set exactly as it arrived, in the syntax it arrived in.
       storescp.push(spawn('storescp', [flag, '+B', '-aet', ae, '-od', dirs[ae], String(ports[ae])], { stdio: 'ignore' }));
     }
-    server = new Server(DestinationScp);
-    server.listen(ports.COUNTER);
     const dimse = {
       ...loadConfig({}).dimse,
       port: 0,
@@ -252,7 +166,7 @@ describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
 
   afterAll(async () => {
     for (const p of storescp) p.kill();
-    server?.close();
+    peer?.close();
     await gw?.close();
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
@@ -260,23 +174,19 @@ describe('C-MOVE and C-GET to peers that take only uncompressed data', () => {
   const move = (ae: string, ...keys: string[]) =>
     run('movescu', ['-S', '-v', ...peerArgs(), '-aem', ae, '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study}`, ...keys]);
 
-  test('C-MOVE to a storescp taking uncompressed data, Explicit VR Little Endian first: all in Explicit VR with the reference pixels, the compressed ones rewritten on the worker pool', async () => {
-    fresh(dirs.EXPLICIT);
+  /** A C-MOVE of the study to one of the storescps: it succeeds, all arrive there in `ts`, and `rewritten` transcode tasks ran on the pool. */
+  async function moveToStorescp(ae: keyof typeof dirs, ts: string, rewritten: number): Promise<void> {
+    fresh(dirs[ae]);
     const before = await transcodes();
-    const r = await move('EXPLICIT');
+    const r = await move(ae);
     expect(r.output).toMatch(/Received Final Move Response \(Success\)/);
-    await expectReceived(dirs.EXPLICIT, EXPLICIT);
-    expect((await transcodes()) - before).toBe(COMPRESSED);
-  });
+    await expectReceived(dirs[ae], ts);
+    expect((await transcodes()) - before).toBe(rewritten);
+  }
 
-  test('C-MOVE to a storescp taking only Implicit VR: every instance rewritten on the worker pool, the uncompressed ones too', async () => {
-    fresh(dirs.IMPLICIT);
-    const before = await transcodes();
-    const r = await move('IMPLICIT');
-    expect(r.output).toMatch(/Received Final Move Response \(Success\)/);
-    await expectReceived(dirs.IMPLICIT, IMPLICIT);
-    expect((await transcodes()) - before).toBe(MR_FILES.length);
-  });
+  test('C-MOVE to a storescp taking uncompressed data, Explicit VR Little Endian first: all in Explicit VR with the reference pixels, the compressed ones rewritten on the worker pool', () => moveToStorescp('EXPLICIT', EXPLICIT, COMPRESSED));
+
+  test('C-MOVE to a storescp taking only Implicit VR: every instance rewritten on the worker pool, the uncompressed ones too', () => moveToStorescp('IMPLICIT', IMPLICIT, MR_FILES.length));
 
   test('C-GET by getscu taking uncompressed data, Explicit VR Little Endian first (+xe): all in Explicit VR with the reference pixels, the compressed ones rewritten on the worker pool', async () => {
     const dir = path.join(work, 'get');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { loadConfig, Config } from '../../src/config';
 import { startGateway, Gateway } from '../../src/server';
 import { setLogSink } from '../../src/log';
+import type { StoredInstance } from '../../src/index/index';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -50,6 +51,17 @@ export function multipartBody(parts: Uint8Array[], boundary = 'testboundary1234'
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/related; type="application/dicom"; boundary=${boundary}` };
+}
+
+/** STOW the files to the gateway (the answer must be 200); the stored instances, in the order given, as its index has them. */
+export async function stowStored(gw: TestGateway, parts: Uint8Array[]): Promise<StoredInstance[]> {
+  const { body, contentType } = multipartBody(parts);
+  const res = await fetch(`${gw.url}/studies`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+  expect(res.status).toBe(200);
+  const refs = ((await res.json()) as { '00081199': { Value: Record<string, { Value?: unknown[] }>[] } })['00081199'].Value;
+  const out: StoredInstance[] = [];
+  for (const r of refs) out.push((await gw.gateway.index.findInstance(String(r['00081155'].Value![0])))!);
+  return out;
 }
 
 /** Split a multipart/related response body into its parts (headers and bytes). */
