@@ -99,13 +99,18 @@ export class StudyVariants {
   private readonly text: string[];
   private readonly replacements: [string, (n: number) => string][];
 
+  /** The fixed prefix learnt for each varied field (Patient Name, Patient ID, Accession Number), for the bench's output. */
+  readonly prefixes: string[] = [];
+
   /**
-   * `template`: one study's records; `other`: another study's first record, made the same way,
-   * which tells the fixed part of a pseudonym (its prefix) from the part that differs per patient.
+   * `template`: one study's records; `others`: other studies' first records, made the same way,
+   * which tell the fixed part of a pseudonym (its prefix) from the part that differs per patient.
+   * Several are needed: two pseudonyms share a character after the site's prefix one time in 32,
+   * and a prefix learnt one character too long makes every made pseudonym share it.
    */
   constructor(
     private readonly template: readonly InstanceRecord[],
-    other: InstanceRecord,
+    others: readonly InstanceRecord[],
   ) {
     if (!template.length) throw new Error('no template records');
     this.text = template.map((r) => JSON.stringify(r));
@@ -115,10 +120,10 @@ export class StudyVariants {
     // UIDs first (a date's digits could be part of one): the study's, its series' and its instances'.
     for (const uid of new Set(template.flatMap((r) => [r.studyUID, r.seriesUID, r.sopInstanceUID]))) replace.push([uid, (n) => uidFrom(`${n}/${uid}`)]);
     const fields = (r: InstanceRecord) => [r.study.patientName, r.study.patientID, r.study.accessionNumber];
-    const others = fields(other);
     fields(first).forEach((value, f) => {
       if (!value || value.length < 4) return;
-      const keep = Math.min(sharedPrefix(value, others[f] ?? ''), value.length - 4);
+      const keep = Math.min(...others.map((o) => sharedPrefix(value, fields(o)[f] ?? '')), value.length - 4);
+      this.prefixes.push(value.slice(0, keep));
       replace.push([value, (n) => shapedLike(value, `${n}/${value}`, keep)]);
     });
     for (const r of template) for (const f of r.identifierFingerprints ?? []) replace.push([f, (n) => shapedLike(f, `${n}/${f}`)]);
