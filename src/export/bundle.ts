@@ -236,7 +236,10 @@ export async function writeBundle(deps: BundleDeps, plan: PlannedSeries[], o: Bu
     await done;
     if (failure) throw failure;
   } catch (e) {
+    // abort() ends the archive but may leave the pipeline waiting on a stream it detached:
+    // destroying it settles the pipeline, so a cancelled build always ends.
     archive.abort();
+    archive.destroy();
     await done.catch(() => undefined);
     fs.rmSync(outFile, { force: true });
     throw e;

@@ -27,6 +27,9 @@ import { messageOf } from '../errors';
 import { BundleFormat, BundleResult, writeBundle } from './bundle';
 import type { ExportSelection, PlannedSeries } from './selection';
 
+/** How long a DELETE waits for a running build to stop before it removes the record anyway. */
+const REMOVE_WAIT_MS = 10_000;
+
 export type ExportState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'expired';
 
 export interface ExportRecord {
@@ -181,7 +184,18 @@ export class ExportManager {
     const c = this.running.get(id);
     if (c) {
       c.abort();
-      while (this.running.has(id)) await new Promise<void>((res) => this.idle.add(res));
+      // The build stops at its next step; a DELETE does not wait on it for ever (what it still
+      // writes goes nowhere: its record is gone, and it renames no bundle once aborted).
+      const until = Date.now() + REMOVE_WAIT_MS;
+      while (this.running.has(id) && Date.now() < until) {
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, until - Date.now());
+          this.idle.add(() => {
+            clearTimeout(t);
+            res();
+          });
+        });
+      }
     }
     this.forget(id);
     await fsp.rm(this.bundleFile(r), { force: true });
