@@ -15,32 +15,27 @@ export interface TwoNodes<T> {
   close(): Promise<void>;
 }
 
-export function twoSqliteNodes(prefix: string): TwoNodes<SqliteIndex> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const first = new SqliteIndex(dir);
-  const second = new SqliteIndex(dir);
+/** Two nodes closed in turn, then what they share (a folder, a server). */
+function pairOf<T extends { close(): Promise<void> }>(first: T, second: T, after: () => Promise<void> | void): TwoNodes<T> {
   return {
     first,
     second,
     close: async () => {
       await first.close();
       await second.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await after();
     },
   };
+}
+
+export function twoSqliteNodes(prefix: string): TwoNodes<SqliteIndex> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return pairOf(new SqliteIndex(dir), new SqliteIndex(dir), () => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
 export async function twoPostgresNodes(poolSize: number): Promise<TwoNodes<PostgresBackend>> {
   const server = await startPostgres();
   const first = await openPostgres(server.url, { poolSize });
   const second = await openPostgres(server.url, { poolSize });
-  return {
-    first,
-    second,
-    close: async () => {
-      await first.close();
-      await second.close();
-      await server.stop();
-    },
-  };
+  return pairOf(first, second, () => server.stop());
 }
